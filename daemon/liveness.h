@@ -1,0 +1,75 @@
+/* liveness.h - a static graph and the lifetime of each of its tensors.
+ *
+ * A graph is ops in their fixed execution order, each naming the tensor ids it
+ * reads (inputs) and writes (outputs), and a table of tensors. Liveness gives
+ * every tensor an interval [first, last] of op indices (inclusive) and refuses
+ * every invalid graph with a message that names the op and the tensor.
+ * Pure: no I/O, no globals; safe to call from any thread.
+ */
+#ifndef ORION_LIVENESS_H
+#define ORION_LIVENESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tensor_kind {
+    TENSOR_INTERMEDIATE = 0, /* live from first touch to last read; shares bytes */
+    TENSOR_INPUT = 1,        /* live from the start of the run */
+    TENSOR_OUTPUT = 2,       /* live until the end of the run */
+    TENSOR_PERSISTENT = 3,   /* weights, state: live for the whole run */
+    TENSOR_EXPORT = 4,       /* own buffer outside the workspace, published as `share` */
+    TENSOR_IMPORT = 5,       /* resolves to the buffer another process published as `share` */
+};
+
+#define TENSOR_ALIGN_DEFAULT 64u
+
+struct graph_tensor {
+    uint64_t id;
+    uint64_t bytes;
+    uint64_t align;          /* 0 = TENSOR_ALIGN_DEFAULT; else a power of two */
+    enum tensor_kind kind;
+    const char *share;       /* export/import name; NULL otherwise */
+    const char *name;        /* informational, may be NULL */
+};
+
+struct graph_op {
+    const char *name;        /* informational, may be NULL */
+    const uint64_t *inputs;  /* tensor ids read */
+    uint32_t n_inputs;
+    const uint64_t *outputs; /* tensor ids written */
+    uint32_t n_outputs;
+};
+
+struct graph {
+    const char *name;
+    const struct graph_tensor *tensors;
+    uint32_t n_tensors;
+    const struct graph_op *ops;
+    uint32_t n_ops;
+};
+
+/* What a graph may not exceed; a daemon sets these from its configuration. */
+struct graph_limits {
+    uint32_t max_tensors;
+    uint32_t max_ops;
+    uint32_t max_op_refs;       /* inputs + outputs of one op */
+    uint64_t max_tensor_bytes;
+    uint64_t max_align;
+};
+
+#define GRAPH_LIMITS_DEFAULT                                                   \
+    { 1u << 20, 1u << 20, 1u << 16, (uint64_t)1 << 44, (uint64_t)1 << 20 }
+
+struct tensor_live {
+    uint32_t first; /* first op index at which the tensor is live */
+    uint32_t last;  /* last op index at which it is live (inclusive) */
+};
+
+/* Validate g and compute live[i] for every tensor i (live has g->n_tensors
+ * entries, in the order of g->tensors). lim NULL = GRAPH_LIMITS_DEFAULT.
+ * Returns 0, or -EINVAL (-E2BIG for counts over the limits) with a message in
+ * err that names the op (index and name) and the tensor id. */
+int liveness_compute(const struct graph *g, const struct graph_limits *lim,
+                     struct tensor_live *live, char *err, size_t err_len);
+
+#endif
