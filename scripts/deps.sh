@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages orionrtd needs to build and test, if any is
+# missing. Sourced by scripts/demo.sh and scripts/test.sh.
+orion_deps() {
+    local pkgs=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev
+                protobuf-c-compiler check libsubunit-dev libjansson-dev)
+    [ "${1:-}" = "--valgrind" ] && pkgs+=(valgrind)
+    local missing=()
+    for p in "${pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
