@@ -27,12 +27,24 @@ struct graph_plan {
 /* Validate g (limits lim, NULL = defaults), compute lifetimes and plan the
  * workspace with `policy` (NULL = default). On success fills *out (release it
  * with graph_plan_free) and returns 0; else a negative errno and a message
- * naming the op and tensor in err. Every plan is verified before it is
- * returned. */
+ * naming the op and tensor in err, and *out is zeroed:
+ *   -EINVAL  an invalid graph (see liveness_compute), an unknown policy (the
+ *            message lists the policies), or workspace sizes whose sum (with
+ *            worst-case alignment padding) overflows 64 bits;
+ *   -E2BIG   counts over the limits; -ENOMEM;
+ *   -EFAULT  the policy produced a plan that planner_verify refused (a
+ *            planner bug; the message says what was wrong).
+ * Every plan is verified before it is returned. Workspace tensors are
+ * planned as buffers [first, last + 1) of op time with their alignment (0 =
+ * TENSOR_ALIGN_DEFAULT); the lower bound is planner_lower_bound() of those;
+ * out->policy is the planner's own static name; plan_ms times planner_run
+ * alone (CLOCK_MONOTONIC). */
 int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
                      const char *policy, const struct planner_opts *opts,
                      struct graph_plan *out, char *err, size_t err_len);
 
+/* Free what graph_plan_build allocated and zero *p. NULL or a zeroed plan
+ * is fine. */
 void graph_plan_free(struct graph_plan *p);
 
 #endif

@@ -67,8 +67,34 @@ struct tensor_live {
 
 /* Validate g and compute live[i] for every tensor i (live has g->n_tensors
  * entries, in the order of g->tensors). lim NULL = GRAPH_LIMITS_DEFAULT.
- * Returns 0, or -EINVAL (-E2BIG for counts over the limits) with a message in
- * err that names the op (index and name) and the tensor id. */
+ * Returns 0, or -EINVAL (-E2BIG for counts over the limits, -ENOMEM) with a
+ * message in err that names the op (index and name) and the tensor id.
+ *
+ * Intervals (inclusive op indices; n = g->n_ops):
+ *   intermediate  [first op touching it, last op reading it]; written and
+ *                 never read: [w, w]
+ *   input, import [0, last op touching it] ([0, 0] if no op touches it)
+ *   output, export[first op touching it, n - 1]
+ *   persistent    [0, n - 1]
+ * Refused with -EINVAL:
+ *   - no ops or no tensors; a NULL array where a count is not 0;
+ *   - a duplicate tensor id; an op naming an unknown tensor id;
+ *   - a tensor written by two ops, or twice by one op (persistent tensors
+ *     are state and may be written by any number of ops);
+ *   - an intermediate, output or export tensor read before any op wrote it
+ *     (an op that reads and writes one tensor reads before its own write);
+ *   - an intermediate tensor no op touches; an output or export tensor no op
+ *     writes;
+ *   - bytes 0 or above lim->max_tensor_bytes; align (0 = 64) not a power of
+ *     two or above lim->max_align; an unknown kind;
+ *   - export/import without a share name (NULL or ""); a share name on any
+ *     other kind.
+ * Refused with -E2BIG: more tensors than max_tensors, more ops than max_ops,
+ * one op with more inputs + outputs than max_op_refs (message names the limit
+ * and the value).
+ * O(n_tensors + total refs) time and memory: a hash from id to index, seeded
+ * from the address of its table (randomised by ASLR) so that ids chosen by a
+ * client cannot be crafted to collide. */
 int liveness_compute(const struct graph *g, const struct graph_limits *lim,
                      struct tensor_live *live, char *err, size_t err_len);
 

@@ -1,0 +1,190 @@
+/* graph.c - validate, liveness, plan and verify one graph's workspace. */
+#include "graph.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err_len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+static bool in_workspace(enum tensor_kind k)
+{
+    return k != TENSOR_EXPORT && k != TENSOR_IMPORT;
+}
+
+/* The planner's static name for `policy` (NULL = default), or NULL if the
+ * planner has no policy of that name (err then lists the known ones). */
+static const char *find_policy(const char *policy, char *err, size_t err_len)
+{
+    size_t n = planner_policy_count();
+    size_t used;
+
+    if (policy == NULL)
+        policy = planner_default_policy();
+    for (size_t i = 0; i < n; i++) {
+        const char *name = planner_policy_name(i);
+        if (name != NULL && strcmp(name, policy) == 0)
+            return name;
+    }
+    if (err == NULL || err_len == 0)
+        return NULL;
+    set_err(err, err_len, "unknown planner policy \"%s\" (policies:", policy);
+    used = strlen(err);
+    for (size_t i = 0; i < n && used + 1 < err_len; i++) {
+        snprintf(err + used, err_len - used, "%s %s", i == 0 ? "" : ",",
+                 planner_policy_name(i));
+        used = strlen(err);
+    }
+    if (used + 1 < err_len)
+        snprintf(err + used, err_len - used, ")");
+    return NULL;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
+                     const char *policy, const struct planner_opts *opts,
+                     struct graph_plan *out, char *err, size_t err_len)
+{
+    static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
+    struct graph_plan p = {0};
+    struct plan_buffer *buf = NULL;
+    uint32_t *tensor_of = NULL;
+    struct timespec t0, t1;
+    uint64_t sum = 0;
+    size_t m = 0;
+    int rc;
+
+    if (err != NULL && err_len > 0)
+        err[0] = '\0';
+    if (out == NULL || g == NULL) {
+        set_err(err, err_len, "no graph or no plan to fill");
+        return -EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+
+    p.policy = find_policy(policy, err, err_len);
+    if (p.policy == NULL)
+        return -EINVAL;
+    /* Liveness checks the counts too, but the arrays are sized before it runs. */
+    if (lim == NULL)
+        lim = &defaults;
+    if (g->n_tensors > lim->max_tensors) {
+        set_err(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
+                g->n_tensors, lim->max_tensors);
+        return -E2BIG;
+    }
+
+    p.n_tensors = g->n_tensors;
+    p.live = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*p.live));
+    p.off = malloc((g->n_tensors ? g->n_tensors : 1) * sizeof(*p.off));
+    if (p.live == NULL || p.off == NULL) {
+        set_err(err, err_len, "out of memory for %u tensors", g->n_tensors);
+        rc = -ENOMEM;
+        goto err_free_plan;
+    }
+    rc = liveness_compute(g, lim, p.live, err, err_len);
+    if (rc < 0)
+        goto err_free_plan;
+
+    for (uint32_t k = 0; k < g->n_tensors; k++)
+        if (in_workspace(g->tensors[k].kind))
+            m++;
+    buf = malloc((m ? m : 1) * sizeof(*buf));
+    tensor_of = malloc((m ? m : 1) * sizeof(*tensor_of));
+    if (buf == NULL || tensor_of == NULL) {
+        set_err(err, err_len, "out of memory for %zu workspace tensors", m);
+        rc = -ENOMEM;
+        goto err_free_bufs;
+    }
+
+    m = 0;
+    for (uint32_t k = 0; k < g->n_tensors; k++) {
+        const struct graph_tensor *t = &g->tensors[k];
+        uint64_t align = t->align == 0 ? TENSOR_ALIGN_DEFAULT : t->align;
+
+        p.off[k] = GRAPH_OFF_NONE;
+        if (!in_workspace(t->kind))
+            continue;
+        /* Bytes plus the worst alignment padding must fit, so that no
+         * planner's offset arithmetic can wrap. */
+        if (t->bytes > UINT64_MAX - sum || align - 1 > UINT64_MAX - sum - t->bytes) {
+            set_err(err, err_len,
+                    "tensor id %llu (tensors[%u]): the workspace's total size overflows "
+                    "64 bits",
+                    (unsigned long long)t->id, k);
+            rc = -EINVAL;
+            goto err_free_bufs;
+        }
+        sum += t->bytes + (align - 1);
+        buf[m] = (struct plan_buffer){
+            .lower = p.live[k].first,
+            .upper = (uint64_t)p.live[k].last + 1,
+            .bytes = t->bytes,
+            .align = align,
+            .off = 0,
+        };
+        tensor_of[m] = k;
+        m++;
+    }
+
+    p.lower_bound_bytes = planner_lower_bound(buf, m);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (m > 0) {
+        rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
+        if (rc < 0)
+            goto err_free_bufs;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    p.plan_ms = ms_between(&t0, &t1);
+
+    {
+        char why[256];
+        rc = planner_verify(buf, m, p.peak_bytes, why, sizeof(why));
+        if (rc < 0) {
+            set_err(err, err_len, "policy %s produced an invalid plan: %s", p.policy, why);
+            rc = -EFAULT;
+            goto err_free_bufs;
+        }
+    }
+    for (size_t i = 0; i < m; i++)
+        p.off[tensor_of[i]] = buf[i].off;
+
+    free(tensor_of);
+    free(buf);
+    *out = p;
+    return 0;
+
+err_free_bufs:
+    free(tensor_of);
+    free(buf);
+err_free_plan:
+    free(p.off);
+    free(p.live);
+    return rc;
+}
+
+void graph_plan_free(struct graph_plan *p)
+{
+    if (p == NULL)
+        return;
+    free(p->live);
+    free(p->off);
+    memset(p, 0, sizeof(*p));
+}
