@@ -1,0 +1,467 @@
+/* graph_json.c - graph JSON to struct graph (and back), with jansson.
+ *
+ * The parsed jansson document is kept alive: the graph's strings point into
+ * it. Tensors, ops and one array holding every op's references are ours.
+ */
+#include "graph_json.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+struct graph_json {
+    struct graph graph;
+    json_t *root;
+    struct graph_tensor *tensors;
+    struct graph_op *ops;
+    uint64_t *refs;
+};
+
+static const char *const kind_names[] = {
+    [TENSOR_INTERMEDIATE] = "intermediate", [TENSOR_INPUT] = "input",
+    [TENSOR_OUTPUT] = "output",             [TENSOR_PERSISTENT] = "persistent",
+    [TENSOR_EXPORT] = "export",             [TENSOR_IMPORT] = "import",
+};
+#define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
+
+const char *graph_kind_name(enum tensor_kind k)
+{
+    if ((unsigned)k >= N_KINDS)
+        return NULL;
+    return kind_names[k];
+}
+
+int graph_kind_parse(const char *s, enum tensor_kind *k)
+{
+    if (s == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < N_KINDS; i++) {
+        if (strcmp(s, kind_names[i]) == 0) {
+            *k = (enum tensor_kind)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || err_len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+/* A non-negative JSON integer. */
+static int get_u64(const json_t *v, uint64_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -EINVAL;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* An optional string member: absent or null = NULL. */
+static int get_opt_string(const json_t *obj, const char *key, const char **out)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return -EINVAL;
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int parse_tensor(const json_t *t, size_t i, const char *src, struct graph_tensor *out,
+                        char *err, size_t err_len)
+{
+    const json_t *v;
+    const char *kind;
+
+    if (!json_is_object(t)) {
+        set_err(err, err_len, "%s: tensors[%zu]: expected an object", src, i);
+        return -EINVAL;
+    }
+    v = json_object_get(t, "id");
+    if (v == NULL) {
+        set_err(err, err_len, "%s: tensors[%zu].id: missing", src, i);
+        return -EINVAL;
+    }
+    if (get_u64(v, &out->id) < 0) {
+        set_err(err, err_len, "%s: tensors[%zu].id: expected a non-negative integer", src, i);
+        return -EINVAL;
+    }
+    v = json_object_get(t, "bytes");
+    if (v == NULL) {
+        set_err(err, err_len, "%s: tensors[%zu].bytes: missing", src, i);
+        return -EINVAL;
+    }
+    if (get_u64(v, &out->bytes) < 0 || out->bytes == 0) {
+        set_err(err, err_len, "%s: tensors[%zu].bytes: expected a positive integer", src, i);
+        return -EINVAL;
+    }
+    out->align = 0;
+    v = json_object_get(t, "align");
+    if (v != NULL && get_u64(v, &out->align) < 0) {
+        set_err(err, err_len, "%s: tensors[%zu].align: expected a non-negative integer", src,
+                i);
+        return -EINVAL;
+    }
+    if (get_opt_string(t, "kind", &kind) < 0) {
+        set_err(err, err_len, "%s: tensors[%zu].kind: expected a string", src, i);
+        return -EINVAL;
+    }
+    out->kind = TENSOR_INTERMEDIATE;
+    if (kind != NULL && graph_kind_parse(kind, &out->kind) < 0) {
+        set_err(err, err_len,
+                "%s: tensors[%zu].kind: unknown kind \"%s\" (expected intermediate, input, "
+                "output, persistent, export or import)",
+                src, i, kind);
+        return -EINVAL;
+    }
+    if (get_opt_string(t, "share", &out->share) < 0) {
+        set_err(err, err_len, "%s: tensors[%zu].share: expected a string", src, i);
+        return -EINVAL;
+    }
+    if (get_opt_string(t, "name", &out->name) < 0) {
+        set_err(err, err_len, "%s: tensors[%zu].name: expected a string", src, i);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Check ops[i]'s reference array `key` (absent = empty) and count it. */
+static int count_refs(const json_t *op, size_t i, const char *key, const char *src,
+                      size_t *total, char *err, size_t err_len)
+{
+    const json_t *a = json_object_get(op, key);
+    size_t n;
+
+    if (a == NULL || json_is_null(a))
+        return 0;
+    if (!json_is_array(a)) {
+        set_err(err, err_len, "%s: ops[%zu].%s: expected an array of tensor ids", src, i, key);
+        return -EINVAL;
+    }
+    n = json_array_size(a);
+    if (n > UINT32_MAX) {
+        set_err(err, err_len, "%s: ops[%zu].%s: %zu entries, more than %u", src, i, key, n,
+                UINT32_MAX);
+        return -EINVAL;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint64_t id;
+        if (get_u64(json_array_get(a, j), &id) < 0) {
+            set_err(err, err_len,
+                    "%s: ops[%zu].%s[%zu]: expected a tensor id (a non-negative integer)", src,
+                    i, key, j);
+            return -EINVAL;
+        }
+    }
+    *total += n;
+    return 0;
+}
+
+static uint32_t fill_refs(const json_t *op, const char *key, uint64_t *dst)
+{
+    const json_t *a = json_object_get(op, key);
+    size_t n = json_is_array(a) ? json_array_size(a) : 0;
+
+    for (size_t j = 0; j < n; j++)
+        dst[j] = (uint64_t)json_integer_value(json_array_get(a, j));
+    return (uint32_t)n;
+}
+
+static int convert(struct graph_json *gj, const char *src, char *err, size_t err_len)
+{
+    const json_t *root = gj->root, *tensors, *ops;
+    size_t n_tensors, n_ops, n_refs = 0, used = 0;
+
+    if (!json_is_object(root)) {
+        set_err(err, err_len, "%s: expected a JSON object at the top level", src);
+        return -EINVAL;
+    }
+    if (get_opt_string(root, "name", &gj->graph.name) < 0) {
+        set_err(err, err_len, "%s: name: expected a string", src);
+        return -EINVAL;
+    }
+    tensors = json_object_get(root, "tensors");
+    if (!json_is_array(tensors)) {
+        set_err(err, err_len, "%s: tensors: %s", src,
+                tensors == NULL ? "missing (expected an array of tensors)"
+                                : "expected an array of tensors");
+        return -EINVAL;
+    }
+    ops = json_object_get(root, "ops");
+    if (!json_is_array(ops)) {
+        set_err(err, err_len, "%s: ops: %s", src,
+                ops == NULL ? "missing (expected an array of ops)" : "expected an array of ops");
+        return -EINVAL;
+    }
+    n_tensors = json_array_size(tensors);
+    n_ops = json_array_size(ops);
+    if (n_tensors > UINT32_MAX || n_ops > UINT32_MAX) {
+        set_err(err, err_len, "%s: %zu tensors and %zu ops: more than %u", src, n_tensors,
+                n_ops, UINT32_MAX);
+        return -EINVAL;
+    }
+
+    gj->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(*gj->tensors));
+    gj->ops = calloc(n_ops ? n_ops : 1, sizeof(*gj->ops));
+    if (gj->tensors == NULL || gj->ops == NULL) {
+        set_err(err, err_len, "%s: out of memory", src);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n_tensors; i++) {
+        int rc = parse_tensor(json_array_get(tensors, i), i, src, &gj->tensors[i], err, err_len);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < n_ops; i++) {
+        const json_t *op = json_array_get(ops, i);
+        int rc;
+
+        if (!json_is_object(op)) {
+            set_err(err, err_len, "%s: ops[%zu]: expected an object", src, i);
+            return -EINVAL;
+        }
+        if (get_opt_string(op, "name", &gj->ops[i].name) < 0) {
+            set_err(err, err_len, "%s: ops[%zu].name: expected a string", src, i);
+            return -EINVAL;
+        }
+        rc = count_refs(op, i, "inputs", src, &n_refs, err, err_len);
+        if (rc == 0)
+            rc = count_refs(op, i, "outputs", src, &n_refs, err, err_len);
+        if (rc < 0)
+            return rc;
+    }
+    gj->refs = malloc((n_refs ? n_refs : 1) * sizeof(*gj->refs));
+    if (gj->refs == NULL) {
+        set_err(err, err_len, "%s: out of memory", src);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n_ops; i++) {
+        const json_t *op = json_array_get(ops, i);
+        struct graph_op *o = &gj->ops[i];
+
+        o->inputs = gj->refs + used;
+        o->n_inputs = fill_refs(op, "inputs", gj->refs + used);
+        used += o->n_inputs;
+        o->outputs = gj->refs + used;
+        o->n_outputs = fill_refs(op, "outputs", gj->refs + used);
+        used += o->n_outputs;
+    }
+    gj->graph.tensors = gj->tensors;
+    gj->graph.n_tensors = (uint32_t)n_tensors;
+    gj->graph.ops = gj->ops;
+    gj->graph.n_ops = (uint32_t)n_ops;
+    return 0;
+}
+
+int graph_json_parse(const char *text, size_t len, const char *source,
+                     struct graph_json **out, char *err, size_t err_len)
+{
+    struct graph_json *gj;
+    json_error_t jerr;
+    int rc;
+
+    if (err != NULL && err_len > 0)
+        err[0] = '\0';
+    *out = NULL;
+    if (source == NULL)
+        source = "<memory>";
+    gj = calloc(1, sizeof(*gj));
+    if (gj == NULL) {
+        set_err(err, err_len, "%s: out of memory", source);
+        return -ENOMEM;
+    }
+    gj->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (gj->root == NULL) {
+        set_err(err, err_len, "%s:%d:%d: %s", source, jerr.line, jerr.column, jerr.text);
+        rc = -EINVAL;
+        goto err_free;
+    }
+    rc = convert(gj, source, err, err_len);
+    if (rc < 0)
+        goto err_free;
+    *out = gj;
+    return 0;
+
+err_free:
+    graph_json_free(gj);
+    return rc;
+}
+
+/* Read all of f into a malloc'd buffer. */
+static int slurp(FILE *f, char **buf, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+
+    if (b == NULL)
+        return -ENOMEM;
+    for (;;) {
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                int e = errno ? errno : EIO;
+                free(b);
+                return -e;
+            }
+            break;
+        }
+        if (n == cap) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
+            if (nb == NULL) {
+                free(b);
+                return -ENOMEM;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int graph_json_load(const char *path, struct graph_json **out, char *err, size_t err_len)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *src = is_stdin ? "<stdin>" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if (f == NULL) {
+        rc = -errno;
+        set_err(err, err_len, "%s: cannot open: %s", src, strerror(-rc));
+        return rc;
+    }
+    rc = slurp(f, &text, &len);
+    if (!is_stdin)
+        fclose(f);
+    if (rc < 0) {
+        set_err(err, err_len, "%s: cannot read: %s", src, strerror(-rc));
+        return rc;
+    }
+    rc = graph_json_parse(text, len, src, out, err, err_len);
+    free(text);
+    return rc;
+}
+
+const struct graph *graph_json_graph(const struct graph_json *gj)
+{
+    return &gj->graph;
+}
+
+void graph_json_free(struct graph_json *gj)
+{
+    if (gj == NULL)
+        return;
+    json_decref(gj->root);
+    free(gj->refs);
+    free(gj->ops);
+    free(gj->tensors);
+    free(gj);
+}
+
+/* --- writing ------------------------------------------------------------ */
+
+/* v NULL: a value jansson refused (a string that is not UTF-8, an id above
+ * 2^63 - 1) or memory ran out; the former is far likelier. */
+static int set_new(json_t *obj, const char *key, json_t *v)
+{
+    if (v == NULL)
+        return -EINVAL;
+    return json_object_set_new(obj, key, v) < 0 ? -ENOMEM : 0;
+}
+
+static json_t *id_array(const uint64_t *ids, uint32_t n)
+{
+    json_t *a = json_array();
+
+    for (uint32_t j = 0; a != NULL && j < n; j++) {
+        if (ids[j] > INT64_MAX || json_array_append_new(a, json_integer((json_int_t)ids[j])) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+int graph_json_write(FILE *f, const struct graph *g)
+{
+    json_t *root = json_object(), *tensors = json_array(), *ops = json_array();
+    int rc = -ENOMEM;
+
+    if (root == NULL || tensors == NULL || ops == NULL)
+        goto out;
+    if (g->name != NULL && (rc = set_new(root, "name", json_string(g->name))) < 0)
+        goto out;
+    rc = -ENOMEM;
+    for (uint32_t i = 0; i < g->n_tensors; i++) {
+        const struct graph_tensor *t = &g->tensors[i];
+        json_t *o = json_object();
+        const char *kind = graph_kind_name(t->kind);
+
+        if (o == NULL || json_array_append_new(tensors, o) < 0)
+            goto out;
+        if (t->id > INT64_MAX || t->bytes > INT64_MAX || t->align > INT64_MAX ||
+            kind == NULL) {
+            rc = -EINVAL;
+            goto out;
+        }
+        if ((rc = set_new(o, "id", json_integer((json_int_t)t->id))) < 0 ||
+            (rc = set_new(o, "bytes", json_integer((json_int_t)t->bytes))) < 0)
+            goto out;
+        if (t->kind != TENSOR_INTERMEDIATE && (rc = set_new(o, "kind", json_string(kind))) < 0)
+            goto out;
+        if (t->align != 0 &&
+            (rc = set_new(o, "align", json_integer((json_int_t)t->align))) < 0)
+            goto out;
+        if (t->share != NULL && (rc = set_new(o, "share", json_string(t->share))) < 0)
+            goto out;
+        if (t->name != NULL && (rc = set_new(o, "name", json_string(t->name))) < 0)
+            goto out;
+        rc = -ENOMEM;
+    }
+    for (uint32_t i = 0; i < g->n_ops; i++) {
+        const struct graph_op *op = &g->ops[i];
+        json_t *o = json_object();
+
+        if (o == NULL || json_array_append_new(ops, o) < 0)
+            goto out;
+        if (op->name != NULL && (rc = set_new(o, "name", json_string(op->name))) < 0)
+            goto out;
+        if ((rc = set_new(o, "inputs", id_array(op->inputs, op->n_inputs))) < 0 ||
+            (rc = set_new(o, "outputs", id_array(op->outputs, op->n_outputs))) < 0)
+            goto out;
+        rc = -ENOMEM;
+    }
+    rc = json_object_set(root, "tensors", tensors) < 0 || json_object_set(root, "ops", ops) < 0
+             ? -ENOMEM
+             : 0;
+    if (rc == 0 && (json_dumpf(root, f, JSON_INDENT(1)) < 0 || fputc('\n', f) == EOF))
+        rc = -EIO;
+
+out:
+    json_decref(ops);
+    json_decref(tensors);
+    json_decref(root);
+    return rc;
+}

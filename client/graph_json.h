@@ -1,0 +1,62 @@
+/* graph_json.h - read (and write) orionrtd graph JSON.
+ *
+ * The format is /work/shared/bench/graphs/README.md's:
+ *   {"name": "...",
+ *    "tensors": [{"id": 0, "bytes": 16, "kind": "input", "align": 64,
+ *                 "share": "stage1/out", "name": "..."}, ...],
+ *    "ops": [{"name": "CONV_2D", "inputs": [0, 1], "outputs": [2]}, ...]}
+ * "tensors" and "ops" are required arrays (they may be empty here; liveness
+ * refuses an empty graph). Per tensor: "id" (non-negative integer) and
+ * "bytes" (positive integer) are required; "kind" (intermediate, input,
+ * output, persistent, export, import; default intermediate), "align"
+ * (non-negative integer, 0 = default), "share" and "name" (strings, or null)
+ * are optional. Per op: "inputs" and "outputs" (arrays of tensor ids,
+ * default empty) and "name" are optional. Unknown keys are ignored;
+ * duplicate keys in one object are refused. Ids and sizes are JSON integers,
+ * so at most 2^63 - 1 (jansson's json_int_t).
+ * Only the syntax and the types are checked here: what the graph means is
+ * liveness_compute()'s to judge.
+ */
+#ifndef ORION_GRAPH_JSON_H
+#define ORION_GRAPH_JSON_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "liveness.h"
+
+/* A loaded graph: owns every string and array that its `graph` points to. */
+struct graph_json;
+
+/* Parse len bytes of JSON text (need not be NUL-terminated). `source` names
+ * the text in messages (a file name; NULL = "<memory>"). On success *out is
+ * the loaded graph (free with graph_json_free) and 0 is returned; else
+ * -EINVAL with a message naming the source and the place, e.g.
+ * "g.json: tensors[3].bytes: expected a positive integer" or
+ * "g.json:4:7: syntax error: ...", or -ENOMEM. */
+int graph_json_parse(const char *text, size_t len, const char *source,
+                     struct graph_json **out, char *err, size_t err_len);
+
+/* Read the file at path ("-" = stdin) and parse it as above. Returns 0,
+ * -EINVAL, -ENOMEM, or the negative errno of open/read, with a message. */
+int graph_json_load(const char *path, struct graph_json **out, char *err, size_t err_len);
+
+/* The graph; valid until graph_json_free(gj). */
+const struct graph *graph_json_graph(const struct graph_json *gj);
+
+/* Free gj and everything it owns. NULL is fine. */
+void graph_json_free(struct graph_json *gj);
+
+/* Write g as graph JSON (the format above; default fields omitted) to f.
+ * Returns 0, -EIO when the stream fails, -EINVAL (an id or size above
+ * 2^63 - 1, an unknown kind, a string that is not UTF-8) or -ENOMEM. */
+int graph_json_write(FILE *f, const struct graph *g);
+
+/* The JSON word for a kind ("intermediate", ...), or NULL for an unknown
+ * value. */
+const char *graph_kind_name(enum tensor_kind k);
+
+/* Parse a kind word. Returns 0 and sets *k, or -EINVAL. */
+int graph_kind_parse(const char *s, enum tensor_kind *k);
+
+#endif
