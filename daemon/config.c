@@ -1,0 +1,273 @@
+/* config.c - see config.h. */
+#include "config.h"
+
+#include "planner.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ORION_VERSION
+#define ORION_VERSION "0"
+#endif
+
+#define DEFAULT_ARENA_BYTES ((uint64_t)256 << 20)
+#define DEFAULT_MIN_BLOCK ((uint64_t)4 << 10)
+#define DEFAULT_MAX_FRAME (16u << 20)
+#define DEFAULT_MAX_TENSORS (1u << 20)
+#define MAX_FRAME_LIMIT (1u << 30)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: orionrtd [options]\n"
+        "  --socket PATH        listening socket (default: $ORION_SOCKET, else\n"
+        "                       /run/orionrt/orionrtd.sock for root, else\n"
+        "                       $XDG_RUNTIME_DIR/orionrtd.sock, else /tmp/orionrtd-<uid>.sock)\n"
+        "  --arena-size SIZE    shared arena bytes, K/M/G suffixes (default 256M)\n"
+        "  --shm-name NAME      POSIX shm object (default /orionrtd for root, else /orionrtd-<uid>)\n"
+        "  --socket-mode MODE   octal mode of the socket (default 0660)\n"
+        "  --arena-mode MODE    octal mode of the shm object (default 0600)\n"
+        "  --max-frame SIZE     largest request frame (default 16M)\n"
+        "  --client-limit SIZE  bytes one connection may allocate, 0 = no limit (default 0)\n"
+        "  --max-tensors N      tensors per graph (default 1048576)\n"
+        "  --policy NAME        default planning policy (default: %s)\n"
+        "  --min-block SIZE     smallest buddy block, a power of two >= 16 (default 4K)\n"
+        "  --help               this text\n"
+        "  --version            the daemon's version\n",
+        planner_default_policy());
+}
+
+static void list_policies(FILE *f)
+{
+    fprintf(f, "policies:");
+    for (size_t i = 0; i < planner_policy_count(); i++)
+        fprintf(f, " %s", planner_policy_name(i));
+    fprintf(f, "\n");
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0)
+        return -EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return -EINVAL;
+    }
+    if (*end == 'i' && shift != 0 && (end[1] == 'B' || end[1] == 'b'))
+        end += 2;
+    else if ((*end == 'B' || *end == 'b') && shift != 0)
+        end++;
+    if (*end != '\0')
+        return -EINVAL;
+    if (shift != 0 && v > (UINT64_MAX >> shift))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_mode(const char *s, mode_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '7')
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 8);
+    if (errno != 0 || *end != '\0' || v > 07777)
+        return -EINVAL;
+    *out = (mode_t)v;
+    return 0;
+}
+
+char *config_default_socket(bool *from_env)
+{
+    char buf[4096];
+    const char *env = getenv("ORION_SOCKET");
+    *from_env = false;
+    if (env != NULL && *env != '\0') {
+        *from_env = true;
+        return strdup(env);
+    }
+    if (geteuid() == 0)
+        return strdup("/run/orionrt/orionrtd.sock");
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg != NULL && *xdg != '\0') {
+        snprintf(buf, sizeof(buf), "%s/orionrtd.sock", xdg);
+        return strdup(buf);
+    }
+    snprintf(buf, sizeof(buf), "/tmp/orionrtd-%u.sock", (unsigned)geteuid());
+    return strdup(buf);
+}
+
+static int bad(const char *flag, const char *val, const char *why)
+{
+    fprintf(stderr, "orionrtd: bad value for %s: '%s' (%s)\n", flag, val, why);
+    usage(stderr);
+    return -EINVAL;
+}
+
+enum {
+    OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_SHM_NAME, OPT_SOCKET_MODE, OPT_ARENA_MODE,
+    OPT_MAX_FRAME, OPT_CLIENT_LIMIT, OPT_MAX_TENSORS, OPT_POLICY, OPT_MIN_BLOCK,
+    OPT_HELP, OPT_VERSION,
+};
+
+int config_parse(int argc, char **argv, struct config *cfg)
+{
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, OPT_SOCKET},
+        {"arena-size", required_argument, NULL, OPT_ARENA_SIZE},
+        {"shm-name", required_argument, NULL, OPT_SHM_NAME},
+        {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"arena-mode", required_argument, NULL, OPT_ARENA_MODE},
+        {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
+        {"client-limit", required_argument, NULL, OPT_CLIENT_LIMIT},
+        {"max-tensors", required_argument, NULL, OPT_MAX_TENSORS},
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"min-block", required_argument, NULL, OPT_MIN_BLOCK},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->arena_bytes = DEFAULT_ARENA_BYTES;
+    cfg->socket_mode = 0660;
+    cfg->arena_mode = 0600;
+    cfg->max_frame = DEFAULT_MAX_FRAME;
+    cfg->max_tensors = DEFAULT_MAX_TENSORS;
+    cfg->policy = planner_default_policy();
+    cfg->min_block = DEFAULT_MIN_BLOCK;
+
+    uint64_t v;
+    int c;
+    opterr = 0;
+    optind = 0; /* glibc: full re-initialisation, for repeated parses */
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SOCKET:
+            if (*optarg == '\0')
+                return bad("--socket", optarg, "empty path");
+            free(cfg->socket_path);
+            if ((cfg->socket_path = strdup(optarg)) == NULL)
+                return -ENOMEM;
+            break;
+        case OPT_ARENA_SIZE:
+            if (config_parse_size(optarg, &v) < 0 || v == 0)
+                return bad("--arena-size", optarg, "a size > 0 such as 64M");
+            cfg->arena_bytes = v;
+            break;
+        case OPT_SHM_NAME:
+            if (optarg[0] != '/' || optarg[1] == '\0' || strchr(optarg + 1, '/') != NULL ||
+                strlen(optarg) > 255)
+                return bad("--shm-name", optarg, "'/name', one slash, at most 255 bytes");
+            free(cfg->shm_name);
+            if ((cfg->shm_name = strdup(optarg)) == NULL)
+                return -ENOMEM;
+            break;
+        case OPT_SOCKET_MODE:
+            if (parse_mode(optarg, &cfg->socket_mode) < 0)
+                return bad("--socket-mode", optarg, "an octal mode such as 0660");
+            break;
+        case OPT_ARENA_MODE:
+            if (parse_mode(optarg, &cfg->arena_mode) < 0)
+                return bad("--arena-mode", optarg, "an octal mode such as 0600");
+            break;
+        case OPT_MAX_FRAME:
+            if (config_parse_size(optarg, &v) < 0 || v < 64 || v > MAX_FRAME_LIMIT)
+                return bad("--max-frame", optarg, "a size from 64 to 1G");
+            cfg->max_frame = (uint32_t)v;
+            break;
+        case OPT_CLIENT_LIMIT:
+            if (config_parse_size(optarg, &v) < 0)
+                return bad("--client-limit", optarg, "a size, 0 = no limit");
+            cfg->client_limit = v;
+            break;
+        case OPT_MAX_TENSORS:
+            if (config_parse_size(optarg, &v) < 0 || v == 0 || v > UINT32_MAX)
+                return bad("--max-tensors", optarg, "a count from 1 to 4294967295");
+            cfg->max_tensors = (uint32_t)v;
+            break;
+        case OPT_POLICY: {
+            const char *found = NULL;
+            for (size_t i = 0; i < planner_policy_count(); i++)
+                if (strcmp(planner_policy_name(i), optarg) == 0)
+                    found = planner_policy_name(i);
+            if (found == NULL) {
+                fprintf(stderr, "orionrtd: unknown policy '%s'; ", optarg);
+                list_policies(stderr);
+                return -EINVAL;
+            }
+            cfg->policy = found;
+            break;
+        }
+        case OPT_MIN_BLOCK:
+            if (config_parse_size(optarg, &v) < 0 || v < 16 || (v & (v - 1)) != 0 ||
+                v > ((uint64_t)1 << 40))
+                return bad("--min-block", optarg, "a power of two >= 16");
+            cfg->min_block = v;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            list_policies(stdout);
+            return 1;
+        case OPT_VERSION:
+            printf("orionrtd %s\n", ORION_VERSION);
+            return 1;
+        case ':':
+            fprintf(stderr, "orionrtd: %s needs a value\n", argv[optind - 1]);
+            usage(stderr);
+            return -EINVAL;
+        default:
+            fprintf(stderr, "orionrtd: unknown option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "orionrtd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return -EINVAL;
+    }
+    if (cfg->arena_bytes < cfg->min_block) {
+        fprintf(stderr, "orionrtd: --arena-size %llu is smaller than --min-block %llu\n",
+                (unsigned long long)cfg->arena_bytes, (unsigned long long)cfg->min_block);
+        return -EINVAL;
+    }
+    if (cfg->socket_path == NULL) {
+        bool from_env;
+        if ((cfg->socket_path = config_default_socket(&from_env)) == NULL)
+            return -ENOMEM;
+        cfg->socket_is_default = !from_env;
+    }
+    if (cfg->shm_name == NULL) {
+        char buf[64];
+        if (geteuid() == 0)
+            snprintf(buf, sizeof(buf), "/orionrtd");
+        else
+            snprintf(buf, sizeof(buf), "/orionrtd-%u", (unsigned)geteuid());
+        if ((cfg->shm_name = strdup(buf)) == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    free(cfg->socket_path);
+    free(cfg->shm_name);
+    cfg->socket_path = NULL;
+    cfg->shm_name = NULL;
+}

@@ -1,0 +1,41 @@
+/* config.h - orionrtd's command-line flags. */
+#ifndef ORION_CONFIG_H
+#define ORION_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct config {
+    char *socket_path;       /* owned */
+    bool socket_is_default;  /* no --socket and no $ORION_SOCKET: create its parent */
+    char *shm_name;          /* owned, "/name" */
+    uint64_t arena_bytes;
+    mode_t socket_mode;
+    mode_t arena_mode;
+    uint32_t max_frame;
+    uint64_t client_limit;   /* 0 = none */
+    uint32_t max_tensors;
+    const char *policy;      /* static string from the planner */
+    uint64_t min_block;
+};
+
+/* Parse argv into *cfg (defaults for what is not given). Returns 0 to run,
+ * 1 when --help or --version was printed (exit 0), or -EINVAL after printing
+ * what was wrong and the usage to stderr (exit 2), -ENOMEM (exit 1).
+ * Free with config_free whatever the result. */
+int config_parse(int argc, char **argv, struct config *cfg);
+
+void config_free(struct config *cfg);
+
+/* Parse "123", "64K", "256M", "1G" (powers of 1024) into *out. Returns 0 or
+ * -EINVAL (empty, not a number, unknown suffix, overflow). */
+int config_parse_size(const char *s, uint64_t *out);
+
+/* The default socket path, the client library's rule: $ORION_SOCKET, else
+ * /run/orionrt/orionrtd.sock for root, else $XDG_RUNTIME_DIR/orionrtd.sock,
+ * else /tmp/orionrtd-<uid>.sock. *from_env is set when $ORION_SOCKET gave it.
+ * Returns a malloc'd string or NULL (no memory). */
+char *config_default_socket(bool *from_env);
+
+#endif

@@ -1,0 +1,490 @@
+/* registry.c - see registry.h. */
+#include "registry.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reg_hold {
+    struct reg_buffer *buf;
+    struct reg_owner *owner;
+    uint64_t n_conn;
+    uint64_t n_graph;
+    struct reg_hold *buf_next;            /* in buf->holders */
+    struct reg_hold *own_prev, *own_next; /* in owner->holds */
+};
+
+struct registry {
+    buddy *buddy;
+    struct reg_buffer **table;
+    size_t n_buckets;                     /* a power of two */
+    size_t n_buffers;
+    struct reg_wait *waits;
+};
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int registry_new(buddy *b, struct registry **out)
+{
+    struct registry *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+    r->n_buckets = 64;
+    r->table = calloc(r->n_buckets, sizeof(*r->table));
+    if (r->table == NULL) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->buddy = b;
+    *out = r;
+    return 0;
+}
+
+static void free_buffer_mem(struct reg_buffer *b)
+{
+    while (b->holders != NULL) {
+        struct reg_hold *h = b->holders;
+        b->holders = h->buf_next;
+        free(h);
+    }
+    free(b->name);
+    free(b);
+}
+
+void registry_free(struct registry *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        while (r->table[i] != NULL) {
+            struct reg_buffer *b = r->table[i];
+            r->table[i] = b->hnext;
+            buddy_free(r->buddy, b->off);
+            free_buffer_mem(b);
+        }
+    }
+    for (struct reg_wait *w = r->waits; w != NULL; w = w->next)
+        w->pending = false;
+    free(r->table);
+    free(r);
+}
+
+bool registry_name_valid(const char *name)
+{
+    size_t n = 0;
+    if (name == NULL)
+        return false;
+    for (; name[n] != '\0'; n++)
+        if (name[n] <= 0x20 || name[n] >= 0x7f || n >= REGISTRY_NAME_MAX)
+            return false;
+    return n > 0;
+}
+
+uint64_t registry_owner_conn_holds(const struct reg_owner *o)
+{
+    uint64_t n = 0;
+    for (const struct reg_hold *h = o->holds; h != NULL; h = h->own_next)
+        n += h->n_conn;
+    return n;
+}
+
+size_t registry_count(const struct registry *r)
+{
+    return r->n_buffers;
+}
+
+struct reg_buffer *registry_find(struct registry *r, const char *name)
+{
+    struct reg_buffer *b = r->table[hash_name(name) & (r->n_buckets - 1)];
+    while (b != NULL && strcmp(b->name, name) != 0)
+        b = b->hnext;
+    return b;
+}
+
+static void table_grow(struct registry *r)
+{
+    size_t n = r->n_buckets * 2;
+    struct reg_buffer **t = calloc(n, sizeof(*t));
+    if (t == NULL)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        while (r->table[i] != NULL) {
+            struct reg_buffer *b = r->table[i];
+            r->table[i] = b->hnext;
+            size_t k = hash_name(b->name) & (n - 1);
+            b->hnext = t[k];
+            t[k] = b;
+        }
+    }
+    free(r->table);
+    r->table = t;
+    r->n_buckets = n;
+}
+
+static void table_remove(struct registry *r, struct reg_buffer *b)
+{
+    struct reg_buffer **p = &r->table[hash_name(b->name) & (r->n_buckets - 1)];
+    while (*p != b)
+        p = &(*p)->hnext;
+    *p = b->hnext;
+    r->n_buffers--;
+}
+
+int registry_alloc(buddy *b, struct reg_owner *o, uint64_t limit, uint64_t bytes,
+                   uint64_t align, uint64_t *off, uint64_t *got, char *err, size_t err_len)
+{
+    struct buddy_stats st;
+    buddy_stats_get(b, &st);
+    uint64_t mb = st.min_block_bytes;
+    if (bytes == 0 || bytes > st.arena_bytes) {
+        if (bytes == 0) {
+            snprintf(err, err_len, "size 0 cannot be allocated");
+            return -EINVAL;
+        }
+        snprintf(err, err_len,
+                 "arena cannot hold %llu bytes: %llu free, largest free block %llu "
+                 "(arena %llu bytes)",
+                 (unsigned long long)bytes, (unsigned long long)st.free_bytes,
+                 (unsigned long long)st.largest_free_bytes,
+                 (unsigned long long)st.arena_bytes);
+        return -ENOSPC;
+    }
+    uint64_t want = (bytes + mb - 1) / mb * mb;
+    if (align <= mb)
+        align = 0;
+    if (o != NULL && limit != 0 && (o->used_bytes > limit || want > limit - o->used_bytes)) {
+        snprintf(err, err_len,
+                 "client limit of %llu bytes would be passed: %llu in use, %llu asked",
+                 (unsigned long long)limit, (unsigned long long)o->used_bytes,
+                 (unsigned long long)want);
+        return -ENOSPC;
+    }
+    int rc = buddy_alloc(b, want, align, off);
+    if (rc == -ENOSPC) {
+        snprintf(err, err_len, "arena cannot hold %llu bytes: %llu free, largest free block %llu",
+                 (unsigned long long)want, (unsigned long long)st.free_bytes,
+                 (unsigned long long)st.largest_free_bytes);
+        return rc;
+    }
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot allocate %llu bytes aligned to %llu: %s",
+                 (unsigned long long)want, (unsigned long long)align, strerror(-rc));
+        return rc;
+    }
+    if (buddy_alloc_size(b, *off, got) < 0)
+        *got = want;
+    if (o != NULL)
+        o->used_bytes += *got;
+    return 0;
+}
+
+static struct reg_hold *find_hold(const struct reg_buffer *b, const struct reg_owner *o)
+{
+    struct reg_hold *h = b->holders;
+    while (h != NULL && h->owner != o)
+        h = h->buf_next;
+    return h;
+}
+
+uint64_t registry_holds(const struct reg_buffer *b, const struct reg_owner *o,
+                        enum reg_hold_kind kind)
+{
+    const struct reg_hold *h = find_hold(b, o);
+    if (h == NULL)
+        return 0;
+    return kind == REG_HOLD_CONN ? h->n_conn : h->n_graph;
+}
+
+int registry_hold(struct registry *r, struct reg_buffer *b, struct reg_owner *o,
+                  enum reg_hold_kind kind)
+{
+    (void)r;
+    struct reg_hold *h = find_hold(b, o);
+    if (h == NULL) {
+        if ((h = calloc(1, sizeof(*h))) == NULL)
+            return -ENOMEM;
+        h->buf = b;
+        h->owner = o;
+        h->buf_next = b->holders;
+        b->holders = h;
+        h->own_next = o->holds;
+        if (o->holds != NULL)
+            o->holds->own_prev = h;
+        o->holds = h;
+        b->n_holders++;
+        if (o->id != b->creator_id)
+            b->other_held = true;
+    }
+    if (kind == REG_HOLD_CONN)
+        h->n_conn++;
+    else
+        h->n_graph++;
+    return 0;
+}
+
+static void wait_unlink(struct registry *r, struct reg_wait *w)
+{
+    assert(w->pending);
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        r->waits = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->pending = false;
+}
+
+static void wait_link(struct registry *r, struct reg_wait *w)
+{
+    w->prev = NULL;
+    w->next = r->waits;
+    if (r->waits != NULL)
+        r->waits->prev = w;
+    r->waits = w;
+    w->pending = true;
+}
+
+static bool unused_ready(const struct reg_buffer *b, const struct reg_owner *o)
+{
+    for (const struct reg_hold *h = b->holders; h != NULL; h = h->buf_next)
+        if (h->owner != o)
+            return false;
+    return b->creator_id != o->id || b->other_held;
+}
+
+/* Resolve every pending wait that b's state now satisfies. Callbacks may not
+ * re-enter the registry, so the list cannot change under us except by our
+ * own unlinking; restart after each callback all the same. */
+static void wake_waits(struct registry *r, struct reg_buffer *b)
+{
+again:
+    for (struct reg_wait *w = r->waits; w != NULL; w = w->next) {
+        if (w->what == REG_WAIT_UNUSED && w->buf == b && unused_ready(b, w->owner)) {
+            wait_unlink(r, w);
+            w->cb(w, 0, b);
+            goto again;
+        }
+        if (w->what == REG_WAIT_SEALED && strcmp(w->name, b->name) == 0) {
+            if (b->sealed) {
+                if (registry_hold(r, b, w->owner, REG_HOLD_CONN) < 0)
+                    continue; /* try again on the next change, or time out */
+                wait_unlink(r, w);
+                w->cb(w, 0, b);
+                goto again;
+            }
+            if (b->orphaned) {
+                wait_unlink(r, w);
+                w->cb(w, -EPIPE, b);
+                goto again;
+            }
+        }
+    }
+}
+
+static void free_buffer(struct registry *r, struct reg_buffer *b)
+{
+    assert(b->holders == NULL);
+again:
+    for (struct reg_wait *w = r->waits; w != NULL; w = w->next) {
+        if (w->what == REG_WAIT_UNUSED && w->buf == b) {
+            wait_unlink(r, w);
+            w->cb(w, -ENOENT, b);
+            goto again;
+        }
+    }
+    table_remove(r, b);
+    if (b->creator != NULL) {
+        assert(b->creator->used_bytes >= b->alloc_bytes);
+        b->creator->used_bytes -= b->alloc_bytes;
+    }
+    int rc = buddy_free(r->buddy, b->off);
+    assert(rc == 0);
+    (void)rc;
+    free_buffer_mem(b);
+}
+
+/* Remove hold record h from its buffer and owner; free the buffer if it was
+ * the last. */
+static void drop_record(struct registry *r, struct reg_hold *h)
+{
+    struct reg_buffer *b = h->buf;
+    struct reg_owner *o = h->owner;
+    struct reg_hold **p = &b->holders;
+    while (*p != h)
+        p = &(*p)->buf_next;
+    *p = h->buf_next;
+    b->n_holders--;
+    if (h->own_prev != NULL)
+        h->own_prev->own_next = h->own_next;
+    else
+        o->holds = h->own_next;
+    if (h->own_next != NULL)
+        h->own_next->own_prev = h->own_prev;
+    free(h);
+    if (b->holders == NULL)
+        free_buffer(r, b);
+    else
+        wake_waits(r, b);
+}
+
+int registry_release(struct registry *r, struct reg_buffer *b, struct reg_owner *o,
+                     enum reg_hold_kind kind)
+{
+    struct reg_hold *h = find_hold(b, o);
+    uint64_t *n = h == NULL ? NULL : (kind == REG_HOLD_CONN ? &h->n_conn : &h->n_graph);
+    if (n == NULL || *n == 0)
+        return -ENOENT;
+    (*n)--;
+    if (h->n_conn == 0 && h->n_graph == 0)
+        drop_record(r, h);
+    return 0;
+}
+
+int registry_create(struct registry *r, const char *name, uint64_t bytes, uint64_t align,
+                    struct reg_owner *o, enum reg_hold_kind kind, uint64_t limit,
+                    struct reg_buffer **out, char *err, size_t err_len)
+{
+    int rc;
+    if (!registry_name_valid(name)) {
+        snprintf(err, err_len, "bad buffer name: 1-255 bytes of printable ASCII, no space");
+        return -EINVAL;
+    }
+    if (bytes == 0) {
+        snprintf(err, err_len, "buffer '%s': size 0", name);
+        return -EINVAL;
+    }
+    if (align == 0)
+        align = REGISTRY_ALIGN_DEFAULT;
+    if ((align & (align - 1)) != 0 || align > REGISTRY_ALIGN_MAX) {
+        snprintf(err, err_len, "buffer '%s': alignment %llu is not a power of two up to %llu",
+                 name, (unsigned long long)align, (unsigned long long)REGISTRY_ALIGN_MAX);
+        return -EINVAL;
+    }
+    if (registry_find(r, name) != NULL) {
+        snprintf(err, err_len, "buffer '%s' exists", name);
+        return -EEXIST;
+    }
+    struct reg_buffer *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        goto err_nomem;
+    if ((b->name = strdup(name)) == NULL)
+        goto err_free_buf;
+    char why[200];
+    rc = registry_alloc(r->buddy, o, limit, bytes, align, &b->off, &b->alloc_bytes, why,
+                        sizeof(why));
+    if (rc < 0) {
+        snprintf(err, err_len, "buffer '%s': %s", name, why);
+        free(b->name);
+        free(b);
+        return rc;
+    }
+    b->bytes = bytes;
+    b->creator = o;
+    b->creator_id = o->id;
+    if (r->n_buffers >= r->n_buckets)
+        table_grow(r);
+    size_t k = hash_name(name) & (r->n_buckets - 1);
+    b->hnext = r->table[k];
+    r->table[k] = b;
+    r->n_buffers++;
+    if (registry_hold(r, b, o, kind) < 0) {
+        free_buffer(r, b);
+        goto err_nomem;
+    }
+    *out = b;
+    return 0;
+
+err_free_buf:
+    free(b);
+err_nomem:
+    snprintf(err, err_len, "out of memory creating buffer '%s'", name);
+    return -ENOMEM;
+}
+
+int registry_seal(struct registry *r, struct reg_buffer *b, struct reg_owner *o)
+{
+    if (b->creator != o)
+        return -EPERM;
+    if (b->sealed)
+        return -EALREADY;
+    b->sealed = true;
+    wake_waits(r, b);
+    return 0;
+}
+
+int registry_wait(struct registry *r, struct reg_wait *w, const char *name, bool may_block,
+                  struct reg_buffer **out)
+{
+    if (!registry_name_valid(name))
+        return -EINVAL;
+    strcpy(w->name, name);
+    w->buf = NULL;
+    w->pending = false;
+    struct reg_buffer *b = registry_find(r, name);
+    if (w->what == REG_WAIT_UNUSED) {
+        if (b == NULL || find_hold(b, w->owner) == NULL)
+            return -ENOENT;
+        if (unused_ready(b, w->owner)) {
+            *out = b;
+            return 0;
+        }
+        w->buf = b;
+    } else {
+        if (b != NULL && b->sealed) {
+            int rc = registry_hold(r, b, w->owner, REG_HOLD_CONN);
+            if (rc < 0)
+                return rc;
+            *out = b;
+            return 0;
+        }
+        if (b != NULL && b->orphaned)
+            return -EPIPE;
+    }
+    if (!may_block)
+        return -ETIMEDOUT;
+    wait_link(r, w);
+    return 1;
+}
+
+void registry_wait_cancel(struct registry *r, struct reg_wait *w)
+{
+    if (w->pending)
+        wait_unlink(r, w);
+}
+
+void registry_owner_gone(struct registry *r, struct reg_owner *o)
+{
+again_waits:
+    for (struct reg_wait *w = r->waits; w != NULL; w = w->next) {
+        if (w->owner == o) {
+            wait_unlink(r, w);
+            goto again_waits;
+        }
+    }
+    /* Orphans first, so that their waiters hear -EPIPE even when dropping
+     * this owner's holds then frees the buffer. */
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        for (struct reg_buffer *b = r->table[i]; b != NULL; b = b->hnext) {
+            if (b->creator != o)
+                continue;
+            b->creator = NULL;
+            if (!b->sealed) {
+                b->orphaned = true;
+                wake_waits(r, b);
+            }
+        }
+    }
+    while (o->holds != NULL)
+        drop_record(r, o->holds);
+}

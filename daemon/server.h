@@ -1,0 +1,86 @@
+/* server.h - the daemon's libuv side: listening socket, connections, frames,
+ * replies, the arena descriptor passed to clients.
+ *
+ * One loop, one thread. Requests of one connection are answered in order:
+ * while one is pending (planned on the thread pool, or waiting on a buffer)
+ * the connection's later frames stay buffered; the socket is still read, so
+ * a peer that dies meanwhile is released at once. A peer that sends more
+ * than one frame ahead while a request is pending, or leaves more than 1 MiB
+ * of replies unread, is closed: it is not the one-request-in-flight client
+ * of the protocol, and it must not make the daemon buffer without bound.
+ */
+#ifndef ORION_SERVER_H
+#define ORION_SERVER_H
+
+#include "arena.h"
+#include "buddy.h"
+#include "config.h"
+#include "liveness.h"
+#include "registry.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "orion.pb-c.h"
+
+struct session;
+
+struct server {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct arena *arena;
+    buddy *buddy;
+    struct registry *reg;
+    struct graph_limits limits;
+    uv_pipe_t listener;
+    bool listening;
+    bool activated;            /* socket from systemd: not ours to unlink */
+    bool bound;                /* we created the socket file */
+    uv_signal_t sig_term, sig_int;
+    struct session *sessions;
+    uint32_t n_sessions;
+    uint32_t n_graphs;
+    uint64_t next_session_id;
+    uint64_t next_graph_id;
+    bool stopping;
+    char readbuf[64 * 1024];
+};
+
+/* Set up the loop side: the listening socket (from systemd or bound at
+ * cfg->socket_path), signals. Returns 0, or a negative errno after a message
+ * for the operator in err. */
+int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
+                 struct arena *arena, buddy *b, struct registry *reg,
+                 char *err, size_t err_len);
+
+/* Close the listener and every connection (releasing what they held) and the
+ * signal handles; the loop then runs down. Idempotent. */
+void server_stop(struct server *srv);
+
+/* After the loop ended: unlink the socket file if we made it. */
+void server_cleanup(struct server *srv);
+
+/* Encode and queue resp on s. Returns 0 or a negative errno (the session is
+ * then being closed). */
+int server_reply(struct session *s, const Orion__Response *resp);
+
+/* Reply Error{code, message}. */
+int server_reply_error(struct session *s, uint64_t request_id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Send resp with the arena descriptor as SCM_RIGHTS on its first byte. */
+int server_reply_with_fd(struct session *s, const Orion__Response *resp, int fd);
+
+/* The connection's stream can no longer be trusted: send what is queued, then
+ * close it. No more requests are read. */
+void server_close_after_writes(struct session *s);
+
+/* Close the connection now and release everything it holds. */
+void server_close_session(struct session *s);
+
+/* The pending request of s is answered: process its next frames soon
+ * (from the loop, not from this call stack). */
+void server_resume(struct session *s);
+
+#endif

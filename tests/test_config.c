@@ -1,0 +1,183 @@
+/* test_config.c - Check suite "config": orionrtd's flags (daemon/config.c). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "planner.h"
+
+/* Parse a NULL-terminated list of flags after "orionrtd". */
+static int parse(struct config *cfg, const char *const *flags)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)"orionrtd";
+    for (; *flags != NULL && argc < 31; flags++)
+        argv[argc++] = (char *)*flags;
+    argv[argc] = NULL;
+    return config_parse(argc, argv, cfg);
+}
+
+START_TEST(test_config_size_suffixes_are_powers_of_1024)
+{
+    uint64_t v;
+    ck_assert_int_eq(config_parse_size("123", &v), 0);
+    ck_assert_uint_eq(v, 123);
+    ck_assert_int_eq(config_parse_size("4K", &v), 0);
+    ck_assert_uint_eq(v, 4 * 1024);
+    ck_assert_int_eq(config_parse_size("256M", &v), 0);
+    ck_assert_uint_eq(v, 256ull * 1024 * 1024);
+    ck_assert_int_eq(config_parse_size("2g", &v), 0);
+    ck_assert_uint_eq(v, 2ull * 1024 * 1024 * 1024);
+    ck_assert_int_eq(config_parse_size("1T", &v), 0);
+    ck_assert_uint_eq(v, 1ull << 40);
+    ck_assert_int_eq(config_parse_size("64MiB", &v), 0);
+    ck_assert_uint_eq(v, 64ull << 20);
+}
+END_TEST
+
+START_TEST(test_config_size_refuses_garbage_and_overflow)
+{
+    uint64_t v = 7;
+    const char *bad[] = {"", "M", "-1", " 1", "1X", "1.5M", "1MM", "99999999999999999999",
+                         "20000000T", "1Mx"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(config_parse_size(bad[i], &v) == -EINVAL, "accepted '%s'", bad[i]);
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
+START_TEST(test_config_defaults)
+{
+    struct config cfg;
+    setenv("ORION_SOCKET", "/tmp/from-env.sock", 1);
+    const char *none[] = {NULL};
+    ck_assert_int_eq(parse(&cfg, none), 0);
+    ck_assert_str_eq(cfg.socket_path, "/tmp/from-env.sock");
+    ck_assert(!cfg.socket_is_default);
+    ck_assert_uint_eq(cfg.arena_bytes, 256ull << 20);
+    ck_assert_uint_eq(cfg.socket_mode, 0660);
+    ck_assert_uint_eq(cfg.arena_mode, 0600);
+    ck_assert_uint_eq(cfg.max_frame, 16u << 20);
+    ck_assert_uint_eq(cfg.client_limit, 0);
+    ck_assert_uint_eq(cfg.max_tensors, 1u << 20);
+    ck_assert_uint_eq(cfg.min_block, 4096);
+    ck_assert_str_eq(cfg.policy, planner_default_policy());
+    char want[64];
+    if (geteuid() == 0)
+        snprintf(want, sizeof(want), "/orionrtd");
+    else
+        snprintf(want, sizeof(want), "/orionrtd-%u", (unsigned)geteuid());
+    ck_assert_str_eq(cfg.shm_name, want);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_default_socket_follows_the_client_rule)
+{
+    bool from_env;
+    unsetenv("ORION_SOCKET");
+    setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+    char *p = config_default_socket(&from_env);
+    ck_assert(!from_env);
+    if (geteuid() == 0) {
+        ck_assert_str_eq(p, "/run/orionrt/orionrtd.sock");
+    } else {
+        ck_assert_str_eq(p, "/run/user/4242/orionrtd.sock");
+        free(p);
+        unsetenv("XDG_RUNTIME_DIR");
+        char want[64];
+        snprintf(want, sizeof(want), "/tmp/orionrtd-%u.sock", (unsigned)geteuid());
+        p = config_default_socket(&from_env);
+        ck_assert_str_eq(p, want);
+    }
+    free(p);
+    setenv("ORION_SOCKET", "/x/y.sock", 1);
+    p = config_default_socket(&from_env);
+    ck_assert(from_env);
+    ck_assert_str_eq(p, "/x/y.sock");
+    free(p);
+}
+END_TEST
+
+START_TEST(test_config_every_flag_is_taken)
+{
+    struct config cfg;
+    const char *flags[] = {"--socket", "/tmp/s.sock", "--arena-size", "64M", "--shm-name",
+                           "/orion-x", "--socket-mode", "0600", "--arena-mode=0640",
+                           "--max-frame", "1M", "--client-limit", "8M", "--max-tensors", "1000",
+                           "--policy", planner_policy_name(planner_policy_count() - 1),
+                           "--min-block", "16K", NULL};
+    ck_assert_int_eq(parse(&cfg, flags), 0);
+    ck_assert_str_eq(cfg.socket_path, "/tmp/s.sock");
+    ck_assert(!cfg.socket_is_default);
+    ck_assert_uint_eq(cfg.arena_bytes, 64ull << 20);
+    ck_assert_str_eq(cfg.shm_name, "/orion-x");
+    ck_assert_uint_eq(cfg.socket_mode, 0600);
+    ck_assert_uint_eq(cfg.arena_mode, 0640);
+    ck_assert_uint_eq(cfg.max_frame, 1u << 20);
+    ck_assert_uint_eq(cfg.client_limit, 8ull << 20);
+    ck_assert_uint_eq(cfg.max_tensors, 1000);
+    ck_assert_str_eq(cfg.policy, planner_policy_name(planner_policy_count() - 1));
+    ck_assert_uint_eq(cfg.min_block, 16 * 1024);
+    config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_bad_flags_are_usage_errors)
+{
+    const char *const cases[][4] = {
+        {"--bogus", NULL},
+        {"--arena-size", "0", NULL},
+        {"--arena-size", "12Q", NULL},
+        {"--shm-name", "noslash", NULL},
+        {"--shm-name", "/a/b", NULL},
+        {"--socket-mode", "0999", NULL},
+        {"--arena-mode", "rw", NULL},
+        {"--max-frame", "2G", NULL},
+        {"--max-tensors", "0", NULL},
+        {"--policy", "no-such-policy", NULL},
+        {"--min-block", "3000", NULL},
+        {"--min-block", "8", NULL},
+        {"--arena-size", "4K", "--min-block", "8K"},
+        {"--socket", NULL},
+        {"extra", NULL},
+    };
+    FILE *quiet = freopen("/dev/null", "w", stderr);
+    (void)quiet;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct config cfg;
+        const char *flags[5] = {cases[i][0], cases[i][1], cases[i][2], cases[i][3], NULL};
+        int rc = parse(&cfg, flags);
+        config_free(&cfg);
+        ck_assert_msg(rc == -EINVAL, "case %zu (%s %s): rc %d", i, cases[i][0],
+                      cases[i][1] ? cases[i][1] : "", rc);
+    }
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_config_size_suffixes_are_powers_of_1024);
+    tcase_add_test(tc, test_config_size_refuses_garbage_and_overflow);
+    tcase_add_test(tc, test_config_defaults);
+    tcase_add_test(tc, test_config_default_socket_follows_the_client_rule);
+    tcase_add_test(tc, test_config_every_flag_is_taken);
+    tcase_add_test(tc, test_config_bad_flags_are_usage_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
