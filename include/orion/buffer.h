@@ -23,14 +23,18 @@ ORION_API int orion_buffer_create(orion_client *c, const char *name, uint64_t by
 ORION_API int orion_buffer_open(orion_client *c, const char *name, orion_buffer **out);
 
 /* Wait until `name` exists and is sealed, then open it. timeout_ms < 0 waits
- * for ever, 0 checks once. -ETIMEDOUT when the time runs out. */
+ * for ever, 0 checks once. -ETIMEDOUT when the time runs out; -EPIPE if the
+ * creator disconnected before sealing. The daemon does the timing; the wait
+ * occupies the client, so other threads' calls on the same client wait for
+ * it (give a thread that must keep working its own client). */
 ORION_API int orion_buffer_wait(orion_client *c, const char *name, int64_t timeout_ms,
                                 orion_buffer **out);
 
 /* Seal: the producer is done writing. Only the creating connection may. */
 ORION_API int orion_buffer_seal(orion_buffer *b);
 
-/* Wait until no other connection holds b (and at least one did). */
+/* Wait until no other connection holds b (and at least one did): a producer
+ * keeps its buffer until its consumers are done. Timing as orion_buffer_wait. */
 ORION_API int orion_buffer_wait_unused(orion_buffer *b, int64_t timeout_ms);
 
 ORION_API void *orion_buffer_ptr(const orion_buffer *b);

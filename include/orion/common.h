@@ -24,7 +24,9 @@ extern "C" {
 /* Every fallible call returns 0 or a negative errno (-EINVAL, -ENOSPC,
  * -ENOENT, -ETIMEDOUT, -EPROTO, ...). orion_strerror() turns a code into
  * words; orion_client_error() says, for the last failed call on a client, what
- * exactly was wrong (which op, which tensor, which name). */
+ * exactly was wrong (which op, which tensor, which name). The words are a
+ * static string; an unknown code is formatted into a thread-local buffer,
+ * valid until the calling thread's next orion_strerror(). Never NULL. */
 ORION_API const char *orion_strerror(int code);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
@@ -32,7 +34,9 @@ ORION_API const char *orion_version(void);
 
 /* Where the daemon listens when no path is given: $ORION_SOCKET if set, else
  * /run/orionrt/orionrtd.sock for root, else $XDG_RUNTIME_DIR/orionrtd.sock,
- * else /tmp/orionrtd-<uid>.sock. The daemon uses the same rule. */
+ * else /tmp/orionrtd-<uid>.sock ("root": effective uid 0; an empty variable
+ * counts as unset). The daemon uses the same rule. The string lives in a
+ * thread-local buffer: valid until the calling thread's next call. */
 ORION_API const char *orion_default_socket_path(void);
 
 #ifdef __cplusplus

@@ -1,0 +1,73 @@
+/* client_internal.h - what the files of liborion-client share; never installed.
+ *
+ * A client is one Unix stream connection to orionrtd plus the arena mapped
+ * from the descriptor the daemon passed at the handshake. Requests go one at
+ * a time (the daemon answers a connection's requests in order and the
+ * protocol has no multiplexing): client_call() takes the client's mutex for
+ * the whole round trip, so threads sharing a client are serialised, and a
+ * blocking wait on one thread holds the others until its reply arrives.
+ */
+#ifndef ORION_CLIENT_INTERNAL_H
+#define ORION_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "orion/orion.h"
+#include "orion.pb-c.h"
+
+#define CLIENT_ERR_LEN 512
+
+/* Largest reply frame the client accepts. A register reply carries ~50 bytes
+ * a tensor, so this admits graphs far above the daemon's default limits while
+ * bounding what a misbehaving peer can make us allocate. */
+#define CLIENT_MAX_REPLY (256u << 20)
+
+struct orion_client {
+    pthread_mutex_t lock;      /* held across one request/reply round trip */
+    int fd;                    /* the connection; -1 once closed */
+    pid_t pid;                 /* the process that connected (fork check) */
+    void *base;                /* arena mapping, arena_bytes long */
+    uint64_t arena_bytes;
+    uint64_t max_frame;        /* the daemon's request limit (HelloReply) */
+    uint64_t next_id;          /* request ids, from 1 */
+    bool broken;               /* stream unusable: every call fails -EPIPE */
+    char *path;                /* socket path, for messages */
+    char err[CLIENT_ERR_LEN];  /* what the last failed call said */
+};
+
+/* Set c->err from a printf format and return code (a negative errno), so
+ * that error paths read `return client_fail(c, -EINVAL, "...", ...)`. */
+int client_fail(orion_client *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Clear c->err (a call is starting). */
+void client_clear_error(orion_client *c);
+
+/* Check that c may be used from this process: -ECHILD (with message) in a
+ * forked child, -EINVAL for NULL. Does not touch the socket or the lock. */
+int client_check_usable(orion_client *c);
+
+/* Send req (its request_id is set here) and read the reply, under c->lock.
+ * On 0, *out is a reply whose body case is `want` (free it with
+ * orion__response__free_unpacked(*out, NULL)). A daemon Error is returned as
+ * its code with its message in c->err; a garbled reply, a wrong id or a
+ * wrong body type is -EPROTO and marks c broken (later calls get -EPIPE). */
+int client_call(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
+                Orion__Response **out);
+
+/* Mark c broken after a reply it cannot trust (takes c->lock; the caller
+ * must not hold it): shut the socket down so the daemon releases what the
+ * connection held, since its state is no longer known. */
+void client_mark_broken(orion_client *c);
+
+/* Is [off, off + bytes) inside the arena? */
+bool client_range_ok(const orion_client *c, uint64_t off, uint64_t bytes);
+
+/* Check a buffer name before it goes on the wire (the daemon judges the
+ * characters; this bounds the size). Returns 0 or -EINVAL with message. */
+int client_check_name(orion_client *c, const char *name);
+
+#endif

@@ -1,0 +1,1018 @@
+/* test_client_unit.c - liborion-client without orionrtd.
+ *
+ * Two kinds of test: plain argument/builder/strerror/default-path checks, and
+ * protocol checks against a scripted fake daemon (a thread in the test
+ * process that listens on a Unix socket, answers the handshake with a memfd
+ * as the arena, and answers later requests with whatever the test scripts:
+ * good replies, garbage, wrong ids, wrong types, offsets outside the arena).
+ * The real daemon is exercised by the integration suites. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <orion/orion.h>
+
+#include "frame.h"
+#include "orion.pb-c.h"
+
+/* ---- the fake daemon ---------------------------------------------------- */
+
+enum hello_mode {
+    HELLO_OK,
+    HELLO_NO_FD,
+    HELLO_TWO_FDS,
+    HELLO_SMALL_OBJECT,   /* announces more bytes than the object has */
+    HELLO_BAD_VERSION,
+    HELLO_ERROR,          /* Error{-EPROTONOSUPPORT, FAKE_HELLO_ERROR} */
+};
+#define FAKE_HELLO_ERROR "protocol 1 is not 7: upgrade the daemon"
+#define FAKE_ARENA (1u << 20)
+
+struct fake;
+/* Answer one request on fd; return < 0 to close the connection. */
+typedef int (*fake_handler_cb)(struct fake *f, int fd, const Orion__Request *req);
+
+struct fake {
+    char dir[64];
+    char path[108];
+    int lfd;
+    pthread_t thread;
+    enum hello_mode hello;
+    uint64_t max_frame;
+    fake_handler_cb handle;
+    int memfd;
+    unsigned char *arena;          /* the fake's own mapping of the arena */
+    atomic_int n_requests;         /* requests after the hello */
+    /* What the handlers saw or sent, for the tests to compare against. */
+    Orion__Request *last;          /* the last request, kept unpacked */
+    uint64_t sent_offsets[16];
+};
+
+static int send_fd_frame(int fd, const uint8_t *body, size_t n, const int *fds, int n_fds)
+{
+    uint8_t hdr[FRAME_HEADER_BYTES];
+    frame_put_header(hdr, (uint32_t)n);
+    struct iovec iov[2] = { { hdr, sizeof(hdr) }, { (void *)body, n } };
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctl;
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+    memset(&ctl, 0, sizeof(ctl));
+    if (n_fds > 0) {
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n_fds);
+    }
+    ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    return w == (ssize_t)(n + sizeof(hdr)) ? 0 : -EIO;
+}
+
+static int send_response(int fd, Orion__Response *r, const int *fds, int n_fds)
+{
+    size_t n = orion__response__get_packed_size(r);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return -ENOMEM;
+    orion__response__pack(r, buf);
+    int rc = send_fd_frame(fd, buf, n, fds, n_fds);
+    free(buf);
+    return rc;
+}
+
+static int recv_all(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
+        if (r <= 0)
+            return -EPIPE;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static Orion__Request *recv_request(int fd)
+{
+    uint8_t hdr[FRAME_HEADER_BYTES];
+    if (recv_all(fd, hdr, sizeof(hdr)) < 0)
+        return NULL;
+    uint32_t n = frame_get_header(hdr);
+    if (n == 0 || n > FRAME_MAX_DEFAULT)
+        return NULL;
+    uint8_t *buf = malloc(n);
+    if (buf == NULL || recv_all(fd, buf, n) < 0) {
+        free(buf);
+        return NULL;
+    }
+    Orion__Request *req = orion__request__unpack(NULL, n, buf);
+    free(buf);
+    return req;
+}
+
+static void answer_hello(struct fake *f, int fd, const Orion__Request *req)
+{
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__HelloReply hr = ORION__HELLO_REPLY__INIT;
+    Orion__Error e = ORION__ERROR__INIT;
+    r.request_id = req->request_id;
+    hr.protocol_version = f->hello == HELLO_BAD_VERSION ? 7 : ORION_PROTOCOL_VERSION;
+    hr.arena_bytes = f->hello == HELLO_SMALL_OBJECT ? 2 * FAKE_ARENA : FAKE_ARENA;
+    hr.max_frame = f->max_frame;
+    if (f->hello == HELLO_ERROR) {
+        e.code = -EPROTONOSUPPORT;
+        e.message = FAKE_HELLO_ERROR;
+        r.body_case = ORION__RESPONSE__BODY_ERROR;
+        r.error = &e;
+    } else {
+        r.body_case = ORION__RESPONSE__BODY_HELLO;
+        r.hello = &hr;
+    }
+    int fds[2] = { f->memfd, f->memfd };
+    int n_fds = f->hello == HELLO_NO_FD || f->hello == HELLO_ERROR ? 0
+                : f->hello == HELLO_TWO_FDS                        ? 2
+                                                                   : 1;
+    send_response(fd, &r, fds, n_fds);
+}
+
+static void *fake_main(void *arg)
+{
+    struct fake *f = arg;
+    int fd = accept(f->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    Orion__Request *req = recv_request(fd);
+    if (req == NULL || req->body_case != ORION__REQUEST__BODY_HELLO) {
+        if (req)
+            orion__request__free_unpacked(req, NULL);
+        close(fd);
+        return NULL;
+    }
+    answer_hello(f, fd, req);
+    orion__request__free_unpacked(req, NULL);
+    while ((req = recv_request(fd)) != NULL) {
+        atomic_fetch_add(&f->n_requests, 1);
+        /* Recorded before the reply goes out: the test reads it after. */
+        if (f->last)
+            orion__request__free_unpacked(f->last, NULL);
+        f->last = req;
+        int rc = f->handle ? f->handle(f, fd, req) : -1;
+        if (rc < 0)
+            break;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void fake_start(struct fake *f, enum hello_mode hello, fake_handler_cb handle)
+{
+    memset(f, 0, sizeof(*f));
+    f->hello = hello;
+    f->handle = handle;
+    f->max_frame = FRAME_MAX_DEFAULT;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/orion-unit-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
+    f->memfd = memfd_create("orion-unit-arena", MFD_CLOEXEC);
+    ck_assert_int_ge(f->memfd, 0);
+    ck_assert_int_eq(ftruncate(f->memfd, FAKE_ARENA), 0);
+    f->arena = mmap(NULL, FAKE_ARENA, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+    ck_assert_ptr_ne(f->arena, MAP_FAILED);
+    f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(f->lfd, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+    ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(f->lfd, 4), 0);
+    ck_assert_int_eq(pthread_create(&f->thread, NULL, fake_main, f), 0);
+}
+
+/* Stop after the client has closed (the thread sees EOF and returns). */
+static void fake_stop(struct fake *f)
+{
+    shutdown(f->lfd, SHUT_RDWR);
+    pthread_join(f->thread, NULL);
+    close(f->lfd);
+    if (f->last)
+        orion__request__free_unpacked(f->last, NULL);
+    munmap(f->arena, FAKE_ARENA);
+    close(f->memfd);
+    unlink(f->path);
+    rmdir(f->dir);
+}
+
+static orion_client *fake_connect(struct fake *f)
+{
+    orion_client *c = NULL;
+    char err[256];
+    int rc = orion_client_connect(f->path, &c, err, sizeof(err));
+    ck_assert_msg(rc == 0, "connect: %d %s", rc, err);
+    return c;
+}
+
+/* ---- scripted replies --------------------------------------------------- */
+
+static int reply_stats(struct fake *f, int fd, const Orion__Request *req)
+{
+    (void)f;
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__StatsReply s = ORION__STATS_REPLY__INIT;
+    s.arena_bytes = FAKE_ARENA;
+    s.used_bytes = 4096;
+    s.free_bytes = FAKE_ARENA - 4096;
+    s.largest_free_bytes = FAKE_ARENA / 2;
+    s.fragmentation = 0.25;
+    s.clients = 3;
+    s.graphs = 5;
+    s.buffers = 7;
+    s.allocations = 11;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_STATS;
+    r.stats = &s;
+    return send_response(fd, &r, NULL, 0);
+}
+
+static int reply_garbage(struct fake *f, int fd, const Orion__Request *req)
+{
+    (void)f;
+    (void)req;
+    static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0x07, 0x13 };
+    return send_fd_frame(fd, junk, sizeof(junk), NULL, 0);
+}
+
+static int reply_wrong_id(struct fake *f, int fd, const Orion__Request *req)
+{
+    (void)f;
+    Orion__Request shifted = *req;
+    shifted.request_id = req->request_id + 100;
+    return reply_stats(f, fd, &shifted);
+}
+
+static int reply_ok(struct fake *f, int fd, const Orion__Request *req)
+{
+    (void)f;
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__Ok ok = ORION__OK__INIT;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_OK;
+    r.ok = &ok;
+    return send_response(fd, &r, NULL, 0);
+}
+
+#define FAKE_NOSPACE "arena full: 4096 bytes asked, 0 free"
+
+/* The first request gets an Error, the rest get stats. */
+static int reply_error_then_stats(struct fake *f, int fd, const Orion__Request *req)
+{
+    if (atomic_load(&f->n_requests) > 1)
+        return reply_stats(f, fd, req);
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__Error e = ORION__ERROR__INIT;
+    e.code = -ENOSPC;
+    e.message = FAKE_NOSPACE;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_ERROR;
+    r.error = &e;
+    return send_response(fd, &r, NULL, 0);
+}
+
+/* Place tensor i at 4096 * (i + 1) + 64 * id: offsets the client cannot
+ * guess, recorded in f->sent_offsets. With `outside`, the last tensor lies
+ * past the end of the arena. */
+static int reply_register(struct fake *f, int fd, const Orion__Request *req, bool outside)
+{
+    if (req->body_case != ORION__REQUEST__BODY_REGISTER_GRAPH)
+        return reply_stats(f, fd, req);
+    const Orion__RegisterGraph *g = req->register_graph;
+    size_t n = g->n_tensors < 16 ? g->n_tensors : 16;
+    Orion__TensorPlacement pl[16];
+    Orion__TensorPlacement *pp[16];
+    for (size_t i = 0; i < n; i++) {
+        orion__tensor_placement__init(&pl[i]);
+        pl[i].id = g->tensors[i]->id;
+        pl[i].bytes = g->tensors[i]->bytes;
+        pl[i].offset = 4096 * (i + 1) + 64 * g->tensors[i]->id;
+        if (outside && i == n - 1)
+            pl[i].offset = FAKE_ARENA - pl[i].bytes + 64;
+        pl[i].first_op = (uint32_t)i;
+        pl[i].last_op = (uint32_t)i + 1;
+        f->sent_offsets[i] = pl[i].offset;
+        pp[i] = &pl[i];
+    }
+    Orion__RegisterGraphReply rr = ORION__REGISTER_GRAPH_REPLY__INIT;
+    rr.graph_id = 42;
+    rr.workspace_offset = 4096;
+    rr.peak_bytes = 4096 * 16;
+    rr.lower_bound_bytes = 1000;
+    rr.policy = "fake-policy";
+    rr.n_tensors = n;
+    rr.tensors = pp;
+    Orion__Response r = ORION__RESPONSE__INIT;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_REGISTER_GRAPH;
+    r.register_graph = &rr;
+    return send_response(fd, &r, NULL, 0);
+}
+
+static int reply_register_good(struct fake *f, int fd, const Orion__Request *req)
+{
+    if (req->body_case == ORION__REQUEST__BODY_RELEASE_GRAPH)
+        return reply_ok(f, fd, req);
+    return reply_register(f, fd, req, false);
+}
+
+static int reply_register_outside(struct fake *f, int fd, const Orion__Request *req)
+{
+    return reply_register(f, fd, req, true);
+}
+
+/* A BufferReply for a name other than the one asked. */
+static int reply_buffer_other_name(struct fake *f, int fd, const Orion__Request *req)
+{
+    (void)f;
+    Orion__BufferReply b = ORION__BUFFER_REPLY__INIT;
+    b.name = "someone-else";
+    b.offset = 0;
+    b.bytes = 64;
+    Orion__Response r = ORION__RESPONSE__INIT;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_BUFFER;
+    r.buffer = &b;
+    return send_response(fd, &r, NULL, 0);
+}
+
+/* Count this process's open descriptors. */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* ---- argument validation, builder, words -------------------------------- */
+
+START_TEST(test_free_functions_accept_null)
+{
+    orion_client_close(NULL);
+    orion_graph_free(NULL);
+    ck_assert_int_eq(orion_plan_release(NULL), 0);
+    ck_assert_int_eq(orion_buffer_release(NULL), 0);
+    ck_assert_ptr_null(orion_client_arena_base(NULL));
+    ck_assert_uint_eq(orion_client_arena_bytes(NULL), 0);
+    ck_assert_ptr_null(orion_plan_tensor(NULL, 1));
+    ck_assert_uint_eq(orion_plan_tensor_count(NULL), 0);
+    ck_assert_ptr_null(orion_buffer_ptr(NULL));
+    ck_assert_ptr_null(orion_buffer_name(NULL));
+}
+END_TEST
+
+START_TEST(test_calls_on_null_client_return_einval)
+{
+    struct orion_stats st;
+    orion_buffer *b = (orion_buffer *)&st; /* must be reset or left alone, never used */
+    orion_plan *p = NULL;
+    orion_graph *g;
+    ck_assert_int_eq(orion_graph_new("g", &g), 0);
+    ck_assert_int_eq(orion_client_stats(NULL, &st), -EINVAL);
+    ck_assert_int_eq(orion_buffer_create(NULL, "x", 64, &b), -EINVAL);
+    ck_assert_int_eq(orion_buffer_open(NULL, "x", &b), -EINVAL);
+    ck_assert_int_eq(orion_buffer_wait(NULL, "x", 0, &b), -EINVAL);
+    ck_assert_int_eq(orion_buffer_seal(NULL), -EINVAL);
+    ck_assert_int_eq(orion_buffer_wait_unused(NULL, 0), -EINVAL);
+    ck_assert_int_eq(orion_graph_register(NULL, g, &p), -EINVAL);
+    ck_assert_ptr_null(p);
+    orion_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_connect_rejects_null_out)
+{
+    char err[128];
+    ck_assert_int_eq(orion_client_connect("/tmp/none", NULL, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "out"));
+}
+END_TEST
+
+START_TEST(test_connect_reports_missing_daemon_by_path)
+{
+    char dir[] = "/tmp/orion-unit-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128], want[256], err[256];
+    snprintf(path, sizeof(path), "%s/absent.sock", dir);
+    orion_client *c = (orion_client *)dir;
+    int rc = orion_client_connect(path, &c, err, sizeof(err));
+    rmdir(dir);
+    ck_assert_int_eq(rc, -ENOENT);
+    ck_assert_ptr_null(c);
+    snprintf(want, sizeof(want), "no orionrtd at %s: is it running?", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_connect_refused_socket_says_not_running)
+{
+    /* A socket file with nobody listening: bound, then the listener gone. */
+    char dir[] = "/tmp/orion-unit-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dead.sock", dir);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(s);
+    orion_client *c;
+    char err[256];
+    int rc = orion_client_connect(sa.sun_path, &c, err, sizeof(err));
+    unlink(sa.sun_path);
+    rmdir(dir);
+    ck_assert_int_eq(rc, -ECONNREFUSED);
+    ck_assert_ptr_nonnull(strstr(err, "is it running?"));
+}
+END_TEST
+
+START_TEST(test_connect_rejects_path_longer_than_sun_path)
+{
+    char path[300];
+    memset(path, 'a', sizeof(path) - 1);
+    path[0] = '/';
+    path[sizeof(path) - 1] = '\0';
+    orion_client *c;
+    char err[512];
+    ck_assert_int_eq(orion_client_connect(path, &c, err, sizeof(err)), -ENAMETOOLONG);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(strstr(err, "299 bytes"));
+}
+END_TEST
+
+START_TEST(test_graph_builder_rejects_bad_arguments)
+{
+    orion_graph *g;
+    ck_assert_int_eq(orion_graph_new(NULL, NULL), -EINVAL);
+    ck_assert_int_eq(orion_graph_new(NULL, &g), 0);
+    struct orion_tensor_desc t = { .id = 1, .bytes = 64 };
+    ck_assert_int_eq(orion_graph_add_tensor(NULL, &t), -EINVAL);
+    ck_assert_int_eq(orion_graph_add_tensor(g, NULL), -EINVAL);
+    t.kind = (enum orion_tensor_kind)9;
+    ck_assert_int_eq(orion_graph_add_tensor(g, &t), -EINVAL);
+    t.kind = ORION_TENSOR_EXPORT;
+    ck_assert_int_eq(orion_graph_add_tensor(g, &t), -EINVAL);
+    t.share = "";
+    ck_assert_int_eq(orion_graph_add_tensor(g, &t), -EINVAL);
+    t.share = "stage/out";
+    ck_assert_int_eq(orion_graph_add_tensor(g, &t), 0);
+    uint64_t ids[1] = { 1 };
+    ck_assert_int_eq(orion_graph_add_op(NULL, "op", ids, 1, NULL, 0), -EINVAL);
+    ck_assert_int_eq(orion_graph_add_op(g, "op", NULL, 1, NULL, 0), -EINVAL);
+    ck_assert_int_eq(orion_graph_add_op(g, "op", ids, 1, NULL, 2), -EINVAL);
+    ck_assert_int_eq(orion_graph_add_op(g, NULL, NULL, 0, ids, 1), 0);
+    ck_assert_int_eq(orion_graph_set_policy(NULL, "x"), -EINVAL);
+    ck_assert_int_eq(orion_graph_set_policy(g, "greedy"), 0);
+    ck_assert_int_eq(orion_graph_set_policy(g, NULL), 0);
+    orion_graph_free(g);
+}
+END_TEST
+
+START_TEST(test_strerror_words_each_protocol_code)
+{
+    static const int codes[] = { -EINVAL, -E2BIG, -ENOSPC, -EEXIST, -ENOENT, -EPERM,
+                                 -EALREADY, -ETIMEDOUT, -EPIPE, -EPROTO, -EPROTONOSUPPORT,
+                                 -ECHILD };
+    size_t n = sizeof(codes) / sizeof(codes[0]);
+    for (size_t i = 0; i < n; i++) {
+        const char *w = orion_strerror(codes[i]);
+        ck_assert_ptr_nonnull(w);
+        ck_assert_int_gt((int)strlen(w), 0);
+        ck_assert_ptr_null(strstr(w, "unknown"));
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(w, orion_strerror(codes[j]));
+    }
+    /* Codes outside the table still get words, never NULL. */
+    ck_assert_str_eq(orion_strerror(-EBADF), strerrordesc_np(EBADF));
+    ck_assert_ptr_nonnull(strstr(orion_strerror(12345), "12345"));
+    ck_assert_ptr_nonnull(strstr(orion_strerror(-99999), "-99999"));
+}
+END_TEST
+
+START_TEST(test_version_matches_header_macros)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", ORION_VERSION_MAJOR, ORION_VERSION_MINOR,
+             ORION_VERSION_PATCH);
+    ck_assert_str_eq(orion_version(), want);
+}
+END_TEST
+
+START_TEST(test_default_socket_path_follows_env_rules)
+{
+    setenv("ORION_SOCKET", "/srv/custom.sock", 1);
+    setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+    ck_assert_str_eq(orion_default_socket_path(), "/srv/custom.sock");
+
+    /* Empty ORION_SOCKET counts as unset. */
+    setenv("ORION_SOCKET", "", 1);
+    const char *p = orion_default_socket_path();
+    if (geteuid() == 0)
+        ck_assert_str_eq(p, "/run/orionrt/orionrtd.sock");
+    else
+        ck_assert_str_eq(p, "/run/user/4242/orionrtd.sock");
+
+    unsetenv("ORION_SOCKET");
+    unsetenv("XDG_RUNTIME_DIR");
+    char want[64];
+    if (geteuid() == 0)
+        snprintf(want, sizeof(want), "/run/orionrt/orionrtd.sock");
+    else
+        snprintf(want, sizeof(want), "/tmp/orionrtd-%lu.sock", (unsigned long)geteuid());
+    ck_assert_str_eq(orion_default_socket_path(), want);
+}
+END_TEST
+
+/* ---- the handshake ------------------------------------------------------ */
+
+START_TEST(test_connect_maps_arena_shared_with_daemon)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    f.arena[100] = 0x5a;
+    orion_client *c = fake_connect(&f);
+    ck_assert_uint_eq(orion_client_arena_bytes(c), FAKE_ARENA);
+    unsigned char *base = orion_client_arena_base(c);
+    ck_assert_uint_eq(base[100], 0x5a);
+    base[200] = 0xa5;                     /* MAP_SHARED: the daemon sees it */
+    ck_assert_uint_eq(f.arena[200], 0xa5);
+    ck_assert_str_eq(orion_client_error(c), "");
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_connect_rejects_hello_without_descriptor)
+{
+    struct fake f;
+    fake_start(&f, HELLO_NO_FD, NULL);
+    orion_client *c;
+    char err[256];
+    ck_assert_int_eq(orion_client_connect(f.path, &c, err, sizeof(err)), -EPROTO);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(strstr(err, "0 descriptors"));
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_connect_rejects_and_closes_two_descriptors)
+{
+    /* Counted around the whole fake: its own descriptors come and go too. */
+    int before = count_fds();
+    struct fake f;
+    fake_start(&f, HELLO_TWO_FDS, NULL);
+    orion_client *c;
+    char err[256];
+    ck_assert_int_eq(orion_client_connect(f.path, &c, err, sizeof(err)), -EPROTO);
+    ck_assert_ptr_null(c);
+    ck_assert_ptr_nonnull(strstr(err, "2 descriptors"));
+    fake_stop(&f);
+    ck_assert_int_eq(count_fds(), before); /* neither passed fd leaked */
+}
+END_TEST
+
+START_TEST(test_connect_rejects_object_smaller_than_announced)
+{
+    /* Counted around the whole fake: its own descriptors come and go too. */
+    int before = count_fds();
+    struct fake f;
+    fake_start(&f, HELLO_SMALL_OBJECT, NULL);
+    orion_client *c;
+    char err[256];
+    ck_assert_int_eq(orion_client_connect(f.path, &c, err, sizeof(err)), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(err, "announced"));
+    fake_stop(&f);
+    ck_assert_int_eq(count_fds(), before);
+}
+END_TEST
+
+START_TEST(test_connect_rejects_other_protocol_version)
+{
+    struct fake f;
+    fake_start(&f, HELLO_BAD_VERSION, NULL);
+    orion_client *c;
+    char err[256];
+    ck_assert_int_eq(orion_client_connect(f.path, &c, err, sizeof(err)), -EPROTONOSUPPORT);
+    ck_assert_ptr_nonnull(strstr(err, "protocol 7"));
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_connect_returns_daemon_error_and_message)
+{
+    struct fake f;
+    fake_start(&f, HELLO_ERROR, NULL);
+    orion_client *c;
+    char err[256];
+    ck_assert_int_eq(orion_client_connect(f.path, &c, err, sizeof(err)), -EPROTONOSUPPORT);
+    ck_assert_str_eq(err, FAKE_HELLO_ERROR);
+    fake_stop(&f);
+}
+END_TEST
+
+/* ---- request / reply ---------------------------------------------------- */
+
+START_TEST(test_stats_copies_every_field)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    orion_client *c = fake_connect(&f);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), 0);
+    ck_assert_uint_eq(st.arena_bytes, FAKE_ARENA);
+    ck_assert_uint_eq(st.used_bytes, 4096);
+    ck_assert_uint_eq(st.free_bytes, FAKE_ARENA - 4096);
+    ck_assert_uint_eq(st.largest_free_bytes, FAKE_ARENA / 2);
+    ck_assert_double_eq(st.fragmentation, 0.25);
+    ck_assert_uint_eq(st.clients, 3);
+    ck_assert_uint_eq(st.graphs, 5);
+    ck_assert_uint_eq(st.buffers, 7);
+    ck_assert_uint_eq(st.allocations, 11);
+    ck_assert_int_eq(orion_client_stats(c, NULL), -EINVAL);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_garbage_reply_is_eproto_then_connection_broken)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_garbage);
+    orion_client *c = fake_connect(&f);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "not a Response"));
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "broken"));
+    ck_assert_int_eq(atomic_load(&f.n_requests), 1); /* the second never left */
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_reply_with_wrong_request_id_is_eproto)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_wrong_id);
+    orion_client *c = fake_connect(&f);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "answered request"));
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_reply_of_wrong_type_is_eproto)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_ok);
+    orion_client *c = fake_connect(&f);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPROTO);
+    ck_assert_str_eq(orion_client_error(c),
+                     "orionrtd replied with Ok where StatsReply was expected");
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_daemon_error_returns_code_and_keeps_connection)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_error_then_stats);
+    orion_client *c = fake_connect(&f);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -ENOSPC);
+    ck_assert_str_eq(orion_client_error(c), FAKE_NOSPACE);
+    ck_assert_int_eq(orion_client_stats(c, &st), 0);
+    ck_assert_str_eq(orion_client_error(c), "");
+    ck_assert_uint_eq(st.allocations, 11);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_daemon_gone_is_epipe_not_sigpipe)
+{
+    signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill this test */
+    struct fake f;
+    fake_start(&f, HELLO_OK, NULL); /* closes at the first request */
+    orion_client *c = fake_connect(&f);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "closed the connection"));
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_request_above_max_frame_is_e2big_and_not_sent)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    f.max_frame = 256;
+    orion_client *c = fake_connect(&f);
+    orion_graph *g;
+    ck_assert_int_eq(orion_graph_new("big", &g), 0);
+    for (uint64_t i = 0; i < 100; i++) {
+        struct orion_tensor_desc t = { .id = i, .bytes = 1000 };
+        ck_assert_int_eq(orion_graph_add_tensor(g, &t), 0);
+    }
+    orion_plan *p;
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -E2BIG);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "frame limit of 256"));
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), 0); /* still usable */
+    ck_assert_int_eq(atomic_load(&f.n_requests), 1);
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+/* ---- graphs ------------------------------------------------------------- */
+
+static orion_graph *three_tensor_graph(void)
+{
+    orion_graph *g;
+    ck_assert_int_eq(orion_graph_new("unit", &g), 0);
+    char share[16] = "out/x";
+    const uint64_t ids[3] = { 30, 10, 20 }; /* not sorted: lookup must not assume */
+    for (int i = 0; i < 3; i++) {
+        struct orion_tensor_desc t = { .id = ids[i], .bytes = 128u * (unsigned)(i + 1),
+                                       .kind = i == 2 ? ORION_TENSOR_EXPORT
+                                                      : ORION_TENSOR_INTERMEDIATE,
+                                       .share = i == 2 ? share : NULL };
+        ck_assert_int_eq(orion_graph_add_tensor(g, &t), 0);
+    }
+    strcpy(share, "CLOBBERED"); /* the builder must have copied it */
+    ck_assert_int_eq(orion_graph_add_op(g, "a", NULL, 0, &ids[0], 1), 0);
+    ck_assert_int_eq(orion_graph_add_op(g, "b", &ids[0], 1, &ids[1], 2), 0);
+    ck_assert_int_eq(orion_graph_set_policy(g, "best"), 0);
+    return g;
+}
+
+START_TEST(test_register_sends_graph_and_plan_points_at_daemon_offsets)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_register_good);
+    orion_client *c = fake_connect(&f);
+    orion_graph *g = three_tensor_graph();
+    orion_plan *p;
+    ck_assert_int_eq(orion_graph_register(c, g, &p), 0);
+
+    /* What went on the wire is what was built. */
+    const Orion__RegisterGraph *rg = f.last->register_graph;
+    ck_assert_int_eq(f.last->body_case, ORION__REQUEST__BODY_REGISTER_GRAPH);
+    ck_assert_str_eq(rg->name, "unit");
+    ck_assert_str_eq(rg->policy, "best");
+    ck_assert_uint_eq(rg->n_tensors, 3);
+    ck_assert_uint_eq(rg->tensors[1]->id, 10);
+    ck_assert_int_eq(rg->tensors[2]->kind, ORION__TENSOR_KIND__EXPORT);
+    ck_assert_str_eq(rg->tensors[2]->share, "out/x");
+    ck_assert_uint_eq(rg->n_ops, 2);
+    ck_assert_uint_eq(rg->ops[1]->n_inputs, 1);
+    ck_assert_uint_eq(rg->ops[1]->inputs[0], 30);
+    ck_assert_uint_eq(rg->ops[1]->n_outputs, 2);
+    ck_assert_uint_eq(rg->ops[1]->outputs[1], 20);
+
+    /* The plan is what came back. */
+    char *base = orion_client_arena_base(c);
+    const uint64_t ids[3] = { 30, 10, 20 };
+    ck_assert_uint_eq(orion_plan_tensor_count(p), 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_ptr_eq(orion_plan_tensor(p, ids[i]), base + f.sent_offsets[i]);
+        struct orion_tensor_placement t;
+        ck_assert_int_eq(orion_plan_tensor_at(p, i, &t), 0);
+        ck_assert_uint_eq(t.id, ids[i]);
+        ck_assert_uint_eq(t.offset, f.sent_offsets[i]);
+        ck_assert_uint_eq(t.bytes, 128u * (i + 1));
+        ck_assert_uint_eq(t.first_op, i);
+        ck_assert_uint_eq(t.last_op, i + 1);
+    }
+    struct orion_tensor_placement t;
+    ck_assert_int_eq(orion_plan_tensor_at(p, 3, &t), -ERANGE);
+    ck_assert_ptr_null(orion_plan_tensor(p, 11));
+    ck_assert_ptr_null(orion_plan_tensor(p, 0));
+    ck_assert_ptr_null(orion_plan_tensor(p, 31));
+    ck_assert_uint_eq(orion_plan_peak_bytes(p), 4096 * 16);
+    ck_assert_uint_eq(orion_plan_lower_bound_bytes(p), 1000);
+    ck_assert_uint_eq(orion_plan_workspace_offset(p), 4096);
+    ck_assert_str_eq(orion_plan_policy(p), "fake-policy");
+
+    ck_assert_int_eq(orion_plan_release(p), 0);
+    ck_assert_int_eq(f.last->body_case, ORION__REQUEST__BODY_RELEASE_GRAPH);
+    ck_assert_uint_eq(f.last->release_graph->graph_id, 42);
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_register_refuses_offset_outside_arena)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_register_outside);
+    orion_client *c = fake_connect(&f);
+    orion_graph *g = three_tensor_graph();
+    orion_plan *p = (orion_plan *)g;
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EPROTO);
+    ck_assert_ptr_null(p);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "outside"));
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_buffer_reply_for_other_name_is_eproto)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_buffer_other_name);
+    orion_client *c = fake_connect(&f);
+    orion_buffer *b = (orion_buffer *)&f;
+    ck_assert_int_eq(orion_buffer_open(c, "mine", &b), -EPROTO);
+    ck_assert_ptr_null(b);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "someone-else"));
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_buffer_rejects_bad_name_and_size_without_sending)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    orion_client *c = fake_connect(&f);
+    orion_buffer *b;
+    char longname[300];
+    memset(longname, 'n', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    ck_assert_int_eq(orion_buffer_create(c, NULL, 64, &b), -EINVAL);
+    ck_assert_int_eq(orion_buffer_create(c, "", 64, &b), -EINVAL);
+    ck_assert_int_eq(orion_buffer_create(c, longname, 64, &b), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(orion_client_error(c), "299"));
+    ck_assert_int_eq(orion_buffer_create(c, "ok", 0, &b), -EINVAL);
+    ck_assert_int_eq(orion_buffer_create(c, "ok", 64, NULL), -EINVAL);
+    ck_assert_int_eq(atomic_load(&f.n_requests), 0);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+/* ---- fork --------------------------------------------------------------- */
+
+START_TEST(test_forked_child_gets_echild_and_leaves_socket_alone)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    orion_client *c = fake_connect(&f);
+    /* The child reports through a pipe, not its exit status: under valgrind
+     * a forked child's status also carries the parent's error count. */
+    int res[2];
+    ck_assert_int_eq(pipe(res), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct orion_stats st;
+        orion_buffer *b;
+        char want[128];
+        snprintf(want, sizeof(want),
+                 "this connection belongs to process %ld: connect again in the child",
+                 (long)parent);
+        char ok = orion_client_stats(c, &st) == -ECHILD &&
+                  strcmp(orion_client_error(c), want) == 0 &&
+                  orion_buffer_open(c, "x", &b) == -ECHILD;
+        orion_client_close(c); /* frees and unmaps only */
+        ssize_t w = write(res[1], &ok, 1);
+        _exit(w == 1 ? 0 : 1);
+    }
+    close(res[1]);
+    char ok = 0;
+    ck_assert_int_eq(read(res[0], &ok, 1), 1);
+    close(res[0]);
+    ck_assert_msg(ok, "the child's calls did not all fail with -ECHILD and the message");
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), 0); /* the parent's is intact */
+    ck_assert_int_eq(atomic_load(&f.n_requests), 1); /* the child sent nothing */
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+/* ---- threads ------------------------------------------------------------ */
+
+static void *stats_many(void *arg)
+{
+    orion_client *c = arg;
+    for (int i = 0; i < 200; i++) {
+        struct orion_stats st;
+        if (orion_client_stats(c, &st) != 0 || st.allocations != 11)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(test_threads_sharing_a_client_are_serialised)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    orion_client *c = fake_connect(&f);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, stats_many, c), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    ck_assert_int_eq(atomic_load(&f.n_requests), 800);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+static Suite *client_unit_suite(void)
+{
+    Suite *s = suite_create("client_unit");
+    TCase *tc = tcase_create("args");
+    tcase_add_test(tc, test_free_functions_accept_null);
+    tcase_add_test(tc, test_calls_on_null_client_return_einval);
+    tcase_add_test(tc, test_connect_rejects_null_out);
+    tcase_add_test(tc, test_connect_reports_missing_daemon_by_path);
+    tcase_add_test(tc, test_connect_refused_socket_says_not_running);
+    tcase_add_test(tc, test_connect_rejects_path_longer_than_sun_path);
+    tcase_add_test(tc, test_graph_builder_rejects_bad_arguments);
+    tcase_add_test(tc, test_strerror_words_each_protocol_code);
+    tcase_add_test(tc, test_version_matches_header_macros);
+    tcase_add_test(tc, test_default_socket_path_follows_env_rules);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fake_daemon");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, test_connect_maps_arena_shared_with_daemon);
+    tcase_add_test(tc, test_connect_rejects_hello_without_descriptor);
+    tcase_add_test(tc, test_connect_rejects_and_closes_two_descriptors);
+    tcase_add_test(tc, test_connect_rejects_object_smaller_than_announced);
+    tcase_add_test(tc, test_connect_rejects_other_protocol_version);
+    tcase_add_test(tc, test_connect_returns_daemon_error_and_message);
+    tcase_add_test(tc, test_stats_copies_every_field);
+    tcase_add_test(tc, test_garbage_reply_is_eproto_then_connection_broken);
+    tcase_add_test(tc, test_reply_with_wrong_request_id_is_eproto);
+    tcase_add_test(tc, test_reply_of_wrong_type_is_eproto);
+    tcase_add_test(tc, test_daemon_error_returns_code_and_keeps_connection);
+    tcase_add_test(tc, test_daemon_gone_is_epipe_not_sigpipe);
+    tcase_add_test(tc, test_request_above_max_frame_is_e2big_and_not_sent);
+    tcase_add_test(tc, test_register_sends_graph_and_plan_points_at_daemon_offsets);
+    tcase_add_test(tc, test_register_refuses_offset_outside_arena);
+    tcase_add_test(tc, test_buffer_reply_for_other_name_is_eproto);
+    tcase_add_test(tc, test_buffer_rejects_bad_name_and_size_without_sending);
+    tcase_add_test(tc, test_forked_child_gets_echild_and_leaves_socket_alone);
+    tcase_add_test(tc, test_threads_sharing_a_client_are_serialised);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(client_unit_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
