@@ -28,7 +28,7 @@ void frame_reader_free(struct frame_reader *r);
 /* Append n received bytes. Returns 0 or -ENOMEM. */
 int frame_reader_feed(struct frame_reader *r, const void *data, size_t n);
 
-/* Take the next complete frame: returns 1 and points *msg/*len at its body
+/* Take the next complete frame: returns 1 and points *msg and *len at its body
  * (valid until the next feed or free), 0 if more bytes are needed, or
  * -EMSGSIZE for a length of 0 or above max_frame (the stream cannot be
  * resynchronised after that). */
