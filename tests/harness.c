@@ -181,7 +181,8 @@ int harness_daemon_notify(struct harness_daemon *d, int timeout_ms, char *buf, s
     return (int)r;
 }
 
-static pid_t spawn_daemon(struct harness_daemon *d, const char **argv, const char *notify)
+static pid_t spawn_daemon(struct harness_daemon *d, const char **argv, const char *notify,
+                          int listen_fd)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -213,6 +214,17 @@ static pid_t spawn_daemon(struct harness_daemon *d, const char **argv, const cha
             unsetenv("NOTIFY_SOCKET");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDNAMES");
+        if (listen_fd >= 0) {
+            /* sd_listen_fds(3): the first passed socket is fd 3. */
+            if (listen_fd != 3 && dup2(listen_fd, 3) < 0)
+                _exit(126);
+            fcntl(3, F_SETFD, 0);
+            char self[32];
+            snprintf(self, sizeof self, "%ld", (long)getpid());
+            setenv("LISTEN_FDS", "1", 1);
+            setenv("LISTEN_PID", self, 1);
+        }
         execvp(argv[0], (char *const *)argv);
         dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -220,7 +232,20 @@ static pid_t spawn_daemon(struct harness_daemon *d, const char **argv, const cha
     return pid;
 }
 
+static int start(struct harness_daemon *d, const char *const *extra, int listen_fd);
+
 int harness_daemon_start(struct harness_daemon *d, const char *const *extra)
+{
+    return start(d, extra, -1);
+}
+
+int harness_daemon_start_activated(struct harness_daemon *d, int listen_fd,
+                                   const char *const *extra)
+{
+    return listen_fd < 0 ? -EBADF : start(d, extra, listen_fd);
+}
+
+static int start(struct harness_daemon *d, const char *const *extra, int listen_fd)
 {
     int rc;
     if (d->base[0] == '\0' && (rc = harness_daemon_prepare(d)) < 0)
@@ -252,7 +277,7 @@ int harness_daemon_start(struct harness_daemon *d, const char *const *extra)
     } else {
         snprintf(notify, sizeof notify, "@%s-notify", d->base + strlen("/tmp/"));
     }
-    pid_t pid = spawn_daemon(d, argv, notify);
+    pid_t pid = spawn_daemon(d, argv, notify, listen_fd);
     if (pid < 0)
         return (int)pid;
     d->pid = pid;
@@ -302,7 +327,7 @@ int harness_daemon_run(struct harness_daemon *d, const char *const *args, int ti
     for (int i = 0; args && args[i] && n < MAX_ARGS; i++)
         argv[n++] = subst(d, args[i]);
     argv[n] = NULL;
-    pid_t pid = spawn_daemon(d, argv, NULL);
+    pid_t pid = spawn_daemon(d, argv, NULL, -1);
     if (pid < 0)
         return (int)pid;
     d->pid = pid;

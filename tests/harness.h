@@ -1,12 +1,14 @@
 /* harness.h - run a real orionrtd and real client processes for integration
  * tests and benchmarks.
  *
- * A harness_daemon is one orionrtd process on a socket in a fresh temporary
- * directory and a unique shm name ("/orion-test-<pid>-<n>"); its stderr goes
- * to a file the test can read. The daemon is started with PR_SET_PDEATHSIG so
- * that it is told to stop even when the test process is killed, and every
- * daemon still running is stopped (and its socket, shm object and directory
- * removed) by an atexit handler, so a failing assertion leaves nothing behind.
+ * A harness_daemon is one orionrtd process on a unique socket path
+ * ("/tmp/orion-it-<pid>-<n>.sock") and shm name ("/orion-test-<pid>-<n>");
+ * its stdout and stderr go to an unnamed temporary file the test can read.
+ * Nothing is left behind when a test fails: the test's teardown (or, when
+ * the process exits, an atexit handler) stops the daemon and removes its
+ * socket and shm object; and when the test process is killed outright (Check
+ * ends a failed forked test with _exit, a time-out with SIGKILL), the daemon,
+ * started with PR_SET_PDEATHSIG(SIGTERM), stops and removes them itself.
  *
  * The binary is $ORIONRTD if set, else the compile-time ORIONRTD_PATH.
  * $ORIONRTD is split on spaces, so ORIONRTD="valgrind -q --error-exitcode=1
@@ -71,6 +73,13 @@ int harness_daemon_prepare(struct harness_daemon *d);
  * status, the log says why); -ETIMEDOUT if it was not ready in time (it is
  * then killed). */
 int harness_daemon_start(struct harness_daemon *d, const char *const *extra);
+
+/* The same, as systemd's socket activation would start it: listen_fd (a
+ * listening Unix socket the caller made) becomes the daemon's fd 3, with
+ * LISTEN_FDS=1 and LISTEN_PID set. The caller keeps its copy, as systemd
+ * does, so the socket outlives the daemon. */
+int harness_daemon_start_activated(struct harness_daemon *d, int listen_fd,
+                                   const char *const *extra);
 
 /* Run orionrtd with exactly the given arguments after argv[0] (no defaults
  * added; "@SOCKET@" and "@SHM@" in args are replaced by d's socket path and

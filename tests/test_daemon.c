@@ -1136,6 +1136,37 @@ START_TEST(test_stale_socket_file_is_replaced)
 }
 END_TEST
 
+START_TEST(test_socket_activation_serves_and_leaves_socket_to_systemd)
+{
+    ck_assert_int_eq(harness_daemon_prepare(&D), 0);
+    /* What orionrtd.socket does: bind and listen, then hand it over. */
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    strcpy(sa.sun_path, D.socket_path);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(lfd, 16), 0);
+    for (int round = 0; round < 2; round++) {
+        /* The second round is a restart on the same socket (Restart=). */
+        int rc = harness_daemon_start_activated(&D, lfd, NULL);
+        if (rc < 0) {
+            char *log = harness_daemon_log(&D);
+            ck_abort_msg("round %d: not started (%s): %s", round, strerror(-rc), log);
+        }
+        int fd = session();
+        ck_assert_uint_eq(stats_on(fd).arena_bytes, ARENA_16M);
+        ck_assert_int_eq(buf_code(fd, CREATE, "activated", 4096, 0), 0);
+        close(fd);
+        int st;
+        ck_assert_int_eq(harness_daemon_stop(&D, &st), 0);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ck_assert_msg(path_exists(D.socket_path), "round %d: the daemon removed the socket "
+                      "systemd owns", round);
+        ck_assert(!shm_exists(D.shm_name));
+    }
+    close(lfd);
+}
+END_TEST
+
 START_TEST(test_unknown_flag_exits_2)
 {
     ck_assert_int_eq(harness_daemon_prepare(&D), 0);
@@ -1249,6 +1280,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_second_daemon_on_live_shm_name_is_refused);
     tcase_add_test(tc, test_stale_shm_object_is_reclaimed);
     tcase_add_test(tc, test_stale_socket_file_is_replaced);
+    tcase_add_test(tc, test_socket_activation_serves_and_leaves_socket_to_systemd);
     tcase_add_test(tc, test_unknown_flag_exits_2);
     tcase_add_test(tc, test_absurd_arena_size_exits_1_with_message);
     tcase_add_test(tc, test_unparsable_arena_size_is_a_usage_error_naming_the_flag);
