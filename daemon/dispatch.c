@@ -30,16 +30,54 @@ struct plan_job {
     bool pooled;
     int rc;
     char err[512];
+    /* A large frame decoded on the pool: */
+    uint8_t *frame;             /* its bytes, freed once decoded */
+    size_t frame_len;
+    bool hello_done;            /* the session's, when the frame was queued */
+    bool malformed;             /* the bytes were not a Request */
+    bool is_register;           /* a RegisterGraph planned in the same trip */
+    struct server *srv;
 };
 
-static void job_free(struct plan_job *job)
+static void job_release(struct plan_job *job)
 {
     if (job->planned)
         graph_plan_free(&job->plan);
+    job->planned = false;
     free(job->tensors);
     free(job->ops);
-    orion__request__free_unpacked(job->req, NULL);
+    free(job->frame);
+    if (job->req != NULL)
+        orion__request__free_unpacked(job->req, NULL);
+    job->tensors = NULL;
+    job->ops = NULL;
+    job->frame = NULL;
+    job->req = NULL;
+}
+
+static void job_free(struct plan_job *job)
+{
+    job_release(job);
     free(job);
+}
+
+static void on_free_work(uv_work_t *w)
+{
+    job_release((struct plan_job *)w);
+}
+
+static void on_free_done(uv_work_t *w, int status)
+{
+    (void)status;
+    job_free((struct plan_job *)w); /* whatever is left if it was cancelled */
+}
+
+/* Freeing a large graph's request (millions of small blocks) takes as long
+ * as decoding it: do that on the pool too. */
+static void job_dispose(uv_loop_t *loop, struct plan_job *job)
+{
+    if (!job->pooled || uv_queue_work(loop, &job->work, on_free_work, on_free_done) < 0)
+        job_free(job);
 }
 
 void dispatch_detach_job(struct plan_job *job)
@@ -398,11 +436,6 @@ static void run_plan(struct plan_job *job)
     job->planned = job->rc == 0;
 }
 
-static void on_plan_work(uv_work_t *w)
-{
-    run_plan((struct plan_job *)w);
-}
-
 /* Drop the graph holds g took and its workspace; used to unwind a graph
  * that was not linked into the session. */
 static void unwind_graph(struct session *s, struct sgraph *g)
@@ -566,56 +599,138 @@ err_unwind:
     server_reply_error(s, id, rc, "graph '%s': %s", gname, err);
 }
 
+/* Policy and graph from the request: job->rc and job->err say what was
+ * wrong. Pure; runs on the loop or on the pool. */
+static void prepare_register(struct plan_job *job)
+{
+    const Orion__RegisterGraph *rg = job->req->register_graph;
+    job->request_id = job->req->request_id;
+    job->g.name = rg->name[0] != '\0' ? rg->name : NULL;
+    job->rc = 0;
+    if (rg->policy[0] != '\0' && (job->policy = find_policy(rg->policy)) == NULL) {
+        char list[256];
+        char pname[64];
+        policies_list(list, sizeof(list));
+        snprintf(job->err, sizeof(job->err), "unknown policy '%s'; policies: %s",
+                 log_clean(rg->policy, pname, sizeof(pname)), list);
+        job->rc = -EINVAL;
+        return;
+    }
+    job->rc = build_graph(job, job->err, sizeof(job->err));
+}
+
+static void on_plan_work(uv_work_t *w)
+{
+    struct plan_job *job = (struct plan_job *)w;
+    if (job->frame != NULL) {
+        job->req = orion__request__unpack(NULL, job->frame_len, job->frame);
+        free(job->frame);
+        job->frame = NULL;
+        if (job->req == NULL) {
+            job->malformed = true;
+            return;
+        }
+        if (job->req->body_case != ORION__REQUEST__BODY_REGISTER_GRAPH || !job->hello_done)
+            return; /* dispatched on the loop as usual */
+        job->is_register = true;
+        prepare_register(job);
+        if (job->rc < 0)
+            return;
+    }
+    run_plan(job);
+}
+
 static void on_plan_done(uv_work_t *w, int status)
 {
     struct plan_job *job = (struct plan_job *)w;
     struct session *s = job->s;
-    if (s != NULL) {
-        s->job = NULL;
-        if (status < 0 && job->rc == 0) {
-            job->rc = status == UV_ECANCELED ? -ECANCELED : -EIO;
-            snprintf(job->err, sizeof(job->err), "planning did not run");
-        }
-        finish_register(s, job);
-        server_resume(s);
-    } else {
-        log_msg("discarded the plan of a graph whose client left while it was planned");
+    uv_loop_t *loop = job->srv->loop;
+    if (s == NULL) {
+        log_msg("discarded a request whose client left while it was decoded or planned");
+        job_dispose(loop, job);
+        return;
     }
-    job_free(job);
+    s->job = NULL;
+    s->busy = false;
+    if (status < 0) {
+        log_msg("client %llu: request did not run on the thread pool: %s; closing",
+                (unsigned long long)s->id, uv_strerror(status));
+        job_dispose(loop, job);
+        server_close_session(s);
+        return;
+    }
+    if (job->malformed) {
+        log_msg("client %llu: malformed request of %zu bytes; closing", (unsigned long long)s->id,
+                job->frame_len);
+        server_reply_error(s, 0, -EPROTO, "malformed request: %zu bytes that are not an "
+                           "orion.Request", job->frame_len);
+        server_close_after_writes(s);
+        job_dispose(loop, job);
+        return;
+    }
+    if (job->frame_len > 0 && !job->is_register) {
+        Orion__Request *req = job->req;
+        job->req = NULL;
+        job_dispose(loop, job);
+        dispatch_request(s, req);
+    } else {
+        finish_register(s, job);
+        job_dispose(loop, job);
+    }
+    if (!s->busy)
+        server_resume(s);
+}
+
+int dispatch_frame_async(struct session *s, const uint8_t *msg, size_t len)
+{
+    struct server *srv = s->srv;
+    struct plan_job *job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return -ENOMEM;
+    if ((job->frame = malloc(len)) == NULL) {
+        free(job);
+        return -ENOMEM;
+    }
+    memcpy(job->frame, msg, len);
+    job->frame_len = len;
+    job->hello_done = s->hello_done;
+    job->lim = srv->limits;
+    job->policy = srv->cfg->policy;
+    job->srv = srv;
+    job->s = s;
+    job->pooled = true;
+    int rc = uv_queue_work(srv->loop, &job->work, on_plan_work, on_plan_done);
+    if (rc < 0) {
+        job_free(job);
+        return rc;
+    }
+    s->job = job;
+    s->busy = true;
+    return 0;
 }
 
 static void do_register(struct session *s, Orion__Request *req)
 {
     struct server *srv = s->srv;
-    const Orion__RegisterGraph *rg = req->register_graph;
-    uint64_t id = req->request_id;
-    char gname[64];
-    log_clean(rg->name, gname, sizeof(gname));
     struct plan_job *job = calloc(1, sizeof(*job));
     if (job == NULL) {
+        char gname[64];
+        server_reply_error(s, req->request_id, -ENOMEM, "graph '%s': out of memory",
+                           log_clean(req->register_graph->name, gname, sizeof(gname)));
         orion__request__free_unpacked(req, NULL);
-        server_reply_error(s, id, -ENOMEM, "graph '%s': out of memory", gname);
         return;
     }
     job->req = req;
-    job->request_id = id;
     job->lim = srv->limits;
     job->policy = srv->cfg->policy;
-    if (rg->policy[0] != '\0' && (job->policy = find_policy(rg->policy)) == NULL) {
-        char list[256];
-        char pname[64];
-        policies_list(list, sizeof(list));
-        server_reply_error(s, id, -EINVAL, "graph '%s': unknown policy '%s'; policies: %s",
-                           gname, log_clean(rg->policy, pname, sizeof(pname)), list);
+    job->srv = srv;
+    prepare_register(job);
+    if (job->rc < 0) {
+        finish_register(s, job); /* replies with the error */
         job_free(job);
         return;
     }
-    int rc = build_graph(job, job->err, sizeof(job->err));
-    if (rc < 0) {
-        server_reply_error(s, id, rc, "graph '%s': %s", gname, job->err);
-        job_free(job);
-        return;
-    }
+    const Orion__RegisterGraph *rg = req->register_graph;
     size_t refs = 0;
     for (size_t i = 0; i < rg->n_ops; i++)
         refs += rg->ops[i]->n_inputs + rg->ops[i]->n_outputs;

@@ -1,4 +1,27 @@
-/* main.c - orionrtd: flags, the arena, the loop, readiness, shutdown. */
+/* main.c - orionrtd: flags, the arena, the loop, readiness, shutdown.
+ *
+ * Start-up order: flags (bad flag: usage, exit 2), the listening socket (a
+ * live daemon on it is refused first, so that is the message a second daemon
+ * gives), the shm arena, the buddy allocator over it, the registry; then
+ * READY=1 to systemd and the loop. Any failure: one "cannot start" line,
+ * everything made so far undone, exit 1.
+ *
+ * Decisions where the protocol is silent (see also server.h, registry.h):
+ *  - The arena is sized with ftruncate and its room checked with fstatvfs,
+ *    not reserved with posix_fallocate: a large arena costs no memory until
+ *    it is used. Bytes are not zeroed on allocation: every client maps the
+ *    whole arena read-write anyway.
+ *  - Buffers are not sealed by a graph's export; the exporter may seal them
+ *    (BufferSeal) if its consumers wait for SEALED.
+ *  - A SEALED wait on a buffer whose creator left before sealing fails at
+ *    once with -EPIPE (it would otherwise wait for ever).
+ *  - UNUSED counts holds through graphs as holds of their connection.
+ *  - An import must also meet the tensor's alignment (-EINVAL).
+ *  - The per-client limit counts block-rounded bytes: workspaces plus the
+ *    buffers (and exports) the connection created while they live.
+ *  - Frames above 256 KiB are decoded on the thread pool, and RegisterGraphs
+ *    with more than 256 tensors or 1024 references are planned there.
+ */
 #include "arena.h"
 #include "buddy.h"
 #include "config.h"
@@ -35,6 +58,15 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     signal(SIGPIPE, SIG_IGN);
+    /* SIGTERM/SIGINT stay blocked until the loop's handlers are installed: one
+     * arriving between bind() and uv_signal_start() would otherwise kill the
+     * daemon with its socket file left behind. Pending, they are handled by
+     * the loop (a clean stop) as soon as they are unblocked. */
+    sigset_t stop_sigs;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
     int rc = config_parse(argc, argv, &cfg);
     if (rc != 0) {
         config_free(&cfg);
@@ -44,37 +76,38 @@ int main(int argc, char **argv)
             fprintf(stderr, "orionrtd: out of memory\n");
         return rc == -EINVAL ? 2 : 1;
     }
+    if ((rc = uv_loop_init(&loop)) < 0) {
+        fprintf(stderr, "orionrtd: cannot start: event loop: %s\n", uv_strerror(rc));
+        goto out_config;
+    }
+    /* The socket first: "in use by a running daemon" is the message a second
+     * daemon on the default names should give. */
+    if ((rc = server_start(&srv, &loop, &cfg, err, sizeof(err))) < 0) {
+        fprintf(stderr, "orionrtd: cannot start: %s\n", err);
+        goto out_server;
+    }
+    sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
     if ((rc = arena_open(cfg.shm_name, cfg.arena_bytes, cfg.arena_mode, &arena, err,
                          sizeof(err))) < 0) {
         fprintf(stderr, "orionrtd: cannot start: %s\n", err);
-        goto out_config;
+        goto out_server;
     }
+    if (arena.reclaimed)
+        log_msg("reclaimed stale shm object %s left by a daemon that is gone", cfg.shm_name);
     if ((rc = buddy_create(cfg.arena_bytes, cfg.min_block, &b)) < 0) {
         fprintf(stderr, "orionrtd: cannot start: cannot manage an arena of %llu bytes with "
                 "%llu-byte blocks: %s\n", (unsigned long long)cfg.arena_bytes,
                 (unsigned long long)cfg.min_block, strerror(-rc));
         goto out_arena;
     }
-    if (arena.reclaimed)
-        log_msg("reclaimed stale shm object %s left by a daemon that is gone", cfg.shm_name);
     if ((rc = registry_new(b, &reg)) < 0) {
         fprintf(stderr, "orionrtd: cannot start: out of memory\n");
         goto out_buddy;
     }
-    if ((rc = uv_loop_init(&loop)) < 0) {
-        fprintf(stderr, "orionrtd: cannot start: event loop: %s\n", uv_strerror(rc));
-        goto out_registry;
-    }
-    if ((rc = server_start(&srv, &loop, &cfg, &arena, b, reg, err, sizeof(err))) < 0) {
-        fprintf(stderr, "orionrtd: cannot start: %s\n", err);
-        server_stop(&srv);
-        uv_walk(&loop, close_walk_cb, NULL);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        server_cleanup(&srv);
-        goto out_loop;
-    }
+    server_attach(&srv, &arena, b, reg);
     log_msg("listening on %s; arena %s of %llu bytes (blocks of %llu), policy %s, "
-            "max frame %u, client limit %llu", srv.activated ? "the socket from systemd" : cfg.socket_path, cfg.shm_name,
+            "max frame %u, client limit %llu",
+            srv.activated ? "the socket from systemd" : cfg.socket_path, cfg.shm_name,
             (unsigned long long)cfg.arena_bytes, (unsigned long long)cfg.min_block, cfg.policy,
             cfg.max_frame, (unsigned long long)cfg.client_limit);
     char ready[256];
@@ -83,23 +116,22 @@ int main(int argc, char **argv)
     if ((rc = notify_send(ready)) < 0)
         log_msg("cannot notify systemd: %s", strerror(-rc));
 
-    uv_run(&loop, UV_RUN_DEFAULT);
-    server_cleanup(&srv);
+    uv_run(&loop, UV_RUN_DEFAULT); /* until SIGTERM/SIGINT */
     status = 0;
-    log_msg("stopped");
 
-out_loop:
-    if (uv_loop_close(&loop) == UV_EBUSY) {
-        uv_walk(&loop, close_walk_cb, NULL);
-        uv_run(&loop, UV_RUN_DEFAULT);
-        uv_loop_close(&loop);
-    }
-out_registry:
     registry_free(reg);
 out_buddy:
     buddy_destroy(b);
 out_arena:
     arena_close(&arena);
+out_server:
+    server_stop(&srv);
+    uv_walk(&loop, close_walk_cb, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server_cleanup(&srv);
+    uv_loop_close(&loop);
+    if (status == 0)
+        log_msg("stopped");
 out_config:
     config_free(&cfg);
     return status;

@@ -298,6 +298,8 @@ static void process(struct session *s)
             server_close_session(s);
             return;
         }
+        if (len > DISPATCH_POOL_FRAME && dispatch_frame_async(s, msg, len) == 0)
+            continue; /* s is busy until the pool is done with it */
         Orion__Request *req = orion__request__unpack(NULL, len, msg);
         if (req == NULL) {
             log_msg("client %llu: malformed request of %zu bytes; closing",
@@ -407,9 +409,38 @@ static int make_parent_dir(const char *path, char *err, size_t err_len)
     if (slash == NULL || slash == dir)
         return 0;
     *slash = '\0';
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    if (mkdir(dir, 0755) < 0) {
+        if (errno == EEXIST)
+            return 0;
         snprintf(err, err_len, "cannot create %s: %s", dir, strerror(errno));
         return -errno;
+    }
+    chmod(dir, 0755); /* the umask must not lock clients out of the directory */
+    log_msg("created directory %s", dir);
+    return 0;
+}
+
+/* libuv reports a missing directory as EACCES: say what is wrong. */
+static int check_parent_dir(const char *path, char *err, size_t err_len)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return 0;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        snprintf(err, err_len, "cannot use socket %s: directory %s: %s", path, dir, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "cannot use socket %s: %s is not a directory", path, dir);
+        return -ENOTDIR;
     }
     return 0;
 }
@@ -440,6 +471,8 @@ static int clear_stale_socket(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "socket %s in use by a running daemon", path);
         return -EADDRINUSE;
     }
+    if (e == ENOENT)
+        return 0; /* removed meanwhile */
     if (e != ECONNREFUSED) {
         snprintf(err, err_len, "cannot probe socket %s: %s", path, strerror(e));
         return -e;
@@ -460,8 +493,14 @@ static void on_signal(uv_signal_t *h, int signum)
     server_stop(srv);
 }
 
+void server_attach(struct server *srv, struct arena *arena, buddy *b, struct registry *reg)
+{
+    srv->arena = arena;
+    srv->buddy = b;
+    srv->reg = reg;
+}
+
 int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
-                 struct arena *arena, buddy *b, struct registry *reg,
                  char *err, size_t err_len)
 {
     static const struct graph_limits deflim = GRAPH_LIMITS_DEFAULT;
@@ -469,9 +508,6 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = cfg;
-    srv->arena = arena;
-    srv->buddy = b;
-    srv->reg = reg;
     srv->limits = deflim;
     srv->limits.max_tensors = cfg->max_tensors;
 
@@ -493,6 +529,8 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
             return -ENAMETOOLONG;
         }
         if (cfg->socket_is_default && (rc = make_parent_dir(path, err, err_len)) < 0)
+            return rc;
+        if ((rc = check_parent_dir(path, err, err_len)) < 0)
             return rc;
         if ((rc = clear_stale_socket(path, err, err_len)) < 0) {
             if (err[0] == '\0')
@@ -544,6 +582,10 @@ void server_stop(struct server *srv)
     if (srv->sig_term.loop != NULL) {
         uv_close((uv_handle_t *)&srv->sig_term, NULL);
         uv_close((uv_handle_t *)&srv->sig_int, NULL);
+        /* Closing restored the default action: a second SIGTERM during the
+         * clean-up must not kill the daemon with its socket and arena left. */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
     }
 }
 

@@ -47,12 +47,16 @@ struct server {
     char readbuf[64 * 1024];
 };
 
-/* Set up the loop side: the listening socket (from systemd or bound at
- * cfg->socket_path), signals. Returns 0, or a negative errno after a message
- * for the operator in err. */
+/* Set up the loop side: the listening socket (from systemd, or bound at
+ * cfg->socket_path after a stale socket file is removed; a live one is
+ * refused), signals. Nothing is accepted before the loop runs. Returns 0, or
+ * a negative errno after a message for the operator in err; then call
+ * server_stop, run the loop to close the handles, and server_cleanup. */
 int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
-                 struct arena *arena, buddy *b, struct registry *reg,
                  char *err, size_t err_len);
+
+/* Give the server what it serves (not owned), before the loop runs. */
+void server_attach(struct server *srv, struct arena *arena, buddy *b, struct registry *reg);
 
 /* Close the listener and every connection (releasing what they held) and the
  * signal handles; the loop then runs down. Idempotent. */
