@@ -7,19 +7,28 @@
  *                extends the top (starting inside a free region that ends
  *                at the top, if there is one).
  *   greedy-size  TensorFlow Lite's GreedyMemoryPlanner: size descending
- *                (ties: earlier lower, then index); each buffer goes into
- *                the smallest gap between already placed buffers whose
+ *                (ties: lower index first); each buffer goes into the
+ *                smallest gap between already placed buffers whose
  *                lifetimes overlap its own, else above all of them.
- *   portfolio    the default: several greedy orderings x placement rules,
- *                keeping the best, then iterated greedy (moving a buffer
- *                that touches the peak earlier in the order and replaying),
- *                within a work budget (fast) or the caller's time limit.
+ *   portfolio    the default. (1) "lowest first" on a skyline (canonical
+ *                placements, as in MiniMalloc) with four tie rules; (2)
+ *                greedy gap filling with several orderings x best/first fit
+ *                while a work budget lasts (the first two always, below
+ *                GAP_CAP overlapping pairs; the first is greedy-size's own
+ *                pass, so the default never ends above it there); (3) on problems of at most
+ *                BNB_MAX_N buffers, a MiniMalloc-style branch and bound at
+ *                the lower bound, one round with a small node and work
+ *                limit; (4) iterated greedy on the best skyline order for
+ *                what is left of the work budget. All of it deterministic.
+ *                With a time limit, (3) goes on in rounds with doubling
+ *                node limits (also below the best plan found) and then (4),
+ *                until the deadline.
  *
- * The greedy engine finds the placed buffers whose lifetimes overlap a new
- * one with a segment tree over buffers sorted by lower, holding the largest
- * upper among placed buffers in each subtree: those with lower < upper_i are
- * a prefix of the leaves, and subtrees whose max upper <= lower_i are
- * skipped. A pass costs O(n log n + overlapping pairs x log).
+ * Engines: the gap engine finds the placed buffers overlapping a new one in
+ * time with a segment tree over buffers sorted by lower holding the largest
+ * upper among placed buffers in each subtree (prefix of leaves with lower <
+ * upper_i, subtrees whose max upper <= lower_i skipped): a pass costs
+ * O(n log n + overlapping pairs). The skyline engine is O(n log T) a pass.
  */
 #include "planner.h"
 
@@ -103,16 +112,53 @@ struct event {
     uint32_t idx;
 };
 
-static int event_cmp(const void *pa, const void *pb)
+/* Sort events by time: LSD radix, a byte a pass, skipping bytes in which
+ * all times agree. Stable, so what the caller's order put first among
+ * equal times stays first. Returns 0 or -ENOMEM. */
+static int sort_events(struct event *ev, size_t m)
 {
-    const struct event *a = pa, *b = pb;
-    if (a->t != b->t)
-        return a->t < b->t ? -1 : 1;
-    if (a->start != b->start)
-        return a->start < b->start ? -1 : 1;
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
+    struct event *tmp, *src = ev, *dst;
+    uint64_t all_or = 0, all_and = UINT64_MAX;
+    size_t i, cnt[256];
+    unsigned shift;
+
+    if (m < 2)
+        return 0;
+    tmp = malloc(m * sizeof(*tmp));
+    if (!tmp)
+        return -ENOMEM;
+    dst = tmp;
+    for (i = 0; i < m; i++) {
+        all_or |= ev[i].t;
+        all_and &= ev[i].t;
+    }
+    for (shift = 0; shift < 64; shift += 8) {
+        size_t sum = 0;
+        struct event *t;
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue;
+        memset(cnt, 0, sizeof(cnt));
+        for (i = 0; i < m; i++)
+            cnt[(src[i].t >> shift) & 0xff]++;
+        for (i = 0; i < 256; i++) {
+            size_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < m; i++)
+            dst[cnt[(src[i].t >> shift) & 0xff]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != ev)
+        memcpy(ev, src, m * sizeof(*ev));
+    free(tmp);
+    return 0;
 }
 
+/* Starts and ends of all buffers in time order; at equal times ends come
+ * before starts (half-open lifetimes), then by index. */
 static struct event *make_events(const struct plan_buffer *b, size_t n)
 {
     struct event *ev;
@@ -123,10 +169,13 @@ static struct event *make_events(const struct plan_buffer *b, size_t n)
     if (!ev)
         return NULL;
     for (i = 0; i < n; i++) {
-        ev[2 * i] = (struct event){b[i].lower, 1, (uint32_t)i};
-        ev[2 * i + 1] = (struct event){b[i].upper, 0, (uint32_t)i};
+        ev[i] = (struct event){b[i].upper, 0, (uint32_t)i};
+        ev[n + i] = (struct event){b[i].lower, 1, (uint32_t)i};
     }
-    qsort(ev, 2 * n, sizeof(*ev), event_cmp);
+    if (sort_events(ev, 2 * n) < 0) {
+        free(ev);
+        return NULL;
+    }
     return ev;
 }
 
@@ -446,7 +495,10 @@ static int plan_linear_scan(struct plan_buffer *b, size_t n, uint64_t *peak)
     /* Order by lower, then index. */
     for (k = 0; k < n; k++)
         ord[k] = (struct event){b[k].lower, 0, (uint32_t)k};
-    qsort(ord, n, sizeof(*ord), event_cmp);
+    if (sort_events(ord, n) < 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
     for (k = 0; k < n; k++) {
         uint32_t x = ord[k].idx;
         uint64_t al = align_of(&b[x]), a = 0;
@@ -540,7 +592,11 @@ static int engine_init(struct engine *e, const struct plan_buffer *b, size_t n)
     }
     for (k = 0; k < n; k++)
         ev[k] = (struct event){b[k].lower, 0, (uint32_t)k};
-    qsort(ev, n, sizeof(*ev), event_cmp);
+    if (sort_events(ev, n) < 0) {
+        free(ev);
+        engine_free(e);
+        return -ENOMEM;
+    }
     for (k = 0; k < n; k++) {
         e->by_low[k] = ev[k].idx;
         e->leaf_of[ev[k].idx] = (uint32_t)k;
@@ -743,77 +799,13 @@ static void span_sort(struct span *s, size_t n)
 enum order_kind {
     ORDER_SIZE,          /* size, then lifetime */
     ORDER_SIZE_LOW,      /* size, then earlier start */
+    ORDER_SIZE_IDX,      /* size, then index: greedy-size's own order */
     ORDER_LOAD,          /* the largest load over the lifetime, then size */
     ORDER_AREA,          /* size x lifetime */
     ORDER_LIFE,          /* lifetime, then size */
     N_ORDERS
 };
 
-/* Largest live load over each buffer's lifetime: the load profile at every
- * start, then a range-max segment tree over the starts in time order. */
-static int max_load(const struct plan_buffer *b, size_t n, uint64_t *out)
-{
-    struct event *ev = make_events(b, n);
-    uint64_t *at = NULL, *times = NULL, *tree = NULL, cur = 0;
-    size_t m = 0, k, sz;
-    int rc = -ENOMEM;
-
-    if (!ev)
-        return -ENOMEM;
-    at = malloc(n * sizeof(*at) + 1);
-    times = malloc(n * sizeof(*times) + 1);
-    for (sz = 1; sz < n; sz *= 2)
-        ;
-    tree = calloc(2 * sz, sizeof(*tree));
-    if (!at || !times || !tree)
-        goto out;
-    /* Load after each start; starts at equal times collapse to the last. */
-    for (k = 0; k < 2 * n; k++) {
-        uint64_t s = b[ev[k].idx].bytes;
-        if (!ev[k].start) {
-            cur -= s;
-            continue;
-        }
-        cur += s;
-        if (m && times[m - 1] == ev[k].t)
-            at[m - 1] = cur;
-        else {
-            times[m] = ev[k].t;
-            at[m++] = cur;
-        }
-    }
-    for (k = 0; k < m; k++)
-        tree[sz + k] = at[k];
-    for (k = sz; k-- > 1;)
-        tree[k] = tree[2 * k] > tree[2 * k + 1] ? tree[2 * k] : tree[2 * k + 1];
-    for (k = 0; k < n; k++) {
-        /* starts within [lower, upper): the load is highest at one of them */
-        size_t lo = rank_of(times, m, b[k].lower) + sz, hi = rank_of(times, m, b[k].upper) + sz;
-        uint64_t best = 0;
-        while (lo < hi) {
-            if (lo & 1) {
-                if (tree[lo] > best)
-                    best = tree[lo];
-                lo++;
-            }
-            if (hi & 1) {
-                hi--;
-                if (tree[hi] > best)
-                    best = tree[hi];
-            }
-            lo /= 2;
-            hi /= 2;
-        }
-        out[k] = best;
-    }
-    rc = 0;
-out:
-    free(tree);
-    free(times);
-    free(at);
-    free(ev);
-    return rc;
-}
 
 static void make_keys(const struct plan_buffer *b, size_t n, enum order_kind kind,
                       const uint64_t *load, struct order_key *key)
@@ -825,6 +817,7 @@ static void make_keys(const struct plan_buffer *b, size_t n, enum order_kind kin
         switch (kind) {
         case ORDER_SIZE: key[i] = (struct order_key){size, life, low, (uint32_t)i}; break;
         case ORDER_SIZE_LOW: key[i] = (struct order_key){size, low, 0, (uint32_t)i}; break;
+        case ORDER_SIZE_IDX: key[i] = (struct order_key){size, 0, 0, (uint32_t)i}; break;
         case ORDER_LOAD:
             key[i] = (struct order_key){(double)load[i], size, life, (uint32_t)i};
             break;
@@ -911,25 +904,22 @@ static void sky_free(struct sky *s)
 
 static int sky_init(struct sky *s, const struct plan_buffer *b, size_t n)
 {
+    struct event *ev = make_events(b, n);
     uint64_t *t = malloc(2 * n * sizeof(*t) + 1);
     size_t m = 0, i;
 
     memset(s, 0, sizeof(*s));
     s->lo = malloc(n * sizeof(*s->lo) + 1);
     s->hi = malloc(n * sizeof(*s->hi) + 1);
-    if (!t || !s->lo || !s->hi)
+    if (!ev || !t || !s->lo || !s->hi)
         goto err;
-    for (i = 0; i < n; i++) {
-        t[2 * i] = b[i].lower;
-        t[2 * i + 1] = b[i].upper;
-    }
-    qsort(t, 2 * n, sizeof(*t), u64_cmp);
-    for (i = 0; i < 2 * n; i++)
-        if (m == 0 || t[i] != t[m - 1])
-            t[m++] = t[i];
-    for (i = 0; i < n; i++) {
-        s->lo[i] = (uint32_t)rank_of(t, m, b[i].lower);
-        s->hi[i] = (uint32_t)rank_of(t, m, b[i].upper);
+    for (i = 0; i < 2 * n; i++) {
+        if (m == 0 || ev[i].t != t[m - 1])
+            t[m++] = ev[i].t;
+        if (ev[i].start)
+            s->lo[ev[i].idx] = (uint32_t)(m - 1);
+        else
+            s->hi[ev[i].idx] = (uint32_t)(m - 1);
     }
     for (s->sz = 1; s->sz < m; s->sz *= 2)
         ;
@@ -938,9 +928,11 @@ static int sky_init(struct sky *s, const struct plan_buffer *b, size_t n)
     if (!s->mx || !s->tag)
         goto err;
     free(t);
+    free(ev);
     return 0;
 err:
     free(t);
+    free(ev);
     sky_free(s);
     return -ENOMEM;
 }
@@ -1095,109 +1087,31 @@ static int sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t n
     return 0;
 }
 
-/* Lowest first by valleys: the skyline as piecewise constant heights over
- * the slots; take the lowest valley (leftmost lowest run of slots), place in
- * it an unplaced buffer whose lifetime lies inside it (the first in leaf
- * order: earliest start, then by the tie keys), else raise the valley to its
- * lower neighbour: nothing can ever sit in it. Every step places a buffer or
- * removes a valley, so it is O((n + T) log) whatever the overlaps. */
+/* Lowest first by valleys: the skyline as a list of segments (maximal runs
+ * of slots at one height, mostly); take the lowest segment (leftmost among
+ * equals), place in it an unplaced buffer whose lifetime lies inside it
+ * (the first in leaf order: earliest start, then by the tie keys), else
+ * raise it to its lower neighbour and merge: nothing can ever sit in it.
+ * Every step places a buffer or removes a segment, so it is O(n log n)
+ * whatever the overlaps. Segments are named by their first slot; a heap
+ * holds (height, first slot, version), stale entries skipped. */
 
-struct vtree {
-    size_t sz;
-    uint64_t *mn, *mx, *set; /* set: pending assignment, UINT64_MAX = none */
+struct vkey {
+    uint32_t lo;
+    double k1, k2;
+    uint32_t idx;
 };
 
-static void vt_apply(struct vtree *t, size_t node, uint64_t v)
+static int vkey_cmp(const void *pa, const void *pb)
 {
-    t->mn[node] = t->mx[node] = v;
-    t->set[node] = v;
-}
-
-static void vt_push(struct vtree *t, size_t node)
-{
-    if (t->set[node] != UINT64_MAX) {
-        vt_apply(t, 2 * node, t->set[node]);
-        vt_apply(t, 2 * node + 1, t->set[node]);
-        t->set[node] = UINT64_MAX;
-    }
-}
-
-static void vt_pull(struct vtree *t, size_t node)
-{
-    uint64_t a = t->mn[2 * node], b = t->mn[2 * node + 1];
-    t->mn[node] = a < b ? a : b;
-    a = t->mx[2 * node];
-    b = t->mx[2 * node + 1];
-    t->mx[node] = a > b ? a : b;
-}
-
-static void vt_assign(struct vtree *t, size_t node, size_t lo, size_t hi, size_t a, size_t b,
-                      uint64_t v)
-{
-    size_t mid;
-    if (b <= lo || hi <= a)
-        return;
-    if (a <= lo && hi <= b) {
-        vt_apply(t, node, v);
-        return;
-    }
-    vt_push(t, node);
-    mid = lo + (hi - lo) / 2;
-    vt_assign(t, 2 * node, lo, mid, a, b, v);
-    vt_assign(t, 2 * node + 1, mid, hi, a, b, v);
-    vt_pull(t, node);
-}
-
-static uint64_t vt_get(struct vtree *t, size_t i)
-{
-    size_t node = 1, lo = 0, hi = t->sz;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        vt_push(t, node);
-        if (i < mid) {
-            node = 2 * node;
-            hi = mid;
-        } else {
-            node = 2 * node + 1;
-            lo = mid;
-        }
-    }
-    return t->mn[node];
-}
-
-/* Leftmost index holding the global minimum. */
-static size_t vt_argmin(struct vtree *t)
-{
-    size_t node = 1, lo = 0, hi = t->sz;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        vt_push(t, node);
-        if (t->mn[2 * node] == t->mn[node]) {
-            node = 2 * node;
-            hi = mid;
-        } else {
-            node = 2 * node + 1;
-            lo = mid;
-        }
-    }
-    return lo;
-}
-
-/* First index >= a whose value is above h, or sz. */
-static size_t vt_first_above(struct vtree *t, size_t node, size_t lo, size_t hi, size_t a,
-                             uint64_t h)
-{
-    size_t mid, r;
-    if (hi <= a || t->mx[node] <= h)
-        return t->sz;
-    if (hi - lo == 1)
-        return lo;
-    vt_push(t, node);
-    mid = lo + (hi - lo) / 2;
-    r = vt_first_above(t, 2 * node, lo, mid, a, h);
-    if (r == t->sz)
-        r = vt_first_above(t, 2 * node + 1, mid, hi, a, h);
-    return r;
+    const struct vkey *a = pa, *b = pb;
+    if (a->lo != b->lo)
+        return a->lo < b->lo ? -1 : 1;
+    if (a->k1 != b->k1)
+        return a->k1 > b->k1 ? -1 : 1;
+    if (a->k2 != b->k2)
+        return a->k2 > b->k2 ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
 /* Candidates: a min-tree of hi over the unplaced buffers in leaf order.
@@ -1217,116 +1131,180 @@ static size_t ct_first(const uint64_t *ct, size_t node, size_t lo, size_t hi, si
     return r;
 }
 
-/* Leaf order: earliest start; then the larger k1, k2 of keys (computed by
- * the caller); then index. */
-struct vkey {
-    uint32_t lo;
-    double k1, k2;
-    uint32_t idx;
+struct vseg_ref {
+    uint64_t h;
+    uint32_t start, ver;
 };
 
-static int vkey_cmp(const void *pa, const void *pb)
+static bool vref_less(const struct vseg_ref *a, const struct vseg_ref *b)
 {
-    const struct vkey *a = pa, *b = pb;
-    if (a->lo != b->lo)
-        return a->lo < b->lo ? -1 : 1;
-    if (a->k1 != b->k1)
-        return a->k1 > b->k1 ? -1 : 1;
-    if (a->k2 != b->k2)
-        return a->k2 > b->k2 ? -1 : 1;
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
+    return a->h != b->h ? a->h < b->h : a->start < b->start;
+}
+
+static void vheap_push(struct vseg_ref *hp, size_t *hn, struct vseg_ref x)
+{
+    size_t i = (*hn)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!vref_less(&x, &hp[p]))
+            break;
+        hp[i] = hp[p];
+        i = p;
+    }
+    hp[i] = x;
+}
+
+static struct vseg_ref vheap_pop(struct vseg_ref *hp, size_t *hn)
+{
+    struct vseg_ref top = hp[0], x = hp[--*hn];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *hn)
+            break;
+        if (c + 1 < *hn && vref_less(&hp[c + 1], &hp[c]))
+            c++;
+        if (!vref_less(&hp[c], &x))
+            break;
+        hp[i] = hp[c];
+        i = c;
+    }
+    if (*hn)
+        hp[i] = x;
+    return top;
+}
+
+struct vsegs {
+    uint32_t *end, *prev, *ver; /* by first slot; prev UINT32_MAX: none */
+    uint64_t *h;
+    struct vseg_ref *heap;
+    size_t hn, slots;
+};
+
+/* (Re)define the segment [a, e) at height h after slot `prev`. */
+static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32_t prev)
+{
+    v->end[a] = e;
+    v->h[a] = h;
+    v->prev[a] = prev;
+    v->ver[a]++;
+    if (e < v->slots)
+        v->prev[e] = a;
+    vheap_push(v->heap, &v->hn, (struct vseg_ref){h, a, v->ver[a]});
 }
 
 static int sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
                        const struct order_key *keys, uint32_t *order, uint64_t *off,
                        uint64_t *peak, uint64_t *work)
 {
-    struct vtree t = {0};
+    struct vsegs v = {0};
     struct vkey *vk = malloc(n * sizeof(*vk) + 1);
     uint64_t *ct = NULL, pk = 0;
-    size_t slots = 0, csz, i, placed = 0;
+    size_t slots = 0, csz, i, placed = 0, *first_leaf = NULL;
     int rc = -ENOMEM;
 
     for (i = 0; i < n; i++)
         if (s->hi[i] > slots)
             slots = s->hi[i];
-    for (t.sz = 1; t.sz < slots; t.sz *= 2)
-        ;
+    v.slots = slots;
     for (csz = 1; csz < n; csz *= 2)
         ;
-    t.mn = malloc(2 * t.sz * sizeof(uint64_t));
-    t.mx = malloc(2 * t.sz * sizeof(uint64_t));
-    t.set = malloc(2 * t.sz * sizeof(uint64_t));
+    v.end = calloc(slots + 1, sizeof(*v.end));
+    v.prev = calloc(slots + 1, sizeof(*v.prev));
+    v.ver = calloc(slots + 1, sizeof(*v.ver));
+    v.h = calloc(slots + 1, sizeof(*v.h));
+    v.heap = malloc((5 * n + 8) * sizeof(*v.heap));
     ct = malloc(2 * csz * sizeof(*ct));
-    if (!vk || !t.mn || !t.mx || !t.set || !ct)
+    first_leaf = malloc((slots + 1) * sizeof(*first_leaf));
+    if (!vk || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf)
         goto out;
-    for (i = 0; i < t.sz; i++) /* padding slots never form a valley */
-        t.mn[t.sz + i] = t.mx[t.sz + i] = i < slots ? 0 : UINT64_MAX;
-    for (i = 0; i < 2 * t.sz; i++)
-        t.set[i] = UINT64_MAX;
-    for (i = t.sz; i-- > 1;)
-        vt_pull(&t, i);
     for (i = 0; i < n; i++)
         vk[i] = (struct vkey){s->lo[i], keys[i].k1, keys[i].k2, (uint32_t)i};
     qsort(vk, n, sizeof(*vk), vkey_cmp);
+    for (i = 0, placed = 0; i <= slots; i++) { /* placed: a leaf cursor here */
+        while (placed < n && vk[placed].lo < i)
+            placed++;
+        first_leaf[i] = placed;
+    }
+    placed = 0;
     for (i = 0; i < csz; i++)
         ct[csz + i] = i < n ? s->hi[vk[i].idx] : UINT64_MAX;
     for (i = csz; i-- > 1;)
         ct[i] = ct[2 * i] < ct[2 * i + 1] ? ct[2 * i] : ct[2 * i + 1];
+    vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
 
-    while (placed < n) {
-        size_t a = vt_argmin(&t), e, first, last, leaf;
-        uint64_t h = t.mn[1];
+    while (placed < n && v.hn) {
+        struct vseg_ref r = vheap_pop(v.heap, &v.hn);
+        uint32_t a = r.start, e, pv;
+        uint64_t h;
+        size_t leaf;
+        if (r.ver != v.ver[a])
+            continue; /* stale */
+        e = v.end[a];
+        h = v.h[a];
+        pv = v.prev[a];
         (*work)++;
-        e = vt_first_above(&t, 1, 0, t.sz, a, h);
-        /* leaves with lo in [a, e): binary search on the sorted starts */
-        {
-            size_t lo = 0, hi = n;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (vk[mid].lo < a)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            first = lo;
-            hi = n;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (vk[mid].lo < e)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            last = lo;
-        }
-        leaf = ct_first(ct, 1, 0, csz, first, last, e);
+        leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
         if (leaf != SIZE_MAX) {
-            uint32_t x = vk[leaf].idx;
+            uint32_t x = vk[leaf].idx, lo = s->lo[x], hi = s->hi[x];
             uint64_t o = align_up(h, align_of(&b[x])), end = o + b[x].bytes;
             off[x] = o;
             order[placed++] = x;
             if (end > pk)
                 pk = end;
-            vt_assign(&t, 1, 0, t.sz, s->lo[x], s->hi[x], end);
             for (i = csz + leaf, ct[i] = UINT64_MAX; i > 1; i /= 2)
                 ct[i / 2] = ct[i & ~(size_t)1] < ct[i | 1] ? ct[i & ~(size_t)1] : ct[i | 1];
+            {
+                /* [a, lo) stays at h; [lo, hi) rises to end, merged with
+                 * neighbours already at that height; [hi, e) stays at h */
+                uint32_t ma = lo, me = hi;
+                if (lo > a) {
+                    vseg_set(&v, a, lo, h, pv);
+                    pv = a;
+                } else {
+                    v.ver[a]++;
+                    if (pv != UINT32_MAX && v.h[pv] == end) {
+                        ma = pv;
+                        pv = v.prev[pv];
+                    }
+                }
+                if (hi == e && e < slots && v.h[e] == end) {
+                    v.ver[e]++;
+                    me = v.end[e];
+                }
+                vseg_set(&v, ma, me, end, pv);
+                if (hi < e)
+                    vseg_set(&v, hi, e, h, ma);
+            }
         } else {
-            uint64_t l = a > 0 ? vt_get(&t, a - 1) : UINT64_MAX;
-            uint64_t r = e < t.sz ? vt_get(&t, e) : UINT64_MAX;
-            uint64_t v = l < r ? l : r;
-            if (v == UINT64_MAX) /* cannot happen: every buffer lies in [0, slots) */
-                break;
-            vt_assign(&t, 1, 0, t.sz, a, e, v);
+            uint64_t lh = pv != UINT32_MAX ? v.h[pv] : UINT64_MAX;
+            uint64_t rh = e < slots ? v.h[e] : UINT64_MAX;
+            uint64_t nh = lh < rh ? lh : rh;
+            uint32_t na = a, ne = e, npv = pv;
+            if (nh == UINT64_MAX)
+                break; /* cannot happen: every buffer lies in [0, slots) */
+            v.ver[a]++;
+            if (lh == nh) { /* merge into the left neighbour */
+                na = pv;
+                npv = v.prev[pv];
+            }
+            if (rh == nh) { /* swallow the right neighbour */
+                v.ver[e]++;
+                ne = v.end[e];
+            }
+            vseg_set(&v, na, ne, nh, npv);
         }
     }
     *peak = pk;
     rc = placed == n ? 0 : -EINVAL;
 out:
+    free(first_leaf);
     free(ct);
-    free(t.set);
-    free(t.mx);
-    free(t.mn);
+    free(v.heap);
+    free(v.h);
+    free(v.ver);
+    free(v.prev);
+    free(v.end);
     free(vk);
     return rc;
 }
@@ -1342,6 +1320,8 @@ out:
  * sizes of the unplaced buffers live there exceeds cap. */
 
 #define BNB_MAX_N 1000u
+#define FAST_BNB_NODES 600u    /* a try, in the first round */
+#define FAST_BNB_WORK 8000000u /* slot visits in the first round, all tries: ~10 ms */
 #define BNB_MAX_PAIRS 200000u
 
 struct bnb_cand {
@@ -1359,10 +1339,13 @@ struct bnb {
     uint64_t *floor, *total;     /* per slot */
     uint64_t *slot_min;          /* per slot, scratch of bnb_check */
     struct bnb_cand *pool;       /* candidate lists, one a depth */
-    size_t pool_used;
+    uint32_t *rest_pool;         /* what is left after a placement, a depth */
+    uint32_t *by_lo;             /* all buffers by first slot */
+    size_t pool_used, rest_used;
     struct { uint32_t what; uint64_t old; } *undo;
     size_t undo_n, undo_cap;
     uint64_t cap, nodes_left, nodes;
+    uint64_t work_left;          /* slot visits allowed (fast mode) */
     double deadline;
     bool timed_out;
 };
@@ -1379,21 +1362,50 @@ static int cand_cmp(const void *pa, const void *pb)
 
 static double now_s(void);
 
-/* Every slot: what is still to come sits above the floor, the current
- * offset, and the lowest offset any unplaced buffer live there can take. */
-static bool bnb_check(struct bnb *g, uint64_t offset)
+/* Undo log entries: what < n: a buffer's minoff; < n + slots: a slot's
+ * floor; else the placement of buffer what - n - slots. */
+static void bnb_unwind(struct bnb *g, size_t mark)
+{
+    while (g->undo_n > mark) {
+        size_t w = g->undo[--g->undo_n].what;
+        if (w < g->n) {
+            g->minoff[w] = g->undo[g->undo_n].old;
+        } else if (w < g->n + g->slots) {
+            g->floor[w - g->n] = g->undo[g->undo_n].old;
+        } else {
+            size_t x = w - g->n - g->slots;
+            for (size_t t = g->lo[x]; t < g->hi[x]; t++)
+                g->total[t] += g->b[x].bytes;
+            g->off[x] = NONE64;
+        }
+    }
+}
+
+static void bnb_log(struct bnb *g, size_t what, uint64_t old)
+{
+    g->undo[g->undo_n].what = (uint32_t)what;
+    g->undo[g->undo_n++].old = old;
+}
+
+/* The slots of comp[0..m): what is still to come sits above the floor, the
+ * current offset, and the lowest offset any unplaced buffer live there can
+ * take; with the sizes still to come, it must stay within cap. */
+static bool bnb_check(struct bnb *g, const uint32_t *comp, size_t m, size_t s_lo, size_t s_hi,
+                      uint64_t offset)
 {
     size_t t, i;
-    for (t = 0; t < g->slots; t++)
+    for (t = s_lo; t < s_hi; t++)
         g->slot_min[t] = NONE64;
-    for (i = 0; i < g->n; i++) {
-        if (g->off[i] != NONE64)
+    for (i = 0; i < m; i++) {
+        uint32_t y = comp[i];
+        if (g->off[y] != NONE64)
             continue;
-        for (t = g->lo[i]; t < g->hi[i]; t++)
-            if (g->minoff[i] < g->slot_min[t])
-                g->slot_min[t] = g->minoff[i];
+        for (t = g->lo[y]; t < g->hi[y]; t++)
+            if (g->minoff[y] < g->slot_min[t])
+                g->slot_min[t] = g->minoff[y];
+        g->work_left -= g->work_left > g->hi[y] - g->lo[y] ? g->hi[y] - g->lo[y] : g->work_left;
     }
-    for (t = 0; t < g->slots; t++) {
+    for (t = s_lo; t < s_hi; t++) {
         uint64_t f = g->floor[t] > offset ? g->floor[t] : offset;
         if (!g->total[t])
             continue;
@@ -1405,36 +1417,54 @@ static bool bnb_check(struct bnb *g, uint64_t offset)
     return true;
 }
 
-/* 1: found (g->off holds the plan), 0: not found, -1: out of nodes/time. */
-static int bnb_search(struct bnb *g, size_t placed, uint64_t cur_off, uint32_t cur_pre)
+static int bnb_groups(struct bnb *g, const uint32_t *list, size_t m, uint64_t cur_off,
+                      uint32_t cur_pre);
+
+/* Solve the unplaced buffers comp[0..m) (sorted by first slot, none of
+ * them overlapping a buffer outside comp that is unplaced). 1: solved (the
+ * placements stay), 0: impossible, -1: out of nodes or time (both with the
+ * state as on entry). When the rest falls apart into groups that share no
+ * time, each is solved alone (MiniMalloc's dynamic decomposition): failing
+ * in one group never re-explores another. */
+static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cur_off,
+                      uint32_t cur_pre)
 {
-    struct bnb_cand *c = g->pool + g->pool_used;
-    size_t u = 0, k;
+    size_t pool_mark = g->pool_used, u = 0, k, i;
+    struct bnb_cand *c;
+    uint32_t *rest;
     uint64_t min_height = NONE64;
+    size_t s_lo = SIZE_MAX, s_hi = 0;
     int rc = 0;
 
-    if (placed == g->n)
+    if (m == 0)
         return 1;
-    if (g->nodes_left == 0)
+    if (g->nodes_left == 0 || g->work_left == 0)
         return -1;
     g->nodes_left--;
     if ((++g->nodes & 255) == 0 && now_s() > g->deadline) {
         g->timed_out = true;
         return -1;
     }
-    for (size_t i = 0; i < g->n; i++) {
-        if (g->off[i] != NONE64)
-            continue;
-        c[u++] = (struct bnb_cand){g->minoff[i], g->pre[i], (uint32_t)i};
-        if (g->minoff[i] + g->b[i].bytes < min_height)
-            min_height = g->minoff[i] + g->b[i].bytes;
+    c = g->pool + g->pool_used;
+    g->pool_used += m;
+    rest = g->rest_pool + g->rest_used;
+    g->rest_used += m;
+    for (i = 0; i < m; i++) {
+        uint32_t y = comp[i];
+        c[u++] = (struct bnb_cand){g->minoff[y], g->pre[y], y};
+        if (g->minoff[y] + g->b[y].bytes < min_height)
+            min_height = g->minoff[y] + g->b[y].bytes;
+        if (g->lo[y] < s_lo)
+            s_lo = g->lo[y];
+        if (g->hi[y] > s_hi)
+            s_hi = g->hi[y];
     }
     qsort(c, u, sizeof(*c), cand_cmp);
-    g->pool_used += u;
     for (k = 0; k < u && rc == 0; k++) {
         uint32_t x = c[k].idx;
         uint64_t o = c[k].off, top = o + g->b[x].bytes;
-        size_t mark = g->undo_n, t;
+        size_t mark = g->undo_n, t, nr = 0;
+        bool hat = false;
         if (o < cur_off || (o == cur_off && c[k].pre < cur_pre))
             continue; /* not canonical: the same plan comes in order elsewhere */
         if (o >= min_height)
@@ -1442,37 +1472,67 @@ static int bnb_search(struct bnb *g, size_t placed, uint64_t cur_off, uint32_t c
         if (top > g->cap)
             continue;
         g->off[x] = o;
+        bnb_log(g, g->n + g->slots + x, 0);
         for (uint32_t a = g->adj_start[x]; a < g->adj_start[x + 1]; a++) {
             uint32_t y = g->adj[a];
-            uint64_t m = align_up(top, align_of(&g->b[y]));
-            if (g->off[y] == NONE64 && g->minoff[y] < m) {
-                g->undo[g->undo_n].what = y;
-                g->undo[g->undo_n++].old = g->minoff[y];
-                g->minoff[y] = m;
+            uint64_t mo = align_up(top, align_of(&g->b[y]));
+            if (g->off[y] != NONE64)
+                continue;
+            hat = true;
+            if (g->minoff[y] < mo) {
+                bnb_log(g, y, g->minoff[y]);
+                g->minoff[y] = mo;
             }
         }
         for (t = g->lo[x]; t < g->hi[x]; t++) {
-            g->undo[g->undo_n].what = (uint32_t)(g->n + t);
-            g->undo[g->undo_n++].old = g->floor[t];
+            bnb_log(g, g->n + t, g->floor[t]);
             g->floor[t] = top;
             g->total[t] -= g->b[x].bytes;
         }
-        if (bnb_check(g, o))
-            rc = bnb_search(g, placed + 1, o, c[k].pre);
-        if (rc == 1)
-            return 1; /* keep the plan in g->off; the caller copies it */
-        while (g->undo_n > mark) {
-            g->undo_n--;
-            if (g->undo[g->undo_n].what < g->n)
-                g->minoff[g->undo[g->undo_n].what] = g->undo[g->undo_n].old;
-            else
-                g->floor[g->undo[g->undo_n].what - g->n] = g->undo[g->undo_n].old;
+        if (bnb_check(g, comp, m, s_lo, s_hi, o)) {
+            for (i = 0; i < m; i++)
+                if (comp[i] != x)
+                    rest[nr++] = comp[i];
+            rc = bnb_groups(g, rest, nr, o, c[k].pre);
         }
-        for (t = g->lo[x]; t < g->hi[x]; t++)
-            g->total[t] += g->b[x].bytes;
-        g->off[x] = NONE64;
+        if (rc == 1)
+            break; /* keep the plan */
+        bnb_unwind(g, mark);
+        if (rc == 0 && !hat)
+            break; /* nothing unplaced overlaps x: failing here fails all */
+        if (rc < 0)
+            break;
+        rc = 0;
     }
-    g->pool_used -= u;
+    g->pool_used = pool_mark;
+    g->rest_used -= m;
+    return rc;
+}
+
+/* Split list[0..m) (sorted by first slot) into groups that share no time
+ * (a cut wherever no earlier buffer reaches the next) and solve each. A
+ * group alone starts its own canonical order (as MiniMalloc's
+ * sub-partitions do): only one group keeps the caller's. */
+static int bnb_groups(struct bnb *g, const uint32_t *list, size_t m, uint64_t cur_off,
+                      uint32_t cur_pre)
+{
+    size_t start = 0, i;
+    uint32_t reach = 0;
+    bool split = false;
+    int rc = 1;
+    for (i = 0; i < m && rc == 1; i++) {
+        if (i > start && g->lo[list[i]] >= reach) {
+            split = true;
+            rc = bnb_search(g, list + start, i - start, 0, 0);
+            start = i;
+            reach = 0;
+        }
+        if (g->hi[list[i]] > reach)
+            reach = g->hi[list[i]];
+    }
+    if (rc == 1 && start < m)
+        rc = split ? bnb_search(g, list + start, m - start, 0, 0)
+                   : bnb_search(g, list, m, cur_off, cur_pre);
     return rc;
 }
 
@@ -1487,6 +1547,8 @@ static void bnb_free(struct bnb *g)
     free(g->total);
     free(g->slot_min);
     free(g->pool);
+    free(g->rest_pool);
+    free(g->by_lo);
     free(g->undo);
 }
 
@@ -1513,10 +1575,16 @@ static int bnb_init(struct bnb *g, const struct plan_buffer *b, size_t n, const 
     g->total = calloc(g->slots + 1, sizeof(*g->total));
     g->slot_min = calloc(g->slots + 1, sizeof(*g->slot_min));
     g->pool = malloc((n * (n + 1) / 2 + 1) * sizeof(*g->pool));
-    g->undo_cap = 2 * pairs + n * (g->slots + 1) + 1;
+    g->rest_pool = malloc((n * (n + 1) / 2 + 1) * sizeof(*g->rest_pool));
+    g->by_lo = malloc(n * sizeof(*g->by_lo) + 1);
+    /* along one path: each overlap, each slot of each buffer, each
+     * placement once */
+    g->undo_cap = 2 * pairs + n + 1;
+    for (i = 0; i < n; i++)
+        g->undo_cap += s->hi[i] - s->lo[i];
     g->undo = malloc(g->undo_cap * sizeof(*g->undo));
     if (!g->adj_start || !g->adj || !g->pre || !g->minoff || !g->off || !g->floor ||
-        !g->total || !g->slot_min || !g->pool || !g->undo) {
+        !g->total || !g->slot_min || !g->pool || !g->rest_pool || !g->by_lo || !g->undo) {
         bnb_free(g);
         return -ENOMEM;
     }
@@ -1534,6 +1602,21 @@ static int bnb_init(struct bnb *g, const struct plan_buffer *b, size_t n, const 
         for (j = s->lo[i]; j < s->hi[i]; j++)
             g->total[j] += b[i].bytes;
     }
+    /* by first slot: a counting sort */
+    {
+        size_t *at = calloc(g->slots + 2, sizeof(*at));
+        if (!at) {
+            bnb_free(g);
+            return -ENOMEM;
+        }
+        for (i = 0; i < n; i++)
+            at[s->lo[i] + 1]++;
+        for (j = 1; j <= g->slots + 1; j++)
+            at[j] += at[j - 1];
+        for (i = 0; i < n; i++)
+            g->by_lo[at[s->lo[i]]++] = (uint32_t)i;
+        free(at);
+    }
     return 0;
 }
 
@@ -1547,8 +1630,9 @@ static int bnb_try(struct bnb *g, uint64_t cap, uint64_t node_limit, uint64_t *o
     g->cap = cap;
     g->nodes_left = node_limit;
     g->pool_used = 0;
+    g->rest_used = 0;
     g->undo_n = 0;
-    rc = bnb_search(g, 0, 0, 0);
+    rc = bnb_groups(g, g->by_lo, g->n, 0, 0);
     if (rc == 1)
         for (i = 0; i < g->n; i++)
             off[i] = g->off[i];
@@ -1565,6 +1649,79 @@ static int bnb_try(struct bnb *g, uint64_t cap, uint64_t node_limit, uint64_t *o
         for (t = g->lo[i]; t < g->hi[i]; t++)
             g->total[t] += g->b[i].bytes;
     return rc;
+}
+
+/* Largest live load over each buffer's lifetime (out[]): the load profile
+ * at every start, then a range-max segment tree over the starts in time
+ * order. Also the lower bound and the number of overlapping pairs. */
+static int profile(const struct plan_buffer *b, size_t n, const struct sky *s, uint64_t *out,
+                   uint64_t *lb, uint64_t *pairs)
+{
+    uint64_t *tree, *cnt;
+    size_t slots = 0, k, sz;
+
+    for (k = 0; k < n; k++)
+        if (s->hi[k] > slots)
+            slots = s->hi[k];
+    for (sz = 1; sz < slots + 1; sz *= 2)
+        ;
+    tree = calloc(2 * sz, sizeof(*tree));
+    cnt = calloc(2 * (sz + 1), sizeof(*cnt)); /* starts, then ends, a slot */
+    if (!tree || !cnt) {
+        free(tree);
+        free(cnt);
+        return -ENOMEM;
+    }
+    /* Load of every slot by differences (wrapping sums come out right);
+     * the pairs: a buffer overlaps those live when it starts and those
+     * starting in the same slot. */
+    for (k = 0; k < n; k++) {
+        tree[sz + s->lo[k]] += b[k].bytes;
+        tree[sz + s->hi[k]] -= b[k].bytes;
+        cnt[2 * s->lo[k]]++;
+        cnt[2 * s->hi[k] + 1]++;
+    }
+    *lb = 0;
+    *pairs = 0;
+    {
+        uint64_t load = 0, live = 0;
+        for (k = 0; k < slots; k++) {
+            uint64_t starting = cnt[2 * k];
+            live -= cnt[2 * k + 1];
+            *pairs += live * starting + starting * (starting - 1) / 2;
+            live += starting;
+            load += tree[sz + k];
+            tree[sz + k] = load;
+            if (load > *lb)
+                *lb = load;
+        }
+    }
+    free(cnt);
+    for (k = slots; k < sz; k++)
+        tree[sz + k] = 0;
+    for (k = sz; k-- > 1;)
+        tree[k] = tree[2 * k] > tree[2 * k + 1] ? tree[2 * k] : tree[2 * k + 1];
+    for (k = 0; k < n; k++) {
+        size_t lo = s->lo[k] + sz, hi = s->hi[k] + sz;
+        uint64_t best = 0;
+        while (lo < hi) {
+            if (lo & 1) {
+                if (tree[lo] > best)
+                    best = tree[lo];
+                lo++;
+            }
+            if (hi & 1) {
+                hi--;
+                if (tree[hi] > best)
+                    best = tree[hi];
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        out[k] = best;
+    }
+    free(tree);
+    return 0;
 }
 
 /* Preorders for the search (MiniMalloc's names): W = time slots spanned,
@@ -1609,24 +1766,6 @@ static uint64_t rnd(uint64_t *state)
     return x * 0x2545f4914f6cdd1dULL;
 }
 
-/* Overlapping pairs, the cost of a gap-engine pass: a sweep. */
-static uint64_t count_overlaps(const struct plan_buffer *b, size_t n)
-{
-    struct event *ev = make_events(b, n);
-    uint64_t live = 0, pairs = 0;
-    size_t k;
-    if (!ev)
-        return UINT64_MAX;
-    for (k = 0; k < 2 * n; k++) {
-        if (ev[k].start)
-            pairs += live++;
-        else
-            live--;
-    }
-    free(ev);
-    return pairs;
-}
-
 /* Work budget of the fast mode, in engine units (a neighbour visited, a
  * tree node visited or a buffer placed: a few ns each). */
 #define FAST_BUDGET 2000000u
@@ -1650,6 +1789,11 @@ static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak
         sr->out[i].off = off[i];
 }
 
+/* Phases 1, 2 and the first round of 3 are the fast mode and run the same
+ * with or without a time limit, so a limited run is never worse than the
+ * fast one (when they take longer than the limit, as on the largest traces,
+ * the call takes that long). The limit bounds the rest of 3 and 4. With no
+ * limit, phase 4 stops on the work budget (deterministic). */
 static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
                           uint64_t *peak)
 {
@@ -1657,7 +1801,8 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
         enum order_kind order;
         enum rule rule;
     } gap_runs[] = {
-        {ORDER_SIZE_LOW, RULE_BEST_FIT}, {ORDER_SIZE, RULE_BEST_FIT},
+        {ORDER_SIZE_IDX, RULE_BEST_FIT}, {ORDER_SIZE, RULE_BEST_FIT},
+        {ORDER_SIZE_LOW, RULE_BEST_FIT},
         {ORDER_LOAD, RULE_FIRST_FIT}, {ORDER_SIZE, RULE_FIRST_FIT},
         {ORDER_LIFE, RULE_BEST_FIT}, {ORDER_AREA, RULE_BEST_FIT},
     };
@@ -1695,25 +1840,23 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
     sr.off = malloc(n * sizeof(*sr.off) + 1);
     if (!keys || !order || !cur || !trial || !crit || !load || !cur_off || !sr.off)
         goto out;
-    rc = max_load(b, n, load);
+    rc = profile(b, n, &s, load, &sr.lb, &pairs);
     if (rc < 0)
         goto out;
-    sr.lb = planner_lower_bound(b, n);
-    pairs = count_overlaps(b, n);
 
     /* 1. Lowest first on the skyline by valleys, with several tie rules;
      * then (small problems) by lazily re-keyed buffers. The best order
      * seeds the search. */
     for (r = 0; r < 2 * sizeof(lf_ties) / sizeof(lf_ties[0]); r++) {
         size_t q = r % (sizeof(lf_ties) / sizeof(lf_ties[0]));
-        if (r > 0 && (sr.best == sr.lb || OUT_OF_TIME()))
+        if (r > 0 && (sr.best == sr.lb || SPENT() > FAST_BUDGET))
             break;
         make_keys(b, n, lf_ties[q], load, keys);
         if (r == q)
             rc = sky_valleys(&s, b, n, keys, order, sr.off, &pk, &s.work);
         else
             rc = sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
-                                  limit > 0 ? UINT64_MAX : SPENT() + FAST_BUDGET / 4);
+                                  SPENT() + FAST_BUDGET / 4);
         if (rc < 0)
             goto out;
         if (rc == 1)
@@ -1730,12 +1873,12 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
     /* 2. Greedy gap filling (TFLite-style) with several orderings, each
      * when a pass fits in what is left of the budget. */
     for (r = 0; r < sizeof(gap_runs) / sizeof(gap_runs[0]); r++) {
-        if (sr.best == sr.lb || (limit > 0 && OUT_OF_TIME()))
+        if (sr.best == sr.lb)
             break;
         /* The first two always run below GAP_CAP overlapping pairs: on
          * real traces with thousands of long-lived buffers they are what
          * gets within 1% of the bound, at some 10-30 ns a pair. */
-        if (limit == 0 && SPENT() + pairs + n > FAST_BUDGET && (r >= 2 || pairs > GAP_CAP))
+        if (SPENT() + pairs + n > FAST_BUDGET && (r >= 2 || pairs > GAP_CAP))
             break;
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
@@ -1747,19 +1890,23 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
             keep_if_better(&sr, e.off, pk);
     }
 
-    /* 3. With a time limit, on small problems: branch and bound, MiniMalloc
-     * style: round robin over three preorders (which one works varies from
+    /* 3. On small problems: branch and bound, MiniMalloc style (fast mode:
+     * one round with a small node limit, at the lower bound only): round robin over three preorders (which one works varies from
      * problem to problem), node limits doubling each round; each try aims
      * at the lowest cap not yet proven impossible, then just below the
      * best plan so far. */
-    if (limit > 0 && n <= BNB_MAX_N && pairs <= BNB_MAX_PAIRS && sr.best > sr.lb) {
+    if (n <= BNB_MAX_N && pairs <= BNB_MAX_PAIRS && sr.best > sr.lb) {
         struct bnb g;
-        uint64_t nodes = 2 * (uint64_t)n, lo_cap = sr.lb;
+        uint64_t nodes = FAST_BNB_NODES, lo_cap = sr.lb;
+        bool first = true;
         rc = bnb_init(&g, b, n, &s, cur, pairs);
         if (rc < 0)
             goto out;
-        g.deadline = deadline;
-        while (sr.best > lo_cap && !g.timed_out) {
+        g.deadline = limit > 0 ? deadline : HUGE_VAL;
+        g.work_left = limit > 0 ? UINT64_MAX : FAST_BNB_WORK;
+        /* The first round, node-limited, is part of the fast mode too (so
+         * it runs the same with a time limit); later rounds need one. */
+        while (sr.best > lo_cap && !g.timed_out && (first || limit > 0)) {
             for (size_t h = 0; h < N_PREORDERS && sr.best > lo_cap && !g.timed_out; h++) {
                 preorder(b, n, &s, load, h, keys, order);
                 for (i = 0; i < n; i++)
@@ -1767,7 +1914,7 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
                 for (int q = 0; q < 2 && sr.best > lo_cap && !g.timed_out; q++) {
                     uint64_t cap = q == 0 ? lo_cap : sr.best - 1;
                     int f;
-                    if (q == 1 && cap == lo_cap)
+                    if (q == 1 && (cap == lo_cap || first))
                         break;
                     f = bnb_try(&g, cap, nodes, sr.off);
                     if (f == 1) {
@@ -1780,7 +1927,9 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
                     }
                 }
             }
-            nodes *= 2;
+            nodes = first ? 2 * (uint64_t)n : 2 * nodes;
+            first = false;
+            g.work_left = UINT64_MAX;
         }
         bnb_free(&g);
     }
@@ -1840,8 +1989,8 @@ out:
 static const struct {
     const char *name, *describe;
 } policies[] = {
-    {"portfolio", "best of greedy orderings x placement rules, then iterated greedy "
-                  "(fast work budget, or search up to the time limit)"},
+    {"portfolio", "best of skyline lowest-first and greedy gap filling orderings, then "
+                  "search (a small work budget; with a time limit, branch and bound)"},
     {"linear-scan", "the seed OrionRT: buffers by start time, first fit among expired "
                     "regions, else extend the top"},
     {"greedy-size", "TensorFlow Lite's greedy by size: largest first, smallest gap that "

@@ -24,6 +24,11 @@ struct plan_buffer {
 struct planner_opts {
     double time_limit_s; /* 0: the policy's fast default; > 0: may search this long */
 };
+/* With time_limit_s > 0 the default policy first computes its fast plan
+ * (deterministic; milliseconds, up to about a second on traces of 10k+
+ * buffers with thousands live at once) and then searches until the limit,
+ * never returning a worse plan: so a limit shorter than the fast mode is
+ * overrun by the fast mode. Policies without a search ignore the limit. */
 
 /* Plan n buffers with the named policy (NULL = planner_default_policy()).
  * Fills b[i].off and *peak. Returns 0, -EINVAL (unknown policy, bad buffer:
