@@ -32,9 +32,11 @@
  * (buddy_alloc) taken from an aligned block of order k >= log2(L) is the
  * pieces given by the set bits of L from high to low, laid end to end from
  * the block's start; each piece is naturally aligned, so it is an ordinary
- * buddy block. The rest of the block (the tail) is freed at once. Freeing
- * walks the chain of pieces from its head (no CONT) while MORE says so, and
- * frees each with merging. A pow2 allocation is a chain of one piece.
+ * buddy block. The rest of the block (the tail) is freed at once, one block
+ * per clear bit of L - 1 below k. Freeing walks the chain of pieces from
+ * its head (no CONT) while MORE says so, to learn L, then merges upwards
+ * from the last block of the allocation (see buddy_free). A pow2
+ * allocation is a chain of one piece.
  *
  *     L = 5 in a block of order 3:  [0 ...... 4)[4)[5)[6 .. 8)
  *                                    piece o2  p o0 free o0  free o1
@@ -90,27 +92,83 @@ static bool map_test(const struct order_map *m, uint64_t pos)
     return (m->level[0][pos >> 6] >> (pos & 63)) & 1u;
 }
 
-static void map_set(struct order_map *m, uint64_t pos)
+/* The free lists. Positions are block indices >> o. A push sets the bit
+ * and every summary bit above it (setting one already set costs less than
+ * the mispredicted branch that would skip it). A pop clears a summary bit
+ * only when the word below it turns zero; when it takes the order's only
+ * free block the path's words are all that one bit, so it zeroes them
+ * without reading them (a split leaves one block on each order it passes
+ * and a merge takes it back, so that case is common).
+ *
+ * push_pos and take_free keep n_free[o]; the caller keeps avail: a loop
+ * that pushes or takes on several orders gathers their bits in a local and
+ * writes avail once, which the compiler cannot do by itself because avail
+ * may alias a bitmap word. */
+
+static inline void push_pos(buddy *b, uint64_t pos, unsigned o)
 {
+    struct order_map *m = &b->map[o];
     for (unsigned l = 0; l < m->n_levels; l++) {
-        uint64_t *w = &m->level[l][pos >> 6];
-        uint64_t old = *w;
-        *w = old | (1ull << (pos & 63));
-        if (old != 0)
-            break;
+        m->level[l][pos >> 6] |= 1ull << (pos & 63);
         pos >>= 6;
+    }
+    b->n_free[o]++;
+}
+
+/* Clear the summary bits above a level-0 word that has just become zero
+ * (the map keeps another free block, so the walk stops below the top). */
+static void clear_up(struct order_map *m, uint64_t wpos)
+{
+    for (unsigned l = 1; l < m->n_levels; l++) {
+        uint64_t *w = &m->level[l][wpos >> 6];
+        uint64_t v = *w & ~(1ull << (wpos & 63));
+        *w = v;
+        if (v != 0)
+            return;
+        wpos >>= 6;
     }
 }
 
-static void map_clear(struct order_map *m, uint64_t pos)
+/* Take the block at pos off order o's free list if it is there; returns
+ * whether it was, and adds bit o to *emptied when it was the last one. pos
+ * may be n_pos (the missing buddy of the last block of an odd count): its
+ * bit lies in the last word, past the end, and is never set. */
+static inline bool take_free(buddy *b, uint64_t pos, unsigned o, uint64_t *emptied)
 {
-    for (unsigned l = 0; l < m->n_levels; l++) {
-        uint64_t *w = &m->level[l][pos >> 6];
-        *w &= ~(1ull << (pos & 63));
-        if (*w != 0)
-            break;
-        pos >>= 6;
+    struct order_map *m = &b->map[o];
+    uint64_t *w = &m->level[0][pos >> 6];
+    uint64_t bit = 1ull << (pos & 63);
+    uint64_t v = *w;
+    if ((v & bit) == 0)
+        return false;
+    if (--b->n_free[o] == 0) {
+        for (unsigned l = 0; l < m->n_levels; l++) {
+            m->level[l][pos >> 6] = 0;
+            pos >>= 6;
+        }
+        *emptied |= 1ull << o;
+        return true;
     }
+    v ^= bit;
+    *w = v;
+    if (v == 0)
+        clear_up(m, pos >> 6);
+    return true;
+}
+
+/* By block index s of a block of order o, as the tests corrupt state. */
+static inline void push_free(buddy *b, uint64_t s, unsigned o)
+{
+    push_pos(b, s >> o, o);
+    b->avail |= 1ull << o;
+}
+
+/* The block must be free. */
+static inline void pop_free(buddy *b, uint64_t s, unsigned o)
+{
+    uint64_t emptied = 0;
+    take_free(b, s >> o, o, &emptied);
+    b->avail &= ~emptied;
 }
 
 /* The lowest set position; the map must not be empty. */
@@ -122,23 +180,9 @@ static uint64_t map_first(const struct order_map *m)
     return pos;
 }
 
-static void push_free(buddy *b, uint64_t s, unsigned o)
-{
-    map_set(&b->map[o], s >> o);
-    if (b->n_free[o]++ == 0)
-        b->avail |= 1ull << o;
-}
-
-static void pop_free(buddy *b, uint64_t s, unsigned o)
-{
-    map_clear(&b->map[o], s >> o);
-    if (--b->n_free[o] == 0)
-        b->avail &= ~(1ull << o);
-}
-
 /* Take the lowest free block of the first order >= k that has one, and split
  * it down to order k; returns its block index, or -ENOSPC. */
-static int take_block(buddy *b, unsigned k, uint64_t *s_out)
+static inline int take_block(buddy *b, unsigned k, uint64_t *s_out)
 {
     if (k >= b->n_orders)
         return -ENOSPC;
@@ -146,14 +190,16 @@ static int take_block(buddy *b, unsigned k, uint64_t *s_out)
     if (cand == 0)
         return -ENOSPC;
     unsigned j = (unsigned)__builtin_ctzll(cand);
-    uint64_t s = map_first(&b->map[j]) << j;
-    pop_free(b, s, j);
+    uint64_t pos = map_first(&b->map[j]);
+    pop_free(b, pos << j, j);
     /* Keep the lower half, free the upper one, down to order k. */
+    b->avail |= (1ull << j) - (1ull << k);
     while (j > k) {
         j--;
-        push_free(b, s + (1ull << j), j);
+        pos <<= 1;
+        push_pos(b, pos | 1, j);
     }
-    *s_out = s;
+    *s_out = pos << k;
     return 0;
 }
 
@@ -271,12 +317,15 @@ int buddy_alloc(buddy *b, uint64_t bytes, uint64_t align, uint64_t *off)
         p += 1ull << o;
     } while (rest != 0);
     /* The tail [len, 2^k) of the block, as aligned blocks from len upwards:
-     * the one at p has order ctz(p) (s is 2^k-aligned and p < 2^k, so it
-     * fits), and each next one is larger, so none is another's buddy. */
-    for (p = len; p < (1ull << k);) {
-        unsigned o = (unsigned)__builtin_ctzll(p);
-        push_free(b, s + p, o);
-        p += 1ull << o;
+     * one of order o for each bit o < k that is clear in last = len - 1, at
+     * (last | (2^o - 1)) + 1 (s is 2^k-aligned, so each fits), and each next
+     * one is larger, so none is another's buddy. */
+    uint64_t last = len - 1;
+    uint64_t tail = ~last & ((1ull << k) - 1);
+    b->avail |= tail;
+    for (uint64_t z = tail; z != 0; z &= z - 1) {
+        unsigned o = (unsigned)__builtin_ctzll(z);
+        push_pos(b, ((s + last) >> o) + 1, o);
     }
     return 0;
 }
@@ -312,56 +361,77 @@ static int alloc_start(const buddy *b, uint64_t off, uint64_t *s_out)
     return 0;
 }
 
+/* Free the block at pos of order o, merging it with free buddies. A
+ * buddy past the end (pos ^ 1 == n_pos) is never free: see take_free. */
+static inline void free_block(buddy *b, uint64_t pos, unsigned o)
+{
+    unsigned top = b->n_orders - 1;
+    uint64_t emptied = 0;
+    while (o < top && take_free(b, pos ^ 1, o, &emptied)) {
+        pos >>= 1;
+        o++;
+    }
+    push_pos(b, pos, o);
+    b->avail = (b->avail & ~emptied) | (1ull << o);
+}
+
 int buddy_free(buddy *b, uint64_t off)
 {
     uint64_t s;
     if (b == NULL || alloc_start(b, off, &s) != 0)
         return -EINVAL;
-    /* Collect the pieces (at most 64: their orders strictly decrease). */
-    uint64_t piece_s[BUDDY_MAX_ORDERS];
-    unsigned piece_o[BUDDY_MAX_ORDERS];
-    unsigned n = 0;
-    uint64_t freed = 0;
-    uint8_t mt;
-    do {
-        mt = b->meta[s];
-        unsigned o = (mt & META_ORDER1) - 1u;
-        b->meta[s] = 0;
-        piece_s[n] = s;
-        piece_o[n++] = o;
-        s += 1ull << o;
-        freed += 1ull << o;
-    } while (mt & META_MORE);
-    b->used_blocks -= freed;
+    uint8_t mt = b->meta[s];
+    b->meta[s] = 0;
     b->n_allocs--;
-
-    /* Free from the last (smallest) piece back. Each piece's buddy is the
-     * block to its right, which holds all the later pieces; when they have
-     * merged into exactly that block, the merge with the piece is done here
-     * without putting the block on a free list and taking it off again. */
-    unsigned i = n - 1;
-    uint64_t cur = piece_s[i];
-    unsigned o = piece_o[i];
-    for (;;) {
-        while (o + 1 < b->n_orders) {
-            uint64_t bpos = (cur >> o) ^ 1;
-            if (i > 0 && piece_o[i - 1] == o && piece_s[i - 1] == bpos << o) {
-                i--;
-            } else if (bpos < b->map[o].n_pos && map_test(&b->map[o], bpos)) {
-                pop_free(b, bpos << o, o);
-            } else {
-                break;
-            }
-            cur &= ~(1ull << o);
-            o++;
-        }
-        push_free(b, cur, o);
-        if (i == 0)
-            break;
-        i--;
-        cur = piece_s[i];
-        o = piece_o[i];
+    unsigned o = (mt & META_ORDER1) - 1u;
+    if ((mt & META_MORE) == 0) {
+        /* One piece: every pow2 allocation, and exact ones of 2^n blocks. */
+        b->used_blocks -= 1ull << o;
+        free_block(b, s >> o, o);
+        return 0;
     }
+
+    /* Several pieces: the set bits of len, high to low, laid end to end
+     * from s, which started a block of order >= c = ceil_log2(len). */
+    uint64_t len = 0;
+    for (;;) {
+        len += 1ull << o;
+        if ((mt & META_MORE) == 0)
+            break;
+        mt = b->meta[s + len];
+        b->meta[s + len] = 0;
+        o = (mt & META_ORDER1) - 1u;
+    }
+    b->used_blocks -= len;
+
+    /* Merge from the order-0 block holding the allocation's last block,
+     * `last`, up to order c. At order o the merged block is the one holding
+     * last, [last & ~(2^o - 1), +2^o). When bit o of last is set, it is a
+     * right half: its buddy lies inside the allocation and merges. When the
+     * bit is clear, its buddy is the tail block to the right (at alloc time
+     * freed whole), which merges only if it is free again. */
+    uint64_t last = len - 1;
+    unsigned c = floor_log2(len) + 1;
+    uint64_t emptied = 0;
+    for (uint64_t z = ~last & ((1ull << c) - 1); z != 0; z &= z - 1) {
+        o = (unsigned)__builtin_ctzll(z);
+        if (!take_free(b, ((s + last) >> o) + 1, o, &emptied)) {
+            /* Stuck at order o: free the merged block, then the pieces left
+             * of it (the bits of len above o) as they are, since each one's
+             * buddy to the right holds the block just freed. */
+            push_pos(b, (s + last) >> o, o);
+            uint64_t hi = len & ~((2ull << o) - 1);
+            b->avail = (b->avail & ~emptied) | (1ull << o) | hi;
+            while (hi != 0) {
+                unsigned p = (unsigned)__builtin_ctzll(hi);
+                hi ^= 1ull << p;
+                push_pos(b, (s + hi) >> p, p);
+            }
+            return 0;
+        }
+    }
+    b->avail &= ~emptied;
+    free_block(b, s >> c, c);
     return 0;
 }
 
