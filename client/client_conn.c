@@ -496,9 +496,15 @@ void orion_client_close(orion_client *c)
     if (c->base != NULL)
         munmap(c->base, (size_t)c->arena_bytes);
     /* close() drops only this process's reference to the socket: in a forked
-     * child the parent's connection stays up (shutdown() would end it). */
-    if (c->fd >= 0)
+     * child the parent's connection stays up (shutdown() would end it). In
+     * the owner, shutdown() ends the connection even while children forked
+     * since hold copies of the descriptor, so the daemon releases what it
+     * held now rather than when the last child exits. */
+    if (c->fd >= 0) {
+        if (!child)
+            shutdown(c->fd, SHUT_RDWR);
         close(c->fd);
+    }
     /* A child's copy of the mutex may have been locked by a thread that does
      * not exist in the child; leave it alone. */
     if (!child)

@@ -35,6 +35,7 @@ struct plan_job {
     size_t frame_len;
     bool hello_done;            /* the session's, when the frame was queued */
     bool malformed;             /* the bytes were not a Request */
+    bool too_big;               /* refused before decoding: rc, err, request_id */
     bool is_register;           /* a RegisterGraph planned in the same trip */
     struct server *srv;
 };
@@ -84,6 +85,111 @@ void dispatch_detach_job(struct plan_job *job)
 {
     job->s = NULL;
     uv_cancel((uv_req_t *)&job->work); /* fails harmlessly if it already runs */
+}
+
+/* ---- decoding ---------------------------------------------------------- */
+
+struct wire_counts {
+    uint64_t request_id;
+    uint64_t tensors;
+    uint64_t ops;
+    uint64_t unknown;
+};
+
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*p == end)
+            return -EPROTO;
+        uint8_t b = *(*p)++;
+        if (shift == 63 && b > 1)
+            return -EPROTO;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -EPROTO;
+}
+
+/* Walk the fields of one message of type d in [p, end), descending into the
+ * sub-messages the schema names (it has no cycles, so the depth is the
+ * schema's), and count what decoding would multiply. No allocation. */
+static int wire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
+                     struct wire_counts *wc)
+{
+    while (p < end) {
+        uint64_t key, v;
+        if (wire_varint(&p, end, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
+            return -EPROTO;
+        uint32_t num = (uint32_t)(key >> 3);
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, num);
+        if (f == NULL)
+            wc->unknown++;
+        switch (key & 7) {
+        case 0: /* varint */
+            if (wire_varint(&p, end, &v) < 0)
+                return -EPROTO;
+            if (d == &orion__request__descriptor && num == 1)
+                wc->request_id = v;
+            break;
+        case 1: /* 64-bit */
+            if (end - p < 8)
+                return -EPROTO;
+            p += 8;
+            break;
+        case 5: /* 32-bit */
+            if (end - p < 4)
+                return -EPROTO;
+            p += 4;
+            break;
+        case 2: /* length-delimited */
+            if (wire_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return -EPROTO;
+            if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                if (d == &orion__register_graph__descriptor && num == 2)
+                    wc->tensors++;
+                else if (d == &orion__register_graph__descriptor && num == 3)
+                    wc->ops++;
+                if (wire_scan(f->descriptor, p, p + v, wc) < 0)
+                    return -EPROTO;
+            }
+            p += v;
+            break;
+        default: /* groups: protobuf-c refuses them too */
+            return -EPROTO;
+        }
+    }
+    return 0;
+}
+
+int dispatch_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+                    Orion__Request **out, uint64_t *request_id, char *err, size_t err_len)
+{
+    struct wire_counts wc = {0};
+    *out = NULL;
+    if (wire_scan(&orion__request__descriptor, msg, msg + len, &wc) < 0)
+        return -EPROTO;
+    *request_id = wc.request_id;
+    if (wc.tensors > lim->max_tensors) {
+        snprintf(err, err_len, "graph: %llu tensors, the limit is %u",
+                 (unsigned long long)wc.tensors, lim->max_tensors);
+        return -E2BIG;
+    }
+    if (wc.ops > lim->max_ops) {
+        snprintf(err, err_len, "graph: %llu ops, the limit is %u", (unsigned long long)wc.ops,
+                 lim->max_ops);
+        return -E2BIG;
+    }
+    if (wc.unknown > DISPATCH_UNKNOWN_MAX) {
+        snprintf(err, err_len, "request carries %llu fields this daemon does not know, "
+                 "the limit is %u", (unsigned long long)wc.unknown, DISPATCH_UNKNOWN_MAX);
+        return -E2BIG;
+    }
+    *out = orion__request__unpack(NULL, len, msg);
+    return *out != NULL ? 0 : -EPROTO;
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -329,6 +435,11 @@ static void do_buffer_wait(struct session *s, uint64_t id, const Orion__BufferWa
         return;
     case -EPIPE:
         server_reply_error(s, id, rc, "the creator of buffer '%s' disconnected before sealing it",
+                           m->name);
+        return;
+    case -EDEADLK:
+        server_reply_error(s, id, rc, "buffer '%s' was created by this connection and is not "
+                           "sealed: only this connection can seal it, not while it waits",
                            m->name);
         return;
     case -ETIMEDOUT:
@@ -623,10 +734,16 @@ static void on_plan_work(uv_work_t *w)
 {
     struct plan_job *job = (struct plan_job *)w;
     if (job->frame != NULL) {
-        job->req = orion__request__unpack(NULL, job->frame_len, job->frame);
+        int rc = dispatch_unpack(job->frame, job->frame_len, &job->lim, &job->req,
+                                 &job->request_id, job->err, sizeof(job->err));
         free(job->frame);
         job->frame = NULL;
-        if (job->req == NULL) {
+        if (rc == -E2BIG) {
+            job->rc = rc;
+            job->too_big = true;
+            return;
+        }
+        if (rc < 0) {
             job->malformed = true;
             return;
         }
@@ -666,6 +783,15 @@ static void on_plan_done(uv_work_t *w, int status)
                            "orion.Request", job->frame_len);
         server_close_after_writes(s);
         job_dispose(loop, job);
+        return;
+    }
+    if (job->too_big) {
+        log_msg("client %llu: request refused: %s", (unsigned long long)s->id, job->err);
+        server_reply_error(s, job->request_id, job->rc, "%s", job->err);
+        if (!job->hello_done)
+            server_close_after_writes(s);
+        job_dispose(loop, job);
+        server_resume(s);
         return;
     }
     if (job->frame_len > 0 && !job->is_register) {

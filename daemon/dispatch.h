@@ -3,6 +3,7 @@
 #ifndef ORION_DISPATCH_H
 #define ORION_DISPATCH_H
 
+#include "liveness.h"
 #include "session.h"
 
 #include "orion.pb-c.h"
@@ -16,6 +17,21 @@
  * and planned) on the thread pool: decoding a large graph takes as long as
  * planning it. */
 #define DISPATCH_POOL_FRAME ((size_t)256 << 10)
+
+/* A request may carry at most this many fields the schema does not name
+ * (protobuf-c keeps each one in its own allocation). */
+#define DISPATCH_UNKNOWN_MAX 1024u
+
+/* Decode msg[0..len) as an orion.Request, after a scan of its wire bytes
+ * that bounds what decoding may allocate: protobuf-c allocates ~80 bytes
+ * for a 2-byte empty Tensor or Op, and one block for every unknown field, so
+ * tensors and ops are counted against lim and unknown fields against
+ * DISPATCH_UNKNOWN_MAX before anything is allocated. Returns 0 and *out;
+ * -E2BIG with *request_id and a message in err (the frame was consumed
+ * whole: reply and carry on); or -EPROTO (not a Request). Pure: runs on the
+ * loop or on the pool. */
+int dispatch_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+                    Orion__Request **out, uint64_t *request_id, char *err, size_t err_len);
 
 /* Queue the frame msg[0..len) of s for decoding on the thread pool (the bytes
  * are copied); s is busy until it is handled. Returns 0, or a negative errno

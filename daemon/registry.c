@@ -450,6 +450,10 @@ int registry_wait(struct registry *r, struct reg_wait *w, const char *name, bool
         }
         if (b != NULL && b->orphaned)
             return -EPIPE;
+        /* Its creator is the only one who may seal it, and a connection
+         * that waits sends nothing else: it would wait for ever. */
+        if (may_block && b != NULL && b->creator == w->owner)
+            return -EDEADLK;
     }
     if (!may_block)
         return -ETIMEDOUT;

@@ -117,7 +117,8 @@ int registry_seal(struct registry *r, struct reg_buffer *b, struct reg_owner *o)
  * Returns 0 if it is satisfied at once (*out set; for SEALED a hold was
  * added), 1 if it is now pending (cb will run later), or a negative errno:
  * -EINVAL (bad name), -ENOENT (UNUSED: o does not hold name), -EPIPE (SEALED:
- * the creator left before sealing), -ETIMEDOUT (not satisfied and
+ * the creator left before sealing), -EDEADLK (SEALED: o created it and has
+ * not sealed it, which o cannot do while it waits), -ETIMEDOUT (not satisfied and
  * !may_block), -ENOMEM. */
 int registry_wait(struct registry *r, struct reg_wait *w, const char *name, bool may_block,
                   struct reg_buffer **out);

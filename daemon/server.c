@@ -76,6 +76,7 @@ static void defer_close(struct session *s)
     if (s->closing)
         return;
     s->busy = true; /* no more frames */
+    s->close_pending = true; /* and no resume either */
     uv_timer_start(&s->timer, on_deferred_close, 0, 0);
 }
 
@@ -281,8 +282,10 @@ static void process(struct session *s)
         const uint8_t *msg;
         size_t len;
         int r = frame_reader_next(&s->rd, &msg, &len);
-        if (r == 0)
+        if (r == 0) {
+            frame_reader_trim(&s->rd);
             break;
+        }
         if (r < 0) {
             uint32_t bad = frame_get_header(s->rd.buf + s->rd.pos);
             log_msg("client %llu: frame of %u bytes (limit %u); closing",
@@ -300,8 +303,18 @@ static void process(struct session *s)
         }
         if (len > DISPATCH_POOL_FRAME && dispatch_frame_async(s, msg, len) == 0)
             continue; /* s is busy until the pool is done with it */
-        Orion__Request *req = orion__request__unpack(NULL, len, msg);
-        if (req == NULL) {
+        Orion__Request *req;
+        uint64_t rid;
+        char why[256];
+        int rc = dispatch_unpack(msg, len, &s->srv->limits, &req, &rid, why, sizeof(why));
+        if (rc == -E2BIG) {
+            log_msg("client %llu: request refused: %s", (unsigned long long)s->id, why);
+            server_reply_error(s, rid, rc, "%s", why);
+            if (!s->hello_done)
+                server_close_after_writes(s);
+            continue;
+        }
+        if (rc < 0) {
             log_msg("client %llu: malformed request of %zu bytes; closing",
                     (unsigned long long)s->id, len);
             server_reply_error(s, 0, -EPROTO, "malformed request: %zu bytes that are not an "
@@ -326,7 +339,8 @@ static void on_resume(uv_timer_t *t)
 
 void server_resume(struct session *s)
 {
-    if (s->closing)
+    /* The timer is the drain deadline or the deferred close then: keep it. */
+    if (s->closing || s->draining || s->close_pending)
         return;
     s->busy = false;
     uv_timer_start(&s->timer, on_resume, 0, 0);

@@ -42,6 +42,7 @@ struct session {
     bool reading;
     bool draining;              /* closing after the queued writes */
     bool closing;
+    bool close_pending;         /* a close is deferred to the timer */
     struct plan_job *job;       /* planning on the thread pool */
     struct reg_wait wait;       /* a pending BufferWait */
     uint64_t wait_request_id;

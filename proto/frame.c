@@ -56,6 +56,15 @@ int frame_reader_feed(struct frame_reader *r, const void *data, size_t n)
     return 0;
 }
 
+void frame_reader_trim(struct frame_reader *r)
+{
+    if (r->pos < r->len || r->cap <= FRAME_KEEP_BYTES)
+        return;
+    free(r->buf);
+    r->buf = NULL;
+    r->len = r->cap = r->pos = 0;
+}
+
 int frame_reader_next(struct frame_reader *r, const uint8_t **msg, size_t *len)
 {
     size_t avail = r->len - r->pos;

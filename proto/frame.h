@@ -13,6 +13,7 @@
 #define ORION_PROTOCOL_VERSION 1u
 #define FRAME_HEADER_BYTES 4u
 #define FRAME_MAX_DEFAULT (16u << 20)
+#define FRAME_KEEP_BYTES ((size_t)64 << 10)
 
 struct frame_reader {
     uint8_t *buf;       /* bytes received and not yet consumed */
@@ -33,6 +34,11 @@ int frame_reader_feed(struct frame_reader *r, const void *data, size_t n);
  * -EMSGSIZE for a length of 0 or above max_frame (the stream cannot be
  * resynchronised after that). */
 int frame_reader_next(struct frame_reader *r, const uint8_t **msg, size_t *len);
+
+/* Once every byte fed is consumed, give back a buffer grown above 64 KiB by
+ * a large frame, so that an idle connection does not keep it. Invalidates
+ * the frames next() returned. */
+void frame_reader_trim(struct frame_reader *r);
 
 /* Encode a header for a body of n bytes into hdr[4]. */
 void frame_put_header(uint8_t hdr[FRAME_HEADER_BYTES], uint32_t n);

@@ -794,6 +794,36 @@ START_TEST(test_forked_child_using_parents_client_gets_echild)
 }
 END_TEST
 
+static int sleep_with_inherited_socket(void *p)
+{
+    int fd = *(int *)p;
+    char c;
+    ssize_t r = read(fd, &c, 1); /* until the parent says so, or dies */
+    (void)r;
+    return 0;
+}
+
+/* A child forked after connect holds a copy of the socket; the parent's
+ * close must still end the connection, and so release what it held. */
+START_TEST(test_close_releases_at_once_while_forked_child_lives)
+{
+    start_daemon(NULL);
+    orion_client *c = connect_ok();
+    int go[2];
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t kid = harness_fork(sleep_with_inherited_socket, &go[0]);
+    ck_assert_int_gt(kid, 0);
+    orion_client_close(c);
+    Orion__StatsReply st;
+    int rc = harness_wait_stats(D.socket_path, 0, 0, 0, 0, 0, 3000, &st);
+    write_pipe(go[1], "x", 1);
+    close(go[0]);
+    close(go[1]);
+    assert_child_ok(kid, "child");
+    ck_assert_msg(rc == 0, "after close: %u clients", st.clients);
+}
+END_TEST
+
 /* --- the examples and orionctl ------------------------------------------ */
 
 static char env_socket[160];
@@ -980,6 +1010,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_connect_to_missing_socket_fails_with_message);
     tcase_add_test(tc, test_invalid_graph_error_names_op_and_tensor);
     tcase_add_test(tc, test_forked_child_using_parents_client_gets_echild);
+    tcase_add_test(tc, test_close_releases_at_once_while_forked_child_lives);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sharing");

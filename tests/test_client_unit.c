@@ -967,6 +967,58 @@ START_TEST(test_threads_sharing_a_client_are_serialised)
 }
 END_TEST
 
+/* ---- framing shared with the daemon -------------------------------------- */
+
+/* A connection that once sent a large frame must not keep its buffer while
+ * idle; a frame still being received must survive the trim. */
+START_TEST(test_frame_reader_trim_frees_large_buffer_once_consumed)
+{
+    struct frame_reader r;
+    frame_reader_init(&r, 4u << 20);
+    size_t n = (size_t)1 << 20;
+    uint8_t *frame = malloc(FRAME_HEADER_BYTES + n);
+    ck_assert_ptr_nonnull(frame);
+    frame_put_header(frame, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        frame[FRAME_HEADER_BYTES + i] = (uint8_t)(i * 7);
+    for (size_t off = 0; off < FRAME_HEADER_BYTES + n; off += 65536) {
+        size_t k = FRAME_HEADER_BYTES + n - off < 65536 ? FRAME_HEADER_BYTES + n - off : 65536;
+        ck_assert_int_eq(frame_reader_feed(&r, frame + off, k), 0);
+    }
+    const uint8_t *msg;
+    size_t len;
+    ck_assert_int_eq(frame_reader_next(&r, &msg, &len), 1);
+    ck_assert_uint_eq(len, n);
+    ck_assert_int_eq(frame_reader_next(&r, &msg, &len), 0);
+    ck_assert_uint_gt(r.cap, FRAME_KEEP_BYTES);
+    frame_reader_trim(&r);
+    ck_assert_uint_eq(r.cap, 0);
+    ck_assert_ptr_null(r.buf);
+
+    /* Half a large frame: kept across a trim, then completed intact. */
+    ck_assert_int_eq(frame_reader_feed(&r, frame, (FRAME_HEADER_BYTES + n) / 2), 0);
+    ck_assert_int_eq(frame_reader_next(&r, &msg, &len), 0);
+    frame_reader_trim(&r);
+    ck_assert_int_eq(frame_reader_feed(&r, frame + (FRAME_HEADER_BYTES + n) / 2,
+                                       FRAME_HEADER_BYTES + n - (FRAME_HEADER_BYTES + n) / 2),
+                     0);
+    ck_assert_int_eq(frame_reader_next(&r, &msg, &len), 1);
+    ck_assert_uint_eq(len, n);
+    ck_assert_int_eq(memcmp(msg, frame + FRAME_HEADER_BYTES, n), 0);
+
+    /* A small buffer is kept: no churn for ordinary requests. */
+    frame_reader_free(&r);
+    frame_reader_init(&r, 0);
+    uint8_t small[FRAME_HEADER_BYTES + 3] = { 3, 0, 0, 0, 1, 2, 3 };
+    ck_assert_int_eq(frame_reader_feed(&r, small, sizeof small), 0);
+    ck_assert_int_eq(frame_reader_next(&r, &msg, &len), 1);
+    frame_reader_trim(&r);
+    ck_assert_ptr_nonnull(r.buf);
+    frame_reader_free(&r);
+    free(frame);
+}
+END_TEST
+
 static Suite *client_unit_suite(void)
 {
     Suite *s = suite_create("client_unit");
@@ -981,6 +1033,7 @@ static Suite *client_unit_suite(void)
     tcase_add_test(tc, test_strerror_words_each_protocol_code);
     tcase_add_test(tc, test_version_matches_header_macros);
     tcase_add_test(tc, test_default_socket_path_follows_env_rules);
+    tcase_add_test(tc, test_frame_reader_trim_frees_large_buffer_once_consumed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fake_daemon");

@@ -22,6 +22,8 @@
 
 #define ARENA_16M ((uint64_t)16 << 20)
 #define REPLY_MS 5000
+/* daemon/dispatch.h: unknown fields a request may carry. */
+#define DISPATCH_UNKNOWN_MAX 1024u
 
 static struct harness_daemon D;
 
@@ -539,6 +541,152 @@ START_TEST(test_request_without_body_replies_eproto_and_closes)
 }
 END_TEST
 
+/* The daemon's peak resident memory so far, in KiB (VmHWM), or -1. */
+static long daemon_peak_kib(void)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)D.pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* A raw Request: request_id = id, then n copies of the 2-byte record rec,
+ * wrapped in field `wrap` (length-delimited) if wrap > 0, else at top level
+ * after a Stats body. malloc'd, length in *len. */
+static uint8_t *raw_request(uint64_t id, unsigned wrap, const uint8_t rec[2], size_t n,
+                            size_t *len)
+{
+    uint8_t *b = malloc(32 + 2 * n);
+    ck_assert_ptr_nonnull(b);
+    size_t k = 0;
+    b[k++] = 0x08; /* request_id, varint */
+    for (uint64_t v = id;; v >>= 7) {
+        b[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f)
+            break;
+    }
+    if (wrap > 0) {
+        b[k++] = (uint8_t)(wrap << 3 | 2);
+        for (uint64_t v = 2 * (uint64_t)n;; v >>= 7) {
+            b[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            if (v <= 0x7f)
+                break;
+        }
+    } else {
+        b[k++] = 10 << 3 | 2; /* stats {} */
+        b[k++] = 0;
+    }
+    for (size_t i = 0; i < n; i++, k += 2)
+        memcpy(b + k, rec, 2);
+    *len = k;
+    return b;
+}
+
+/* protobuf-c allocates ~80 bytes for each 2-byte empty Tensor: a frame under
+ * the limit must not make the daemon allocate a gigabyte before it counts. */
+START_TEST(test_huge_tensor_count_is_refused_before_decoding)
+{
+    start_daemon(NULL);
+    int fd = session();
+    const uint8_t empty_tensor[2] = { 2 << 3 | 2, 0 };
+    size_t len;
+    uint8_t *req = raw_request(4711, 3, empty_tensor, 7000000, &len);
+    ck_assert_int_eq(harness_send_frame(fd, req, (uint32_t)len), 0);
+    free(req);
+    int err;
+    Orion__Response *r = harness_recv_response(fd, 4 * REPLY_MS, NULL, NULL, &err);
+    ck_assert_msg(r != NULL, "no reply: %s", strerror(-err));
+    ck_assert_uint_eq(r->request_id, 4711);
+    ck_assert_int_eq(code_of(r), -E2BIG);
+    ck_assert_msg(strstr(msg_of(r), "7000000 tensors") != NULL, "message: %s", msg_of(r));
+    orion__response__free_unpacked(r, NULL);
+    long kib = daemon_peak_kib();
+    ck_assert_msg(kib > 0 && kib < 256 * 1024, "daemon peaked at %ld KiB", kib);
+    /* The frame was consumed whole: the connection goes on. */
+    Orion__StatsReply st;
+    ck_assert_int_eq(harness_stats(D.socket_path, fd, &st), 0);
+    close(fd);
+    assert_clean(0);
+}
+END_TEST
+
+/* protobuf-c keeps every unknown field in an allocation of its own. */
+START_TEST(test_request_with_millions_of_unknown_fields_is_refused)
+{
+    start_daemon(NULL);
+    int fd = session();
+    const uint8_t unknown[2] = { 15 << 3 | 0, 0 };
+    size_t len;
+    /* Decoded on the loop (small frame) and on the pool (large one). */
+    const size_t counts[] = { DISPATCH_UNKNOWN_MAX + 1, 7000000 };
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *req = raw_request(100 + i, 0, unknown, counts[i], &len);
+        ck_assert_int_eq(harness_send_frame(fd, req, (uint32_t)len), 0);
+        free(req);
+        int err;
+        Orion__Response *r = harness_recv_response(fd, 4 * REPLY_MS, NULL, NULL, &err);
+        ck_assert_msg(r != NULL, "no reply: %s", strerror(-err));
+        ck_assert_uint_eq(r->request_id, 100 + i);
+        ck_assert_int_eq(code_of(r), -E2BIG);
+        ck_assert_msg(strstr(msg_of(r), "does not know") != NULL, "message: %s", msg_of(r));
+        orion__response__free_unpacked(r, NULL);
+    }
+    long kib = daemon_peak_kib();
+    ck_assert_msg(kib > 0 && kib < 256 * 1024, "daemon peaked at %ld KiB", kib);
+    Orion__StatsReply st;
+    ck_assert_int_eq(harness_stats(D.socket_path, fd, &st), 0);
+    close(fd);
+    assert_clean(0);
+}
+END_TEST
+
+/* A connection closed for a protocol error gets a bounded time to read its
+ * last replies: the deadline must hold when the bad request was a large frame
+ * decoded on the thread pool too (resuming the connection must not replace
+ * the deadline). */
+START_TEST(test_peer_that_reads_nothing_is_closed_after_a_pooled_bad_request)
+{
+    start_daemon(NULL);
+    int fd = session();
+    /* Replies it does not read, enough to fill the socket's buffer. */
+    Orion__Stats sb = ORION__STATS__INIT;
+    Orion__Request sreq = ORION__REQUEST__INIT;
+    sreq.body_case = ORION__REQUEST__BODY_STATS;
+    sreq.stats = &sb;
+    for (int i = 0; i < 4000; i++) {
+        sreq.request_id = (uint64_t)i + 1;
+        ck_assert_int_eq(harness_send_request(fd, &sreq), 0);
+    }
+    /* Then a request of 300 KB with no body: one unknown bytes field. */
+    size_t n = 300000;
+    uint8_t *b = calloc(1, n + 16);
+    ck_assert_ptr_nonnull(b);
+    size_t k = 0;
+    b[k++] = 0x08;
+    b[k++] = 0x01;
+    b[k++] = 15 << 3 | 2;
+    for (uint64_t v = n;; v >>= 7) {
+        b[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        if (v <= 0x7f)
+            break;
+    }
+    ck_assert_int_eq(harness_send_frame(fd, b, (uint32_t)(k + n)), 0);
+    free(b);
+    Orion__StatsReply st;
+    int rc = harness_wait_stats(D.socket_path, 0, 0, 0, 0, 0, 10000, &st);
+    ck_assert_msg(rc == 0, "the connection that reads nothing is still open: %u clients",
+                  st.clients);
+    close(fd);
+}
+END_TEST
+
 /* ===================================================================== */
 /* Graphs                                                                */
 /* ===================================================================== */
@@ -848,6 +996,33 @@ START_TEST(test_buffer_bad_arguments_are_einval)
     orion__response__free_unpacked(r, NULL);
     ck_assert_uint_eq(stats_on(fd).buffers, 2);
     close(fd);
+    assert_clean(0);
+}
+END_TEST
+
+/* Only the creator may seal, and a waiting connection sends nothing else:
+ * its own wait for the seal must fail at once, not hang for ever. */
+START_TEST(test_creator_waiting_for_its_own_seal_is_edeadlk_not_a_hang)
+{
+    start_daemon(NULL);
+    int a = session();
+    ck_assert_int_eq(buf_code(a, CREATE, "mine", 4096, 0), 0);
+    Orion__Response *r = buf_req(a, ORION__REQUEST__BODY_BUFFER_WAIT, "mine", 0, 0, -1,
+                                 ORION__WAIT_FOR__SEALED);
+    ck_assert_int_eq(code_of(r), -EDEADLK);
+    ck_assert_msg(strstr(msg_of(r), "mine") != NULL && strstr(msg_of(r), "seal") != NULL,
+                  "message: %s", msg_of(r));
+    orion__response__free_unpacked(r, NULL);
+    /* Checking once is still a plain "not sealed". */
+    r = buf_req(a, ORION__REQUEST__BODY_BUFFER_WAIT, "mine", 0, 0, 0, ORION__WAIT_FOR__SEALED);
+    ck_assert_int_eq(code_of(r), -ETIMEDOUT);
+    orion__response__free_unpacked(r, NULL);
+    /* The connection is fine: seal, and the wait is answered at once. */
+    ck_assert_int_eq(buf_code(a, SEAL, "mine", 0, 0), 0);
+    r = buf_req(a, ORION__REQUEST__BODY_BUFFER_WAIT, "mine", 0, 0, -1, ORION__WAIT_FOR__SEALED);
+    ck_assert_int_eq(code_of(r), 0);
+    orion__response__free_unpacked(r, NULL);
+    close(a);
     assert_clean(0);
 }
 END_TEST
@@ -1246,6 +1421,9 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_partial_frame_does_not_block_other_clients);
     tcase_add_test(tc, test_invalid_protobuf_replies_eproto_and_closes);
     tcase_add_test(tc, test_request_without_body_replies_eproto_and_closes);
+    tcase_add_test(tc, test_huge_tensor_count_is_refused_before_decoding);
+    tcase_add_test(tc, test_request_with_millions_of_unknown_fields_is_refused);
+    tcase_add_test(tc, test_peer_that_reads_nothing_is_closed_after_a_pooled_bad_request);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("graphs");
@@ -1265,6 +1443,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_buffer_create_open_seal_release_rules);
     tcase_add_test(tc, test_buffer_open_counts_holds);
     tcase_add_test(tc, test_buffer_bad_arguments_are_einval);
+    tcase_add_test(tc, test_creator_waiting_for_its_own_seal_is_edeadlk_not_a_hang);
     tcase_add_test(tc, test_buffer_wait_times_out_and_sees_creator_disconnect);
     tcase_add_test(tc, test_buffer_wait_sealed_replies_on_seal_and_unused_on_last_other_release);
     tcase_add_test(tc, test_disconnect_releases_graphs_buffers_and_pending_waits);

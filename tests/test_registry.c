@@ -305,6 +305,25 @@ START_TEST(test_registry_wait_sealed_hears_epipe_when_creator_leaves_unsealed)
 }
 END_TEST
 
+START_TEST(test_registry_wait_sealed_by_unsealing_creator_is_edeadlk)
+{
+    struct reg_wait w;
+    struct outcome out;
+    struct reg_buffer *got = NULL;
+    struct reg_buffer *b = create("own", 100, &O1);
+    wait_init(&w, &O1, REG_WAIT_SEALED, &out);
+    ck_assert_int_eq(registry_wait(R, &w, "own", true, &got), -EDEADLK);
+    ck_assert(!w.pending);
+    ck_assert_int_eq(registry_wait(R, &w, "own", false, &got), -ETIMEDOUT);
+    /* Another connection may wait for it. */
+    wait_init(&w, &O2, REG_WAIT_SEALED, &out);
+    ck_assert_int_eq(registry_wait(R, &w, "own", true, &got), 1);
+    ck_assert_int_eq(registry_seal(R, b, &O1), 0);
+    ck_assert_int_eq(out.calls, 1);
+    ck_assert_int_eq(out.status, 0);
+}
+END_TEST
+
 START_TEST(test_registry_wait_unused_needs_a_hold_and_fires_on_last_other_release)
 {
     struct reg_wait w;
@@ -508,6 +527,7 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, test_registry_seal_only_by_creator_and_once);
     tcase_add_test(tc, test_registry_wait_sealed_resolves_on_seal_with_a_hold);
     tcase_add_test(tc, test_registry_wait_sealed_hears_epipe_when_creator_leaves_unsealed);
+    tcase_add_test(tc, test_registry_wait_sealed_by_unsealing_creator_is_edeadlk);
     tcase_add_test(tc, test_registry_wait_unused_needs_a_hold_and_fires_on_last_other_release);
     tcase_add_test(tc, test_registry_wait_cancel_and_owner_gone_withdraw_waits_silently);
     tcase_add_test(tc, test_registry_owner_gone_drops_every_hold_and_exported_buffers_live_on);

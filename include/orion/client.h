@@ -21,7 +21,8 @@ ORION_API int orion_client_connect(const char *socket_path, orion_client **out,
                                    char *err, size_t err_len);
 
 /* Close the connection and unmap the arena. The daemon releases everything
- * the connection held (graphs, buffer references). Handles made from this
+ * the connection held (graphs, buffer references), also while children
+ * forked since still have the connection's descriptor. Handles made from this
  * client (plans, buffers) must be freed before, or are invalid after.
  * orion_client_close(NULL) does nothing. */
 ORION_API void orion_client_close(orion_client *c);
