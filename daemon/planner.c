@@ -21,8 +21,10 @@
  *                limit; (4) iterated greedy on the best skyline order for
  *                what is left of the work budget. All of it deterministic.
  *                With a time limit, (3) goes on in rounds with doubling
- *                node limits (also below the best plan found) and then (4),
- *                until the deadline.
+ *                node limits, each try at the lowest cap not proven
+ *                impossible and one between it and the best plan found
+ *                (halfway, closer to the best after a try runs out of
+ *                nodes), then (4), until the deadline or a proven optimum.
  *
  * Engines: the gap engine finds the placed buffers overlapping a new one in
  * time with a segment tree over buffers sorted by lower holding the largest
@@ -1316,8 +1318,16 @@ out:
  * rank), each at the lowest offset its placed neighbours leave it; a buffer
  * is not put at or above the top another unplaced buffer would reach if
  * placed now (that would leave a gap the other fills: dominated); and a
- * node is cut when, in some time slot, max(floor, current offset) plus the
- * sizes of the unplaced buffers live there exceeds cap. */
+ * node is cut when, in some time slot, max(floor, current offset, lowest
+ * offset an unplaced buffer live there can take) plus the sizes of the
+ * unplaced buffers live there exceeds cap. That last floor (ufloor) is kept
+ * up to date a placement at a time: each slot lists its unplaced buffers
+ * and counts those at its ufloor, and a slot is rescanned only when the
+ * last of them rises or is placed, so a node costs about its slots plus the
+ * neighbours of the placed buffer, not the slots of every unplaced buffer.
+ * With a time limit, a group of buffers that comes apart from the rest is
+ * re-ranked by the preorder on what is left of the load (as MiniMalloc's
+ * sub-partitions are), and W is the lifetime in time, as in MiniMalloc. */
 
 #define BNB_MAX_N 1000u
 #define FAST_BNB_NODES 600u    /* a try, in the first round */
@@ -1337,17 +1347,26 @@ struct bnb {
     uint32_t *pre;               /* preorder rank of each buffer */
     uint64_t *minoff, *off;      /* off: NONE64 while unplaced */
     uint64_t *floor, *total;     /* per slot */
-    uint64_t *slot_min;          /* per slot, scratch of bnb_check */
+    uint64_t *ufloor;            /* per slot: lowest minoff of the unplaced live there */
+    uint32_t *ucnt;              /* per slot: how many unplaced live there have it */
+    uint32_t *slot_start, *slot_buf; /* buffers live in each slot, CSR: */
+    uint32_t *slot_cnt;          /* the first slot_cnt[t] of slot t are unplaced */
+    uint32_t *buf_start, *pos;   /* where in slot t buffer y is: pos[buf_start[y] + t - lo] */
+    uint32_t *stamp, *rstamp, gen; /* slots logged / recounted in this placement */
     struct bnb_cand *pool;       /* candidate lists, one a depth */
     uint32_t *rest_pool;         /* what is left after a placement, a depth */
     uint32_t *by_lo;             /* all buffers by first slot */
-    size_t pool_used, rest_used;
-    struct { uint32_t what; uint64_t old; } *undo;
+    uint32_t *pre_pool;          /* preorder ranks saved while a group has its own */
+    struct order_key *kk;        /* scratch of a group's preorder */
+    size_t pool_used, rest_used, pre_used;
+    size_t heur;                 /* which preorder (see preorder()) */
+    bool dyn;                    /* groups re-rank by their own loads, W by time */
+    struct { uint32_t what, cnt; uint64_t old; } *undo;
     size_t undo_n, undo_cap;
     uint64_t cap, nodes_left, nodes;
     uint64_t work_left;          /* slot visits allowed (fast mode) */
     double deadline;
-    bool timed_out;
+    bool timed_out;              /* also set when the undo log could not grow */
 };
 
 #define NONE64 UINT64_MAX
@@ -1363,7 +1382,8 @@ static int cand_cmp(const void *pa, const void *pb)
 static double now_s(void);
 
 /* Undo log entries: what < n: a buffer's minoff; < n + slots: a slot's
- * floor; else the placement of buffer what - n - slots. */
+ * floor; < n + 2 slots: a slot's ufloor; else the placement of buffer
+ * what - n - 2 slots. */
 static void bnb_unwind(struct bnb *g, size_t mark)
 {
     while (g->undo_n > mark) {
@@ -1372,10 +1392,21 @@ static void bnb_unwind(struct bnb *g, size_t mark)
             g->minoff[w] = g->undo[g->undo_n].old;
         } else if (w < g->n + g->slots) {
             g->floor[w - g->n] = g->undo[g->undo_n].old;
+        } else if (w < g->n + 2 * g->slots) {
+            g->ufloor[w - g->n - g->slots] = g->undo[g->undo_n].old;
+            g->ucnt[w - g->n - g->slots] = g->undo[g->undo_n].cnt;
         } else {
-            size_t x = w - g->n - g->slots;
-            for (size_t t = g->lo[x]; t < g->hi[x]; t++)
+            size_t x = w - g->n - 2 * g->slots;
+            for (size_t t = g->lo[x]; t < g->hi[x]; t++) {
+                /* x sits just past the unplaced ones; swap it back */
+                uint32_t *l = g->slot_buf + g->slot_start[t];
+                uint32_t p = g->pos[g->buf_start[x] + t - g->lo[x]], e = g->slot_cnt[t]++;
+                uint32_t y = l[p];
+                l[p] = (uint32_t)x;
+                l[e] = y;
+                g->pos[g->buf_start[y] + t - g->lo[y]] = e;
                 g->total[t] += g->b[x].bytes;
+            }
             g->off[x] = NONE64;
         }
     }
@@ -1387,30 +1418,67 @@ static void bnb_log(struct bnb *g, size_t what, uint64_t old)
     g->undo[g->undo_n++].old = old;
 }
 
-/* The slots of comp[0..m): what is still to come sits above the floor, the
- * current offset, and the lowest offset any unplaced buffer live there can
- * take; with the sizes still to come, it must stay within cap. */
-static bool bnb_check(struct bnb *g, const uint32_t *comp, size_t m, size_t s_lo, size_t s_hi,
-                      uint64_t offset)
+/* Make room for need more undo entries. Returns false when out of memory
+ * (the search then stops as if out of time). */
+static bool bnb_reserve(struct bnb *g, size_t need)
 {
-    size_t t, i;
-    for (t = s_lo; t < s_hi; t++)
-        g->slot_min[t] = NONE64;
-    for (i = 0; i < m; i++) {
-        uint32_t y = comp[i];
-        if (g->off[y] != NONE64)
+    size_t cap = g->undo_cap;
+    void *p;
+    if (g->undo_cap - g->undo_n >= need)
+        return true;
+    while (cap - g->undo_n < need)
+        cap *= 2;
+    p = realloc(g->undo, cap * sizeof(*g->undo));
+    if (!p)
+        return false;
+    g->undo = p;
+    g->undo_cap = cap;
+    return true;
+}
+
+/* A buffer's minoff went up from old, or (old = its offset) it was placed,
+ * after all the raises of this placement: in its slots lo..hi where old was
+ * the lowest, one fewer unplaced buffer has it; where none is left, recount
+ * (once a placement: the raises are all in). The count spares most scans. */
+static void ufloor_fix(struct bnb *g, size_t lo, size_t hi, uint64_t old)
+{
+    for (size_t t = lo; t < hi; t++) {
+        uint64_t m = NONE64;
+        uint32_t c = 0;
+        if (g->ufloor[t] != old || g->rstamp[t] == g->gen)
             continue;
-        for (t = g->lo[y]; t < g->hi[y]; t++)
-            if (g->minoff[y] < g->slot_min[t])
-                g->slot_min[t] = g->minoff[y];
-        g->work_left -= g->work_left > g->hi[y] - g->lo[y] ? g->hi[y] - g->lo[y] : g->work_left;
+        if (g->stamp[t] != g->gen) {
+            g->stamp[t] = g->gen;
+            g->undo[g->undo_n].what = (uint32_t)(g->n + g->slots + t);
+            g->undo[g->undo_n].cnt = g->ucnt[t];
+            g->undo[g->undo_n++].old = g->ufloor[t];
+        }
+        if (--g->ucnt[t] > 0)
+            continue;
+        g->rstamp[t] = g->gen;
+        for (uint32_t k = g->slot_start[t]; k < g->slot_start[t] + g->slot_cnt[t]; k++) {
+            uint32_t y = g->slot_buf[k];
+            if (g->minoff[y] > m)
+                continue;
+            c = g->minoff[y] == m ? c + 1 : 1;
+            m = g->minoff[y];
+        }
+        g->ufloor[t] = m;
+        g->ucnt[t] = c;
     }
-    for (t = s_lo; t < s_hi; t++) {
+}
+
+/* Slots s_lo..s_hi: what is still to come sits above the floor, the
+ * current offset, and the lowest offset any unplaced buffer live there can
+ * take (ufloor); with the sizes still to come, it must stay within cap. */
+static bool bnb_check(struct bnb *g, size_t s_lo, size_t s_hi, uint64_t offset)
+{
+    for (size_t t = s_lo; t < s_hi; t++) {
         uint64_t f = g->floor[t] > offset ? g->floor[t] : offset;
         if (!g->total[t])
             continue;
-        if (g->slot_min[t] > f)
-            f = g->slot_min[t];
+        if (g->ufloor[t] > f)
+            f = g->ufloor[t];
         if (f + g->total[t] > g->cap)
             return false;
     }
@@ -1432,7 +1500,7 @@ static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cu
     size_t pool_mark = g->pool_used, u = 0, k, i;
     struct bnb_cand *c;
     uint32_t *rest;
-    uint64_t min_height = NONE64;
+    uint64_t min_height = NONE64, span = 0;
     size_t s_lo = SIZE_MAX, s_hi = 0;
     int rc = 0;
 
@@ -1452,6 +1520,7 @@ static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cu
     for (i = 0; i < m; i++) {
         uint32_t y = comp[i];
         c[u++] = (struct bnb_cand){g->minoff[y], g->pre[y], y};
+        span += g->hi[y] - g->lo[y];
         if (g->minoff[y] + g->b[y].bytes < min_height)
             min_height = g->minoff[y] + g->b[y].bytes;
         if (g->lo[y] < s_lo)
@@ -1463,7 +1532,8 @@ static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cu
     for (k = 0; k < u && rc == 0; k++) {
         uint32_t x = c[k].idx;
         uint64_t o = c[k].off, top = o + g->b[x].bytes;
-        size_t mark = g->undo_n, t, nr = 0;
+        size_t mark = g->undo_n, raised_end, t, nr = 0;
+        uint64_t w = span - (g->hi[x] - g->lo[x]);
         bool hat = false;
         if (o < cur_off || (o == cur_off && c[k].pre < cur_pre))
             continue; /* not canonical: the same plan comes in order elsewhere */
@@ -1471,8 +1541,14 @@ static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cu
             break;    /* dominated, and so is every later candidate */
         if (top > g->cap)
             continue;
+        if (!bnb_reserve(g, g->adj_start[x + 1] - g->adj_start[x] + (g->hi[x] - g->lo[x]) +
+                                (s_hi - s_lo) + 1)) {
+            g->timed_out = true;
+            rc = -1;
+            break;
+        }
         g->off[x] = o;
-        bnb_log(g, g->n + g->slots + x, 0);
+        bnb_log(g, g->n + 2 * g->slots + x, 0);
         for (uint32_t a = g->adj_start[x]; a < g->adj_start[x + 1]; a++) {
             uint32_t y = g->adj[a];
             uint64_t mo = align_up(top, align_of(&g->b[y]));
@@ -1484,12 +1560,34 @@ static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cu
                 g->minoff[y] = mo;
             }
         }
+        raised_end = g->undo_n;
         for (t = g->lo[x]; t < g->hi[x]; t++) {
+            /* out of the unplaced part of the slot's list: swap with its
+             * last; x's pos keeps where it was, for the undo */
+            uint32_t *l = g->slot_buf + g->slot_start[t];
+            uint32_t p = g->pos[g->buf_start[x] + t - g->lo[x]], e = --g->slot_cnt[t];
+            uint32_t y = l[e];
+            l[e] = x;
+            l[p] = y;
+            g->pos[g->buf_start[y] + t - g->lo[y]] = p;
             bnb_log(g, g->n + t, g->floor[t]);
             g->floor[t] = top;
             g->total[t] -= g->b[x].bytes;
         }
-        if (bnb_check(g, comp, m, s_lo, s_hi, o)) {
+        if (++g->gen == 0) {
+            memset(g->stamp, 0, g->slots * sizeof(*g->stamp));
+            memset(g->rstamp, 0, g->slots * sizeof(*g->rstamp));
+            g->gen = 1;
+        }
+        ufloor_fix(g, g->lo[x], g->hi[x], o);
+        for (i = mark + 1; i < raised_end; i++) {
+            uint32_t y = g->undo[i].what;
+            ufloor_fix(g, g->lo[y], g->hi[y], g->undo[i].old);
+        }
+        /* the work the fast mode is allowed is counted as before: the
+         * slots of the unplaced buffers */
+        g->work_left -= g->work_left > w ? w : g->work_left;
+        if (bnb_check(g, s_lo, s_hi, o)) {
             for (i = 0; i < m; i++)
                 if (comp[i] != x)
                     rest[nr++] = comp[i];
@@ -1509,6 +1607,47 @@ static int bnb_search(struct bnb *g, const uint32_t *comp, size_t m, uint64_t cu
     return rc;
 }
 
+/* Solve list[0..m), a group that shares no time with the other unplaced
+ * buffers, from a canonical start of its own. With dyn (the time-limited
+ * rounds, as MiniMalloc's sub-partitions), its buffers are first re-ranked
+ * by the preorder on what is left: T is the largest load of unplaced
+ * buffers over the buffer's slots; the caller's ranks are restored after. */
+static int bnb_group(struct bnb *g, const uint32_t *list, size_t m)
+{
+    uint32_t *save;
+    size_t i, t;
+    int rc;
+    if (!g->dyn)
+        return bnb_search(g, list, m, 0, 0);
+    save = g->pre_pool + g->pre_used;
+    g->pre_used += m;
+    for (i = 0; i < m; i++) {
+        uint32_t y = list[i];
+        const struct plan_buffer *by = &g->b[y];
+        uint64_t load = 0;
+        double w = (double)(by->upper - by->lower), a = (double)by->bytes * w, lt;
+        for (t = g->lo[y]; t < g->hi[y]; t++)
+            if (g->total[t] > load)
+                load = g->total[t];
+        lt = (double)load;
+        save[i] = g->pre[y];
+        if (g->heur == 0)
+            g->kk[i] = (struct order_key){lt, w, a, y};
+        else if (g->heur == 1)
+            g->kk[i] = (struct order_key){lt, a, w, y};
+        else
+            g->kk[i] = (struct order_key){w, a, lt, y};
+    }
+    qsort(g->kk, m, sizeof(*g->kk), key_cmp);
+    for (i = 0; i < m; i++)
+        g->pre[g->kk[i].idx] = (uint32_t)i;
+    rc = bnb_search(g, list, m, 0, 0);
+    for (i = 0; i < m; i++)
+        g->pre[list[i]] = save[i];
+    g->pre_used -= m;
+    return rc;
+}
+
 /* Split list[0..m) (sorted by first slot) into groups that share no time
  * (a cut wherever no earlier buffer reaches the next) and solve each. A
  * group alone starts its own canonical order (as MiniMalloc's
@@ -1523,7 +1662,7 @@ static int bnb_groups(struct bnb *g, const uint32_t *list, size_t m, uint64_t cu
     for (i = 0; i < m && rc == 1; i++) {
         if (i > start && g->lo[list[i]] >= reach) {
             split = true;
-            rc = bnb_search(g, list + start, i - start, 0, 0);
+            rc = bnb_group(g, list + start, i - start);
             start = i;
             reach = 0;
         }
@@ -1531,7 +1670,7 @@ static int bnb_groups(struct bnb *g, const uint32_t *list, size_t m, uint64_t cu
             reach = g->hi[list[i]];
     }
     if (rc == 1 && start < m)
-        rc = split ? bnb_search(g, list + start, m - start, 0, 0)
+        rc = split ? bnb_group(g, list + start, m - start)
                    : bnb_search(g, list, m, cur_off, cur_pre);
     return rc;
 }
@@ -1545,10 +1684,20 @@ static void bnb_free(struct bnb *g)
     free(g->off);
     free(g->floor);
     free(g->total);
-    free(g->slot_min);
+    free(g->ufloor);
+    free(g->ucnt);
+    free(g->slot_cnt);
+    free(g->buf_start);
+    free(g->pos);
+    free(g->rstamp);
+    free(g->slot_start);
+    free(g->slot_buf);
+    free(g->stamp);
     free(g->pool);
     free(g->rest_pool);
     free(g->by_lo);
+    free(g->pre_pool);
+    free(g->kk);
     free(g->undo);
 }
 
@@ -1573,18 +1722,31 @@ static int bnb_init(struct bnb *g, const struct plan_buffer *b, size_t n, const 
     g->off = malloc(n * sizeof(*g->off));
     g->floor = calloc(g->slots + 1, sizeof(*g->floor));
     g->total = calloc(g->slots + 1, sizeof(*g->total));
-    g->slot_min = calloc(g->slots + 1, sizeof(*g->slot_min));
+    g->ufloor = malloc((g->slots + 1) * sizeof(*g->ufloor));
+    g->slot_start = calloc(g->slots + 2, sizeof(*g->slot_start));
+    g->stamp = calloc(g->slots + 1, sizeof(*g->stamp));
+    g->rstamp = calloc(g->slots + 1, sizeof(*g->rstamp));
+    g->ucnt = calloc(g->slots + 1, sizeof(*g->ucnt));
+    g->slot_cnt = calloc(g->slots + 1, sizeof(*g->slot_cnt));
+    g->buf_start = calloc(n + 1, sizeof(*g->buf_start));
     g->pool = malloc((n * (n + 1) / 2 + 1) * sizeof(*g->pool));
     g->rest_pool = malloc((n * (n + 1) / 2 + 1) * sizeof(*g->rest_pool));
     g->by_lo = malloc(n * sizeof(*g->by_lo) + 1);
+    g->pre_pool = malloc((n * (n + 1) / 2 + 1) * sizeof(*g->pre_pool));
+    g->kk = malloc(n * sizeof(*g->kk) + 1);
     /* along one path: each overlap, each slot of each buffer, each
-     * placement once */
+     * placement once; the ufloor entries grow it on demand
+     * (bnb_reserve). The same count sizes the slot lists. */
     g->undo_cap = 2 * pairs + n + 1;
     for (i = 0; i < n; i++)
         g->undo_cap += s->hi[i] - s->lo[i];
     g->undo = malloc(g->undo_cap * sizeof(*g->undo));
+    g->slot_buf = malloc(g->undo_cap * sizeof(*g->slot_buf));
+    g->pos = malloc(g->undo_cap * sizeof(*g->pos));
     if (!g->adj_start || !g->adj || !g->pre || !g->minoff || !g->off || !g->floor ||
-        !g->total || !g->slot_min || !g->pool || !g->rest_pool || !g->by_lo || !g->undo) {
+        !g->total || !g->ufloor || !g->slot_start || !g->slot_buf || !g->stamp ||
+        !g->rstamp || !g->ucnt || !g->slot_cnt || !g->buf_start || !g->pos || !g->pool ||
+        !g->pre_pool || !g->kk || !g->rest_pool || !g->by_lo || !g->undo) {
         bnb_free(g);
         return -ENOMEM;
     }
@@ -1599,9 +1761,20 @@ static int bnb_init(struct bnb *g, const struct plan_buffer *b, size_t n, const 
     for (i = 0; i < n; i++) {
         g->pre[order[i]] = (uint32_t)i;
         g->off[i] = NONE64;
-        for (j = s->lo[i]; j < s->hi[i]; j++)
+        for (j = s->lo[i]; j < s->hi[i]; j++) {
             g->total[j] += b[i].bytes;
+            g->slot_start[j + 1]++;
+        }
     }
+    for (j = 0; j < g->slots; j++)
+        g->slot_start[j + 1] += g->slot_start[j];
+    /* the stamps serve as fill cursors here, then start at 0 */
+    for (i = 0; i < n; i++) {
+        g->buf_start[i + 1] = g->buf_start[i] + (s->hi[i] - s->lo[i]);
+        for (j = s->lo[i]; j < s->hi[i]; j++)
+            g->slot_buf[g->slot_start[j] + g->stamp[j]++] = (uint32_t)i;
+    }
+    memset(g->stamp, 0, (g->slots + 1) * sizeof(*g->stamp));
     /* by first slot: a counting sort */
     {
         size_t *at = calloc(g->slots + 2, sizeof(*at));
@@ -1631,7 +1804,18 @@ static int bnb_try(struct bnb *g, uint64_t cap, uint64_t node_limit, uint64_t *o
     g->nodes_left = node_limit;
     g->pool_used = 0;
     g->rest_used = 0;
+    g->pre_used = 0;
     g->undo_n = 0;
+    for (t = 0; t < g->slots; t++) {
+        /* all unplaced: the lists whole again, pos as they now stand */
+        g->slot_cnt[t] = g->slot_start[t + 1] - g->slot_start[t];
+        for (i = g->slot_start[t]; i < g->slot_start[t + 1]; i++) {
+            uint32_t y = g->slot_buf[i];
+            g->pos[g->buf_start[y] + t - g->lo[y]] = (uint32_t)(i - g->slot_start[t]);
+        }
+        g->ucnt[t] = g->slot_cnt[t];
+        g->ufloor[t] = g->ucnt[t] ? 0 : NONE64;
+    }
     rc = bnb_groups(g, g->by_lo, g->n, 0, 0);
     if (rc == 1)
         for (i = 0; i < g->n; i++)
@@ -1729,11 +1913,13 @@ static int profile(const struct plan_buffer *b, size_t n, const struct sky *s, u
 #define N_PREORDERS 3
 
 static void preorder(const struct plan_buffer *b, size_t n, const struct sky *s,
-                     const uint64_t *load, size_t which, struct order_key *kk, uint32_t *order)
+                     const uint64_t *load, size_t which, bool by_time, struct order_key *kk,
+                     uint32_t *order)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        double w = (double)(s->hi[i] - s->lo[i]), t = (double)load[i];
+        double w = by_time ? (double)(b[i].upper - b[i].lower) : (double)(s->hi[i] - s->lo[i]);
+        double t = (double)load[i];
         double a = (double)b[i].bytes * (double)(b[i].upper - b[i].lower);
         if (which == 0)
             kk[i] = (struct order_key){t, w, a, (uint32_t)i};      /* TWA */
@@ -1789,11 +1975,11 @@ static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak
         sr->out[i].off = off[i];
 }
 
-/* Phases 1, 2 and the first round of 3 are the fast mode and run the same
- * with or without a time limit, so a limited run is never worse than the
- * fast one (when they take longer than the limit, as on the largest traces,
- * the call takes that long). The limit bounds the rest of 3 and 4. With no
- * limit, phase 4 stops on the work budget (deterministic). */
+/* Phases 1, 2, the first round of 3 and 4 on the work budget are the fast
+ * mode and run the same with or without a time limit, so a limited run is
+ * never worse than the fast one (when they take longer than the limit, as
+ * on the largest traces, the call takes that long). The limit bounds what
+ * comes after: more rounds of 3, then 4 again. */
 static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
                           uint64_t *peak)
 {
@@ -1813,13 +1999,17 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
     struct order_key *keys = NULL;
     uint32_t *order = NULL, *cur = NULL, *trial = NULL, *crit = NULL;
     uint64_t *load = NULL, *cur_off = NULL, cur_peak = UINT64_MAX, pk, pairs, rng;
+    uint64_t proven;         /* no plan has a lower peak */
+    uint64_t nodes = FAST_BNB_NODES, lo_cap = 0, above = 2;
+    struct bnb g;
+    bool have_g = false, first = true;
+    int stage;
     double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
     double deadline = limit > 0 ? now_s() + limit : 0;
     size_t r, i;
     int rc;
 
 #define SPENT() (e.work + s.work)
-#define OUT_OF_TIME() (limit > 0 ? now_s() > deadline : SPENT() > FAST_BUDGET)
 
     rc = engine_init(&e, b, n);
     if (rc < 0)
@@ -1843,6 +2033,8 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
     rc = profile(b, n, &s, load, &sr.lb, &pairs);
     if (rc < 0)
         goto out;
+    proven = sr.lb;
+    lo_cap = sr.lb;
 
     /* 1. Lowest first on the skyline by valleys, with several tie rules;
      * then (small problems) by lazily re-keyed buffers. The best order
@@ -1891,32 +2083,50 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
     }
 
     /* 3. On small problems: branch and bound, MiniMalloc style (fast mode:
-     * one round with a small node limit, at the lower bound only): round robin over three preorders (which one works varies from
-     * problem to problem), node limits doubling each round; each try aims
-     * at the lowest cap not yet proven impossible, then just below the
-     * best plan so far. */
+     * one round with a small node limit, at the lower bound only): round
+     * robin over three preorders (which one works varies from problem to
+     * problem), node limits doubling each round; each try aims at the
+     * lowest cap not yet proven impossible, then between it and the best
+     * plan so far: halfway, and after each try there that runs out of
+     * nodes half as far from the best (back to halfway each round). A cap
+     * proven impossible raises the lowest. Only the rounds after the first
+     * (time limit) use W by time and re-rank groups (g.dyn), so the fast
+     * mode searches the same tree as it always did. */
     if (n <= BNB_MAX_N && pairs <= BNB_MAX_PAIRS && sr.best > sr.lb) {
-        struct bnb g;
-        uint64_t nodes = FAST_BNB_NODES, lo_cap = sr.lb;
-        bool first = true;
         rc = bnb_init(&g, b, n, &s, cur, pairs);
         if (rc < 0)
             goto out;
-        g.deadline = limit > 0 ? deadline : HUGE_VAL;
-        g.work_left = limit > 0 ? UINT64_MAX : FAST_BNB_WORK;
-        /* The first round, node-limited, is part of the fast mode too (so
-         * it runs the same with a time limit); later rounds need one. */
-        while (sr.best > lo_cap && !g.timed_out && (first || limit > 0)) {
+        have_g = true;
+        g.deadline = HUGE_VAL;
+        g.work_left = FAST_BNB_WORK;
+    }
+    rng = 0x9e3779b97f4a7c15ULL;
+    /* Stage 0 is the fast mode: the first round of 3, node- and
+     * work-limited, then 4 on the work budget; it runs the same with a
+     * time limit, so a limited run starts from the fast plan. Stage 1, with
+     * a limit only: 3 in further rounds, then 4, until the deadline. */
+    for (stage = 0; stage < (limit > 0 ? 2 : 1); stage++) {
+        if (have_g && stage == 1) {
+            g.deadline = deadline;
+            g.work_left = UINT64_MAX;
+        }
+        while (have_g && sr.best > lo_cap && !g.timed_out && (first || stage == 1)) {
+            above = 2;
             for (size_t h = 0; h < N_PREORDERS && sr.best > lo_cap && !g.timed_out; h++) {
-                preorder(b, n, &s, load, h, keys, order);
+                preorder(b, n, &s, load, h, !first, keys, order);
+                g.heur = h;
+                g.dyn = !first;
                 for (i = 0; i < n; i++)
                     g.pre[order[i]] = (uint32_t)i;
                 for (int q = 0; q < 2 && sr.best > lo_cap && !g.timed_out; q++) {
-                    uint64_t cap = q == 0 ? lo_cap : sr.best - 1;
+                    uint64_t cap =
+                        q == 0 ? lo_cap : sr.best - 1 - (sr.best - 1 - lo_cap) / above;
                     int f;
                     if (q == 1 && (cap == lo_cap || first))
                         break;
                     f = bnb_try(&g, cap, nodes, sr.off);
+                    if (q == 1 && f < 0 && above < ((uint64_t)1 << 40))
+                        above *= 2;
                     if (f == 1) {
                         for (i = 0, pk = 0; i < n; i++)
                             if (sr.off[i] + b[i].bytes > pk)
@@ -1931,46 +2141,49 @@ static int plan_portfolio(struct plan_buffer *b, size_t n, const struct planner_
             first = false;
             g.work_left = UINT64_MAX;
         }
-        bnb_free(&g);
-    }
+        if (have_g)
+            proven = lo_cap;
 
-    /* 4. Iterated greedy on the skyline order: take a buffer that ends at
-     * the peak, move it to a random earlier place (or swap two at random),
-     * replay; keep the order if the peak did not grow (plateaus let it
-     * drift), remember the best. Deterministic: a fixed seed. */
-    rng = 0x9e3779b97f4a7c15ULL;
-    while (sr.best > sr.lb && n > 1 && !OUT_OF_TIME()) {
-        size_t n_crit = 0, pos, to, c;
-        uint32_t x;
-        for (i = 0; i < n; i++)
-            if (cur_off[cur[i]] + b[cur[i]].bytes == cur_peak)
-                crit[n_crit++] = (uint32_t)i; /* a position in cur */
-        memcpy(trial, cur, n * sizeof(*trial));
-        pos = n_crit ? crit[rnd(&rng) % n_crit] : (size_t)(rnd(&rng) % n);
-        if (pos == 0 || rnd(&rng) % 8 == 0) {
-            size_t p1 = (size_t)(rnd(&rng) % n), p2 = (size_t)(rnd(&rng) % n);
-            x = trial[p1];
-            trial[p1] = trial[p2];
-            trial[p2] = x;
-        } else {
-            to = (size_t)(rnd(&rng) % pos);
-            x = trial[pos];
-            for (c = pos; c > to; c--)
-                trial[c] = trial[c - 1];
-            trial[to] = x;
+        /* 4. Iterated greedy on the skyline order: take a buffer that ends
+         * at the peak, move it to a random earlier place (or swap two at
+         * random), replay; keep the order if the peak did not grow
+         * (plateaus let it drift), remember the best. Deterministic: a
+         * fixed seed. */
+        while (sr.best > proven && n > 1 &&
+               (stage == 0 ? SPENT() <= FAST_BUDGET : now_s() <= deadline)) {
+            size_t n_crit = 0, pos, to, c;
+            uint32_t x;
+            for (i = 0; i < n; i++)
+                if (cur_off[cur[i]] + b[cur[i]].bytes == cur_peak)
+                    crit[n_crit++] = (uint32_t)i; /* a position in cur */
+            memcpy(trial, cur, n * sizeof(*trial));
+            pos = n_crit ? crit[rnd(&rng) % n_crit] : (size_t)(rnd(&rng) % n);
+            if (pos == 0 || rnd(&rng) % 8 == 0) {
+                size_t p1 = (size_t)(rnd(&rng) % n), p2 = (size_t)(rnd(&rng) % n);
+                x = trial[p1];
+                trial[p1] = trial[p2];
+                trial[p2] = x;
+            } else {
+                to = (size_t)(rnd(&rng) % pos);
+                x = trial[pos];
+                for (c = pos; c > to; c--)
+                    trial[c] = trial[c - 1];
+                trial[to] = x;
+            }
+            if (sky_pass(&s, b, n, trial, cur_peak, sr.off, &pk) != 0)
+                continue;
+            memcpy(cur, trial, n * sizeof(*cur));
+            memcpy(cur_off, sr.off, n * sizeof(*cur_off));
+            cur_peak = pk;
+            keep_if_better(&sr, sr.off, pk);
         }
-        if (sky_pass(&s, b, n, trial, cur_peak, sr.off, &pk) != 0)
-            continue;
-        memcpy(cur, trial, n * sizeof(*cur));
-        memcpy(cur_off, sr.off, n * sizeof(*cur_off));
-        cur_peak = pk;
-        keep_if_better(&sr, sr.off, pk);
     }
 #undef SPENT
-#undef OUT_OF_TIME
     *peak = sr.best;
     rc = 0;
 out:
+    if (have_g)
+        bnb_free(&g);
     free(sr.off);
     free(cur_off);
     free(load);

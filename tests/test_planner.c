@@ -612,6 +612,98 @@ START_TEST(test_planner_time_limited_search_stops_near_budget_and_is_no_worse)
 }
 END_TEST
 
+/* A budget shorter than the fast mode still gets the whole fast mode (its
+ * iterated greedy included): the plan is never worse than without one. */
+START_TEST(test_planner_tiny_budget_is_never_worse_than_fast_mode)
+{
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        size_t n = 50 + (size_t)(seed * 37 % 250);
+        struct plan_buffer *b = malloc(n * sizeof(*b));
+        rng_state = seed * 0x2545f4914f6cdd1dULL;
+        ck_assert_ptr_nonnull(b);
+        random_problem(b, n, 10 + seed % 40);
+        uint64_t fast = plan_copy(NULL, b, n, 0, "random");
+        uint64_t tiny = plan_copy(NULL, b, n, 1e-6, "random");
+        ck_assert_msg(tiny <= fast, "seed %" PRIu64 ": %" PRIu64 " with a 1 us budget > %" PRIu64,
+                      seed, tiny, fast);
+        free(b);
+    }
+}
+END_TEST
+
+/* Exhaustive optimum of a small problem: every order of the buffers, each
+ * placed at the top of the earlier ones it overlaps in time (aligned).
+ * Some order gives every optimum: take an optimal plan, order by offset,
+ * and each buffer can only drop. */
+static void brute_optimum_rec(const struct plan_buffer *b, size_t n, uint64_t *off,
+                              unsigned used, size_t depth, uint64_t peak, uint64_t *best)
+{
+    if (peak >= *best)
+        return;
+    if (depth == n) {
+        *best = peak;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = b[i].align > 1 ? b[i].align : 1, o = 0;
+        if (used & (1u << i))
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if ((used & (1u << j)) && b[i].lower < b[j].upper && b[j].lower < b[i].upper &&
+                off[j] + b[j].bytes > o)
+                o = off[j] + b[j].bytes;
+        off[i] = (o + a - 1) / a * a;
+        brute_optimum_rec(b, n, off, used | (1u << i), depth + 1,
+                          off[i] + b[i].bytes > peak ? off[i] + b[i].bytes : peak, best);
+    }
+}
+
+static uint64_t brute_optimum(const struct plan_buffer *b, size_t n)
+{
+    uint64_t off[16], best = UINT64_MAX;
+    ck_assert_uint_le(n, 16);
+    brute_optimum_rec(b, n, off, 0, 0, 0, &best);
+    return best;
+}
+
+/* With a budget the search is exact on small problems: it reaches the
+ * optimum the enumeration finds, also where that is above the lower bound
+ * (the search must then prove the caps below it impossible, or at least
+ * not stop above it), and with alignments. Crowded lifetimes, so that
+ * the fast mode often misses. */
+START_TEST(test_planner_time_limited_search_finds_the_brute_force_optimum)
+{
+    size_t above_lb = 0, fast_missed = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        static const uint64_t aligns[] = {0, 0, 0, 4, 16};
+        size_t n = 6 + (size_t)(seed % 3);
+        struct plan_buffer b[8];
+        char what[64];
+        rng_state = seed * 0x9e3779b97f4a7c15ULL + 1;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lo = rnd() % 6;
+            b[i].lower = lo;
+            b[i].upper = lo + 1 + rnd() % 4;
+            b[i].bytes = 1 + rnd() % (seed % 2 ? 40 : 1000);
+            b[i].align = aligns[rnd() % 5];
+            b[i].off = 0;
+        }
+        snprintf(what, sizeof(what), "seed %" PRIu64 " n %zu", seed, n);
+        uint64_t opt = brute_optimum(b, n);
+        uint64_t fast = plan_copy(NULL, b, n, 0, what);
+        uint64_t slow = plan_copy(NULL, b, n, 2.0, what);
+        ck_assert_uint_ge(fast, opt);
+        ck_assert_msg(slow == opt, "%s: search %" PRIu64 ", optimum %" PRIu64, what, slow, opt);
+        above_lb += opt > planner_lower_bound(b, n);
+        fast_missed += fast > opt;
+    }
+    /* the instances exercise both: proofs above the bound, and the search
+     * improving on the fast mode */
+    ck_assert_uint_ge(above_lb, 3);
+    ck_assert_uint_ge(fast_missed, 1);
+}
+END_TEST
+
 /* Fast mode scales: 20,000 short-lived buffers plan well under a second
  * (about n log n; a quadratic pass would take far longer). */
 START_TEST(test_planner_fast_mode_is_not_quadratic)
@@ -658,6 +750,8 @@ static Suite *planner_suite(void)
     tcase_add_test(t, test_planner_rejects_unknown_policy_and_bad_time_limit);
     tcase_add_test(t, test_planner_default_reaches_the_minimalloc_readme_optimum);
     tcase_add_test(t, test_planner_time_limited_search_stops_near_budget_and_is_no_worse);
+    tcase_add_test(t, test_planner_time_limited_search_finds_the_brute_force_optimum);
+    tcase_add_test(t, test_planner_tiny_budget_is_never_worse_than_fast_mode);
     tcase_add_test(t, test_planner_fast_mode_is_not_quadratic);
     suite_add_tcase(s, t);
 
