@@ -4,6 +4,7 @@
  * it. Tensors, ops and one array holding every op's references are ours.
  */
 #include "graph_json.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -49,17 +50,6 @@ int graph_kind_parse(const char *s, enum tensor_kind *k)
     return -EINVAL;
 }
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* A non-negative JSON integer. */
 static int get_u64(const json_t *v, uint64_t *out)
 {
@@ -90,52 +80,52 @@ static int parse_tensor(const json_t *t, size_t i, const char *src, struct graph
     const char *kind;
 
     if (!json_is_object(t)) {
-        set_err(err, err_len, "%s: tensors[%zu]: expected an object", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu]: expected an object", src, i);
         return -EINVAL;
     }
     v = json_object_get(t, "id");
     if (v == NULL) {
-        set_err(err, err_len, "%s: tensors[%zu].id: missing", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].id: missing", src, i);
         return -EINVAL;
     }
     if (get_u64(v, &out->id) < 0) {
-        set_err(err, err_len, "%s: tensors[%zu].id: expected a non-negative integer", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].id: expected a non-negative integer", src, i);
         return -EINVAL;
     }
     v = json_object_get(t, "bytes");
     if (v == NULL) {
-        set_err(err, err_len, "%s: tensors[%zu].bytes: missing", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].bytes: missing", src, i);
         return -EINVAL;
     }
     if (get_u64(v, &out->bytes) < 0 || out->bytes == 0) {
-        set_err(err, err_len, "%s: tensors[%zu].bytes: expected a positive integer", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].bytes: expected a positive integer", src, i);
         return -EINVAL;
     }
     out->align = 0;
     v = json_object_get(t, "align");
     if (v != NULL && get_u64(v, &out->align) < 0) {
-        set_err(err, err_len, "%s: tensors[%zu].align: expected a non-negative integer", src,
+        errmsg_set(err, err_len, "%s: tensors[%zu].align: expected a non-negative integer", src,
                 i);
         return -EINVAL;
     }
     if (get_opt_string(t, "kind", &kind) < 0) {
-        set_err(err, err_len, "%s: tensors[%zu].kind: expected a string", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].kind: expected a string", src, i);
         return -EINVAL;
     }
     out->kind = TENSOR_INTERMEDIATE;
     if (kind != NULL && graph_kind_parse(kind, &out->kind) < 0) {
-        set_err(err, err_len,
+        errmsg_set(err, err_len,
                 "%s: tensors[%zu].kind: unknown kind \"%s\" (expected intermediate, input, "
                 "output, persistent, export or import)",
                 src, i, kind);
         return -EINVAL;
     }
     if (get_opt_string(t, "share", &out->share) < 0) {
-        set_err(err, err_len, "%s: tensors[%zu].share: expected a string", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].share: expected a string", src, i);
         return -EINVAL;
     }
     if (get_opt_string(t, "name", &out->name) < 0) {
-        set_err(err, err_len, "%s: tensors[%zu].name: expected a string", src, i);
+        errmsg_set(err, err_len, "%s: tensors[%zu].name: expected a string", src, i);
         return -EINVAL;
     }
     return 0;
@@ -151,19 +141,19 @@ static int count_refs(const json_t *op, size_t i, const char *key, const char *s
     if (a == NULL || json_is_null(a))
         return 0;
     if (!json_is_array(a)) {
-        set_err(err, err_len, "%s: ops[%zu].%s: expected an array of tensor ids", src, i, key);
+        errmsg_set(err, err_len, "%s: ops[%zu].%s: expected an array of tensor ids", src, i, key);
         return -EINVAL;
     }
     n = json_array_size(a);
     if (n > UINT32_MAX) {
-        set_err(err, err_len, "%s: ops[%zu].%s: %zu entries, more than %u", src, i, key, n,
+        errmsg_set(err, err_len, "%s: ops[%zu].%s: %zu entries, more than %u", src, i, key, n,
                 UINT32_MAX);
         return -EINVAL;
     }
     for (size_t j = 0; j < n; j++) {
         uint64_t id;
         if (get_u64(json_array_get(a, j), &id) < 0) {
-            set_err(err, err_len,
+            errmsg_set(err, err_len,
                     "%s: ops[%zu].%s[%zu]: expected a tensor id (a non-negative integer)", src,
                     i, key, j);
             return -EINVAL;
@@ -189,30 +179,30 @@ static int convert(struct graph_json *gj, const char *src, char *err, size_t err
     size_t n_tensors, n_ops, n_refs = 0, used = 0;
 
     if (!json_is_object(root)) {
-        set_err(err, err_len, "%s: expected a JSON object at the top level", src);
+        errmsg_set(err, err_len, "%s: expected a JSON object at the top level", src);
         return -EINVAL;
     }
     if (get_opt_string(root, "name", &gj->graph.name) < 0) {
-        set_err(err, err_len, "%s: name: expected a string", src);
+        errmsg_set(err, err_len, "%s: name: expected a string", src);
         return -EINVAL;
     }
     tensors = json_object_get(root, "tensors");
     if (!json_is_array(tensors)) {
-        set_err(err, err_len, "%s: tensors: %s", src,
+        errmsg_set(err, err_len, "%s: tensors: %s", src,
                 tensors == NULL ? "missing (expected an array of tensors)"
                                 : "expected an array of tensors");
         return -EINVAL;
     }
     ops = json_object_get(root, "ops");
     if (!json_is_array(ops)) {
-        set_err(err, err_len, "%s: ops: %s", src,
+        errmsg_set(err, err_len, "%s: ops: %s", src,
                 ops == NULL ? "missing (expected an array of ops)" : "expected an array of ops");
         return -EINVAL;
     }
     n_tensors = json_array_size(tensors);
     n_ops = json_array_size(ops);
     if (n_tensors > UINT32_MAX || n_ops > UINT32_MAX) {
-        set_err(err, err_len, "%s: %zu tensors and %zu ops: more than %u", src, n_tensors,
+        errmsg_set(err, err_len, "%s: %zu tensors and %zu ops: more than %u", src, n_tensors,
                 n_ops, UINT32_MAX);
         return -EINVAL;
     }
@@ -220,7 +210,7 @@ static int convert(struct graph_json *gj, const char *src, char *err, size_t err
     gj->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(*gj->tensors));
     gj->ops = calloc(n_ops ? n_ops : 1, sizeof(*gj->ops));
     if (gj->tensors == NULL || gj->ops == NULL) {
-        set_err(err, err_len, "%s: out of memory", src);
+        errmsg_set(err, err_len, "%s: out of memory", src);
         return -ENOMEM;
     }
     for (size_t i = 0; i < n_tensors; i++) {
@@ -233,11 +223,11 @@ static int convert(struct graph_json *gj, const char *src, char *err, size_t err
         int rc;
 
         if (!json_is_object(op)) {
-            set_err(err, err_len, "%s: ops[%zu]: expected an object", src, i);
+            errmsg_set(err, err_len, "%s: ops[%zu]: expected an object", src, i);
             return -EINVAL;
         }
         if (get_opt_string(op, "name", &gj->ops[i].name) < 0) {
-            set_err(err, err_len, "%s: ops[%zu].name: expected a string", src, i);
+            errmsg_set(err, err_len, "%s: ops[%zu].name: expected a string", src, i);
             return -EINVAL;
         }
         rc = count_refs(op, i, "inputs", src, &n_refs, err, err_len);
@@ -248,7 +238,7 @@ static int convert(struct graph_json *gj, const char *src, char *err, size_t err
     }
     gj->refs = malloc((n_refs ? n_refs : 1) * sizeof(*gj->refs));
     if (gj->refs == NULL) {
-        set_err(err, err_len, "%s: out of memory", src);
+        errmsg_set(err, err_len, "%s: out of memory", src);
         return -ENOMEM;
     }
     for (size_t i = 0; i < n_ops; i++) {
@@ -283,12 +273,12 @@ int graph_json_parse(const char *text, size_t len, const char *source,
         source = "<memory>";
     gj = calloc(1, sizeof(*gj));
     if (gj == NULL) {
-        set_err(err, err_len, "%s: out of memory", source);
+        errmsg_set(err, err_len, "%s: out of memory", source);
         return -ENOMEM;
     }
     gj->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (gj->root == NULL) {
-        set_err(err, err_len, "%s:%d:%d: %s", source, jerr.line, jerr.column, jerr.text);
+        errmsg_set(err, err_len, "%s:%d:%d: %s", source, jerr.line, jerr.column, jerr.text);
         rc = -EINVAL;
         goto err_free;
     }
@@ -349,14 +339,14 @@ int graph_json_load(const char *path, struct graph_json **out, char *err, size_t
     *out = NULL;
     if (f == NULL) {
         rc = -errno;
-        set_err(err, err_len, "%s: cannot open: %s", src, strerror(-rc));
+        errmsg_set(err, err_len, "%s: cannot open: %s", src, strerror(-rc));
         return rc;
     }
     rc = slurp(f, &text, &len);
     if (!is_stdin)
         fclose(f);
     if (rc < 0) {
-        set_err(err, err_len, "%s: cannot read: %s", src, strerror(-rc));
+        errmsg_set(err, err_len, "%s: cannot read: %s", src, strerror(-rc));
         return rc;
     }
     rc = graph_json_parse(text, len, src, out, err, err_len);

@@ -1,5 +1,6 @@
 /* problem_csv.c - MiniMalloc CSV reader and writer. */
 #include "problem_csv.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,16 +11,6 @@
 enum { COL_ID, COL_LOWER, COL_UPPER, COL_SIZE, COL_ALIGN, COL_OFFSET, N_KNOWN };
 static const char *const known_names[N_KNOWN] = {"id", "lower", "upper", "size", "alignment",
                                                  "offset"};
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 static char *trim(char *s)
 {
@@ -99,7 +90,7 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
 
     memset(p, 0, sizeof(*p));
     if (len == SIZE_MAX) {
-        set_err(err, err_len, "input too large");
+        errmsg_set(err, err_len, "input too large");
         return -EINVAL;
     }
     p->storage = malloc(len + 1);
@@ -108,7 +99,7 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
     memcpy(p->storage, text, len);
     p->storage[len] = '\0';
     if (memchr(p->storage, '\0', len)) {
-        set_err(err, err_len, "input contains a NUL byte");
+        errmsg_set(err, err_len, "input contains a NUL byte");
         goto err_free;
     }
     for (s = p->storage; (s = strchr(s, '\n')); s++)
@@ -124,7 +115,7 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
             break;
     }
     if (!line) {
-        set_err(err, err_len, "line %zu: missing header line (id,lower,upper,size)",
+        errmsg_set(err, err_len, "line %zu: missing header line (id,lower,upper,size)",
                 lineno ? lineno : 1);
         goto err_free;
     }
@@ -145,14 +136,14 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
         if (k == N_KNOWN)
             continue; /* an extra column: kept, not interpreted */
         if (col[k] >= 0) {
-            set_err(err, err_len, "line %zu: duplicate column '%s'", lineno, known_names[k]);
+            errmsg_set(err, err_len, "line %zu: duplicate column '%s'", lineno, known_names[k]);
             goto err_free;
         }
         col[k] = (int)c;
     }
     for (c = 0; c <= COL_SIZE; c++) {
         if (col[c] < 0) {
-            set_err(err, err_len, "line %zu: missing column '%s'", lineno, known_names[c]);
+            errmsg_set(err, err_len, "line %zu: missing column '%s'", lineno, known_names[c]);
             goto err_free;
         }
     }
@@ -180,7 +171,7 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
         f = &p->cells[row * p->n_cols];
         got = split(line, f, p->n_cols);
         if (got != p->n_cols) {
-            set_err(err, err_len, "line %zu: expected %zu columns, got %zu", lineno, p->n_cols,
+            errmsg_set(err, err_len, "line %zu: expected %zu columns, got %zu", lineno, p->n_cols,
                     got);
             goto err_free;
         }
@@ -191,12 +182,12 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
                 continue;
             prc = parse_u64(f[col[c]], &v);
             if (prc == -ERANGE) {
-                set_err(err, err_len, "line %zu: column '%s': number too large: '%s'", lineno,
+                errmsg_set(err, err_len, "line %zu: column '%s': number too large: '%s'", lineno,
                         known_names[c], f[col[c]]);
                 goto err_free;
             }
             if (prc < 0) {
-                set_err(err, err_len, "line %zu: column '%s': not a number: '%s'", lineno,
+                errmsg_set(err, err_len, "line %zu: column '%s': not a number: '%s'", lineno,
                         known_names[c], f[col[c]]);
                 goto err_free;
             }
@@ -209,22 +200,22 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
             }
         }
         if (f[col[COL_ID]][0] == '\0') {
-            set_err(err, err_len, "line %zu: column 'id': empty", lineno);
+            errmsg_set(err, err_len, "line %zu: column 'id': empty", lineno);
             goto err_free;
         }
         if (b->bytes == 0) {
-            set_err(err, err_len, "line %zu: column 'size': must be > 0", lineno);
+            errmsg_set(err, err_len, "line %zu: column 'size': must be > 0", lineno);
             goto err_free;
         }
         if (b->upper <= b->lower) {
-            set_err(err, err_len,
+            errmsg_set(err, err_len,
                     "line %zu: column 'upper': %" PRIu64 " is not above lower %" PRIu64
                     " (upper is exclusive)",
                     lineno, b->upper, b->lower);
             goto err_free;
         }
         if (b->align & (b->align - 1)) {
-            set_err(err, err_len, "line %zu: column 'alignment': %" PRIu64
+            errmsg_set(err, err_len, "line %zu: column 'alignment': %" PRIu64
                     " is not a power of two", lineno, b->align);
             goto err_free;
         }
@@ -236,7 +227,7 @@ int problem_csv_parse(const char *text, size_t len, struct problem *p, char *err
 
 err_nomem:
     rc = -ENOMEM;
-    set_err(err, err_len, "out of memory");
+    errmsg_set(err, err_len, "out of memory");
 err_free:
     problem_free(p);
     return rc;
@@ -254,7 +245,7 @@ int problem_csv_read(const char *path, struct problem *p, char *err, size_t err_
     f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) {
         rc = -errno;
-        set_err(err, err_len, "%s: %s", path, strerror(errno));
+        errmsg_set(err, err_len, "%s: %s", path, strerror(errno));
         return rc;
     }
     for (;;) {
@@ -265,7 +256,7 @@ int problem_csv_read(const char *path, struct problem *p, char *err, size_t err_
             nb = realloc(buf, ncap);
             if (!nb) {
                 rc = -ENOMEM;
-                set_err(err, err_len, "%s: out of memory", path);
+                errmsg_set(err, err_len, "%s: out of memory", path);
                 goto err_close;
             }
             buf = nb;
@@ -278,7 +269,7 @@ int problem_csv_read(const char *path, struct problem *p, char *err, size_t err_
     }
     if (ferror(f)) {
         rc = -EIO;
-        set_err(err, err_len, "%s: read error", path);
+        errmsg_set(err, err_len, "%s: read error", path);
         goto err_close;
     }
     if (!is_stdin)

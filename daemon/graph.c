@@ -1,5 +1,6 @@
 /* graph.c - validate, liveness, plan and verify one graph's workspace. */
 #include "graph.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static bool in_workspace(enum tensor_kind k)
 {
@@ -41,7 +31,7 @@ static const char *find_policy(const char *policy, char *err, size_t err_len)
     }
     if (err == NULL || err_len == 0)
         return NULL;
-    set_err(err, err_len, "unknown planner policy \"%s\" (policies:", policy);
+    errmsg_set(err, err_len, "unknown planner policy \"%s\" (policies:", policy);
     used = strlen(err);
     for (size_t i = 0; i < n && used + 1 < err_len; i++) {
         snprintf(err + used, err_len - used, "%s %s", i == 0 ? "" : ",",
@@ -74,7 +64,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     if (err != NULL && err_len > 0)
         err[0] = '\0';
     if (out == NULL || g == NULL) {
-        set_err(err, err_len, "no graph or no plan to fill");
+        errmsg_set(err, err_len, "no graph or no plan to fill");
         return -EINVAL;
     }
     memset(out, 0, sizeof(*out));
@@ -86,7 +76,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     if (lim == NULL)
         lim = &defaults;
     if (g->n_tensors > lim->max_tensors) {
-        set_err(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
+        errmsg_set(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
                 g->n_tensors, lim->max_tensors);
         return -E2BIG;
     }
@@ -95,7 +85,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     p.live = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*p.live));
     p.off = malloc((g->n_tensors ? g->n_tensors : 1) * sizeof(*p.off));
     if (p.live == NULL || p.off == NULL) {
-        set_err(err, err_len, "out of memory for %u tensors", g->n_tensors);
+        errmsg_set(err, err_len, "out of memory for %u tensors", g->n_tensors);
         rc = -ENOMEM;
         goto err_free_plan;
     }
@@ -109,7 +99,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     buf = malloc((m ? m : 1) * sizeof(*buf));
     tensor_of = malloc((m ? m : 1) * sizeof(*tensor_of));
     if (buf == NULL || tensor_of == NULL) {
-        set_err(err, err_len, "out of memory for %zu workspace tensors", m);
+        errmsg_set(err, err_len, "out of memory for %zu workspace tensors", m);
         rc = -ENOMEM;
         goto err_free_bufs;
     }
@@ -125,7 +115,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
         /* Bytes plus the worst alignment padding must fit, so that no
          * planner's offset arithmetic can wrap. */
         if (t->bytes > UINT64_MAX - sum || align - 1 > UINT64_MAX - sum - t->bytes) {
-            set_err(err, err_len,
+            errmsg_set(err, err_len,
                     "tensor id %llu (tensors[%u]): the workspace's total size overflows "
                     "64 bits",
                     (unsigned long long)t->id, k);
@@ -158,7 +148,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
         char why[256];
         rc = planner_verify(buf, m, p.peak_bytes, why, sizeof(why));
         if (rc < 0) {
-            set_err(err, err_len, "policy %s produced an invalid plan: %s", p.policy, why);
+            errmsg_set(err, err_len, "policy %s produced an invalid plan: %s", p.policy, why);
             rc = -EFAULT;
             goto err_free_bufs;
         }

@@ -7,6 +7,7 @@
  * intervals then follow from the kind. Linear in tensors + references.
  */
 #include "liveness.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,17 +29,6 @@ struct tensor_state {
     uint32_t last_read;
     uint32_t writer;
 };
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static const char *op_name(const struct graph_op *op)
 {
@@ -136,39 +126,39 @@ static int check_tensor(const struct graph_tensor *t, uint32_t i, const struct g
         shared = true;
         break;
     default:
-        set_err(err, err_len, "tensor id %llu (tensors[%u]): unknown kind %d",
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): unknown kind %d",
                 (unsigned long long)t->id, i, (int)t->kind);
         return -EINVAL;
     }
     if (t->bytes == 0) {
-        set_err(err, err_len, "tensor id %llu (tensors[%u]): bytes is 0",
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): bytes is 0",
                 (unsigned long long)t->id, i);
         return -EINVAL;
     }
     if (t->bytes > lim->max_tensor_bytes) {
-        set_err(err, err_len, "tensor id %llu (tensors[%u]): %llu bytes is above the limit of %llu",
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): %llu bytes is above the limit of %llu",
                 (unsigned long long)t->id, i, (unsigned long long)t->bytes,
                 (unsigned long long)lim->max_tensor_bytes);
         return -EINVAL;
     }
     if (!is_pow2(align)) {
-        set_err(err, err_len, "tensor id %llu (tensors[%u]): align %llu is not a power of two",
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): align %llu is not a power of two",
                 (unsigned long long)t->id, i, (unsigned long long)align);
         return -EINVAL;
     }
     if (align > lim->max_align) {
-        set_err(err, err_len, "tensor id %llu (tensors[%u]): align %llu is above the limit of %llu",
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): align %llu is above the limit of %llu",
                 (unsigned long long)t->id, i, (unsigned long long)align,
                 (unsigned long long)lim->max_align);
         return -EINVAL;
     }
     if (shared && (t->share == NULL || t->share[0] == '\0')) {
-        set_err(err, err_len, "tensor id %llu (tensors[%u]): an %s tensor needs a share name",
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): an %s tensor needs a share name",
                 (unsigned long long)t->id, i, kind_word(t->kind));
         return -EINVAL;
     }
     if (!shared && t->share != NULL) {
-        set_err(err, err_len,
+        errmsg_set(err, err_len,
                 "tensor id %llu (tensors[%u]): share name \"%s\" on a %s tensor "
                 "(only export and import tensors are shared)",
                 (unsigned long long)t->id, i, t->share, kind_word(t->kind));
@@ -183,7 +173,7 @@ static int resolve(const struct id_map *m, const struct graph *g, uint32_t i, ui
 {
     *idx = id_map_find(m, g->tensors, id);
     if (*idx == NONE) {
-        set_err(err, err_len, "op %u (%s): %s %u names unknown tensor id %llu", i,
+        errmsg_set(err, err_len, "op %u (%s): %s %u names unknown tensor id %llu", i,
                 op_name(&g->ops[i]), reading ? "input" : "output", j, (unsigned long long)id);
         return -EINVAL;
     }
@@ -207,14 +197,14 @@ static int walk_ops(const struct graph *g, const struct graph_limits *lim, const
         int rc;
 
         if (refs > lim->max_op_refs) {
-            set_err(err, err_len,
+            errmsg_set(err, err_len,
                     "op %u (%s): %llu inputs + outputs is above the limit of %u (max_op_refs)",
                     i, op_name(op), (unsigned long long)refs, lim->max_op_refs);
             return -E2BIG;
         }
         if ((op->n_inputs != 0 && op->inputs == NULL) ||
             (op->n_outputs != 0 && op->outputs == NULL)) {
-            set_err(err, err_len, "op %u (%s): reference array is NULL", i, op_name(op));
+            errmsg_set(err, err_len, "op %u (%s): reference array is NULL", i, op_name(op));
             return -EINVAL;
         }
         /* Reads first: an op reading and writing one tensor reads before its write. */
@@ -226,7 +216,7 @@ static int walk_ops(const struct graph *g, const struct graph_limits *lim, const
             if (st[idx].writer == NONE &&
                 (t->kind == TENSOR_INTERMEDIATE || t->kind == TENSOR_OUTPUT ||
                  t->kind == TENSOR_EXPORT)) {
-                set_err(err, err_len,
+                errmsg_set(err, err_len,
                         "op %u (%s): reads %s tensor id %llu before any op writes it", i,
                         op_name(op), kind_word(t->kind), (unsigned long long)t->id);
                 return -EINVAL;
@@ -242,10 +232,10 @@ static int walk_ops(const struct graph *g, const struct graph_limits *lim, const
             if (st[idx].writer != NONE && t->kind != TENSOR_PERSISTENT) {
                 const struct graph_op *w = &g->ops[st[idx].writer];
                 if (st[idx].writer == i)
-                    set_err(err, err_len, "op %u (%s): writes tensor id %llu twice", i,
+                    errmsg_set(err, err_len, "op %u (%s): writes tensor id %llu twice", i,
                             op_name(op), (unsigned long long)t->id);
                 else
-                    set_err(err, err_len,
+                    errmsg_set(err, err_len,
                             "op %u (%s): writes tensor id %llu, already written by op %u (%s)",
                             i, op_name(op), (unsigned long long)t->id, st[idx].writer,
                             op_name(w));
@@ -270,7 +260,7 @@ static int finish(const struct graph *g, const struct tensor_state *st, struct t
         switch (t->kind) {
         case TENSOR_INTERMEDIATE:
             if (s->first_touch == NONE) {
-                set_err(err, err_len,
+                errmsg_set(err, err_len,
                         "tensor id %llu (tensors[%u]): intermediate tensor that no op touches",
                         (unsigned long long)t->id, k);
                 return -EINVAL;
@@ -289,7 +279,7 @@ static int finish(const struct graph *g, const struct tensor_state *st, struct t
         case TENSOR_OUTPUT:
         case TENSOR_EXPORT:
             if (s->writer == NONE) {
-                set_err(err, err_len, "tensor id %llu (tensors[%u]): %s tensor that no op writes",
+                errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): %s tensor that no op writes",
                         (unsigned long long)t->id, k, kind_word(t->kind));
                 return -EINVAL;
             }
@@ -318,37 +308,37 @@ int liveness_compute(const struct graph *g, const struct graph_limits *lim,
     if (lim == NULL)
         lim = &defaults;
     if (g == NULL || live == NULL) {
-        set_err(err, err_len, "no graph");
+        errmsg_set(err, err_len, "no graph");
         return -EINVAL;
     }
     if (g->n_tensors > lim->max_tensors) {
-        set_err(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
+        errmsg_set(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
                 g->n_tensors, lim->max_tensors);
         return -E2BIG;
     }
     if (g->n_ops > lim->max_ops) {
-        set_err(err, err_len, "graph has %u ops, above the limit of %u (max_ops)", g->n_ops,
+        errmsg_set(err, err_len, "graph has %u ops, above the limit of %u (max_ops)", g->n_ops,
                 lim->max_ops);
         return -E2BIG;
     }
     if (g->n_ops == 0 || g->n_tensors == 0) {
-        set_err(err, err_len, "empty graph: %u ops, %u tensors (it needs at least one of each)",
+        errmsg_set(err, err_len, "empty graph: %u ops, %u tensors (it needs at least one of each)",
                 g->n_ops, g->n_tensors);
         return -EINVAL;
     }
     if (g->tensors == NULL || g->ops == NULL) {
-        set_err(err, err_len, "graph: tensor or op array is NULL");
+        errmsg_set(err, err_len, "graph: tensor or op array is NULL");
         return -EINVAL;
     }
 
     rc = id_map_init(&map, g->n_tensors);
     if (rc < 0) {
-        set_err(err, err_len, "out of memory for %u tensors", g->n_tensors);
+        errmsg_set(err, err_len, "out of memory for %u tensors", g->n_tensors);
         return rc;
     }
     st = malloc((size_t)g->n_tensors * sizeof(*st));
     if (st == NULL) {
-        set_err(err, err_len, "out of memory for %u tensors", g->n_tensors);
+        errmsg_set(err, err_len, "out of memory for %u tensors", g->n_tensors);
         rc = -ENOMEM;
         goto err_free_map;
     }
@@ -362,7 +352,7 @@ int liveness_compute(const struct graph *g, const struct graph_limits *lim,
             goto err_free_state;
         other = id_map_insert(&map, g->tensors, t->id, k);
         if (other != NONE) {
-            set_err(err, err_len, "tensor id %llu (tensors[%u]): duplicate id (also tensors[%u])",
+            errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): duplicate id (also tensors[%u])",
                     (unsigned long long)t->id, k, other);
             rc = -EINVAL;
             goto err_free_state;

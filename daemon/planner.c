@@ -33,6 +33,7 @@
  * O(n log n + overlapping pairs). The skyline engine is O(n log T) a pass.
  */
 #include "planner.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -45,16 +46,6 @@
 #include <time.h>
 
 #define NONE UINT32_MAX
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 static uint64_t align_of(const struct plan_buffer *b)
 {
@@ -76,29 +67,29 @@ static int validate(const struct plan_buffer *b, size_t n, char *err, size_t err
     size_t i;
 
     if (n >= NONE) {
-        set_err(err, err_len, "too many buffers: %zu (at most %u)", n, NONE - 1);
+        errmsg_set(err, err_len, "too many buffers: %zu (at most %u)", n, NONE - 1);
         return -EINVAL;
     }
     for (i = 0; i < n; i++) {
         uint64_t a = align_of(&b[i]);
         if (b[i].bytes == 0) {
-            set_err(err, err_len, "buffer %zu: size is 0", i);
+            errmsg_set(err, err_len, "buffer %zu: size is 0", i);
             return -EINVAL;
         }
         if (b[i].upper <= b[i].lower) {
-            set_err(err, err_len,
+            errmsg_set(err, err_len,
                     "buffer %zu: upper %" PRIu64 " is not above lower %" PRIu64
                     " (upper is exclusive)",
                     i, b[i].upper, b[i].lower);
             return -EINVAL;
         }
         if (a & (a - 1)) {
-            set_err(err, err_len, "buffer %zu: alignment %" PRIu64 " is not a power of two", i,
+            errmsg_set(err, err_len, "buffer %zu: alignment %" PRIu64 " is not a power of two", i,
                     b[i].align);
             return -EINVAL;
         }
         if (b[i].bytes > UINT64_MAX - total || a - 1 > UINT64_MAX - total - b[i].bytes) {
-            set_err(err, err_len, "buffer %zu: total size overflows 64 bits", i);
+            errmsg_set(err, err_len, "buffer %zu: total size overflows 64 bits", i);
             return -EINVAL;
         }
         total += b[i].bytes + (a - 1);
@@ -263,7 +254,7 @@ static int overlap_msg(const struct plan_buffer *b, size_t i, size_t j, char *er
         i = j;
         j = t;
     }
-    set_err(err, len,
+    errmsg_set(err, len,
             "buffers %zu and %zu overlap: bytes [%" PRIu64 ", %" PRIu64 ") and [%" PRIu64
             ", %" PRIu64 "), times [%" PRIu64 ", %" PRIu64 ") and [%" PRIu64 ", %" PRIu64 ")",
             i, j, b[i].off, b[i].off + b[i].bytes, b[j].off, b[j].off + b[j].bytes, b[i].lower,
@@ -283,21 +274,21 @@ int planner_verify(const struct plan_buffer *b, size_t n, uint64_t peak, char *e
 
     for (i = 0; i < n; i++) {
         if (b[i].bytes == 0 || b[i].upper <= b[i].lower) {
-            set_err(err, err_len, "buffer %zu: empty size or lifetime", i);
+            errmsg_set(err, err_len, "buffer %zu: empty size or lifetime", i);
             return -EINVAL;
         }
         if (b[i].align > 1 && (b[i].align & (b[i].align - 1))) {
-            set_err(err, err_len, "buffer %zu: alignment %" PRIu64 " is not a power of two", i,
+            errmsg_set(err, err_len, "buffer %zu: alignment %" PRIu64 " is not a power of two", i,
                     b[i].align);
             return -EINVAL;
         }
         if (b[i].off % align_of(&b[i])) {
-            set_err(err, err_len, "buffer %zu: offset %" PRIu64 " is not a multiple of %" PRIu64,
+            errmsg_set(err, err_len, "buffer %zu: offset %" PRIu64 " is not a multiple of %" PRIu64,
                     i, b[i].off, b[i].align);
             return -EINVAL;
         }
         if (b[i].off > peak || b[i].bytes > peak - b[i].off) {
-            set_err(err, err_len,
+            errmsg_set(err, err_len,
                     "buffer %zu: [%" PRIu64 ", +%" PRIu64 ") is beyond the peak %" PRIu64, i,
                     b[i].off, b[i].bytes, peak);
             return -EINVAL;
@@ -306,7 +297,7 @@ int planner_verify(const struct plan_buffer *b, size_t n, uint64_t peak, char *e
     if (n == 0)
         return 0;
     if (n >= NONE) {
-        set_err(err, err_len, "too many buffers: %zu", n);
+        errmsg_set(err, err_len, "too many buffers: %zu", n);
         return -EINVAL;
     }
     ev = make_events(b, n);
@@ -314,7 +305,7 @@ int planner_verify(const struct plan_buffer *b, size_t n, uint64_t peak, char *e
     slot = malloc(n * sizeof(*slot));
     fw = calloc(n + 1, sizeof(*fw));
     if (!ev || !offs || !slot || !fw) {
-        set_err(err, err_len, "out of memory");
+        errmsg_set(err, err_len, "out of memory");
         rc = -ENOMEM;
         goto out;
     }
@@ -2244,15 +2235,15 @@ int planner_run(const char *policy, struct plan_buffer *b, size_t n,
         if (strcmp(policy, policies[p].name) == 0)
             break;
     if (p == N_POLICIES) {
-        set_err(err, err_len, "unknown planner policy '%s'", policy);
+        errmsg_set(err, err_len, "unknown planner policy '%s'", policy);
         return -EINVAL;
     }
     if (opts && !(opts->time_limit_s >= 0)) {
-        set_err(err, err_len, "time limit must be >= 0 seconds");
+        errmsg_set(err, err_len, "time limit must be >= 0 seconds");
         return -EINVAL;
     }
     if (n > 0 && !b) {
-        set_err(err, err_len, "no buffers given");
+        errmsg_set(err, err_len, "no buffers given");
         return -EINVAL;
     }
     rc = validate(b, n, err, err_len);
@@ -2268,6 +2259,6 @@ int planner_run(const char *policy, struct plan_buffer *b, size_t n,
     else
         rc = plan_greedy_size(b, n, peak);
     if (rc == -ENOMEM)
-        set_err(err, err_len, "out of memory planning %zu buffers", n);
+        errmsg_set(err, err_len, "out of memory planning %zu buffers", n);
     return rc;
 }
