@@ -2,6 +2,7 @@
  * release. A handle is this connection's hold on the buffer (one hold per
  * handle); its pointer is base + offset, checked against the arena. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,9 +74,9 @@ static int buffer_call(orion_client *c, Orion__Request *req, const char *name, u
     orion__response__free_unpacked(resp, NULL);
     if (rc == -ENOMEM && out != NULL) {
         char keep[CLIENT_ERR_LEN];
-        memcpy(keep, c->err, sizeof(keep));
+        snprintf(keep, sizeof(keep), "%s", orion_client_error(c));
         (void)send_release(c, name);
-        memcpy(c->err, keep, sizeof(keep));
+        client_fail(c, rc, "%s", keep);
     }
     return rc;
 }

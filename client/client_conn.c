@@ -24,18 +24,52 @@
  * every descriptor received must be closed, so receive them all. */
 #define MAX_FDS 8
 
+/* The calling thread's message slot on c, or NULL if it has none yet. */
+static struct client_msg *msg_find(const orion_client *c)
+{
+    pthread_t self = pthread_self();
+    struct client_msg *m = atomic_load_explicit((_Atomic(struct client_msg *) *)&c->msgs,
+                                                memory_order_acquire);
+    while (m != NULL && !pthread_equal(m->thread, self))
+        m = m->next;
+    return m;
+}
+
+/* The calling thread's slot, made and pushed (lock-free) on first use. NULL
+ * without memory. */
+static struct client_msg *msg_get(orion_client *c)
+{
+    struct client_msg *m = msg_find(c);
+    if (m != NULL)
+        return m;
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+        return NULL;
+    m->thread = pthread_self();
+    struct client_msg *head = atomic_load_explicit(&c->msgs, memory_order_relaxed);
+    do
+        m->next = head;
+    while (!atomic_compare_exchange_weak_explicit(&c->msgs, &head, m, memory_order_release,
+                                                  memory_order_relaxed));
+    return m;
+}
+
 int client_fail(orion_client *c, int code, const char *fmt, ...)
 {
+    struct client_msg *m = msg_get(c);
+    if (m == NULL)
+        return code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err, sizeof(c->err), fmt, ap);
+    vsnprintf(m->text, sizeof(m->text), fmt, ap);
     va_end(ap);
     return code;
 }
 
 void client_clear_error(orion_client *c)
 {
-    c->err[0] = '\0';
+    struct client_msg *m = msg_find(c);
+    if (m != NULL)
+        m->text[0] = '\0';
 }
 
 int client_check_usable(orion_client *c)
@@ -205,6 +239,56 @@ static int transport_fail(orion_client *c, int rc, const char *when)
                        strerror(-rc));
 }
 
+/* Read one reply frame and decode it; c->lock held. Returns 0 and *out, or
+ * a negative errno with the message set (the connection is then broken). */
+static int recv_reply_locked(orion_client *c, Orion__Response **out, int *fds, size_t *n_fds)
+{
+    uint8_t hdr[FRAME_HEADER_BYTES];
+    int rc = recv_exact(c->fd, hdr, sizeof(hdr), fds, n_fds);
+    if (rc < 0)
+        return transport_fail(c, rc, "before replying");
+    uint32_t len = frame_get_header(hdr);
+    if (len == 0 || len > CLIENT_MAX_REPLY) {
+        mark_broken_locked(c);
+        return client_fail(c, -EPROTO, "orionrtd sent a reply frame of %u bytes (limit %u)",
+                           len, CLIENT_MAX_REPLY);
+    }
+    uint8_t *rbuf = malloc(len);
+    if (rbuf == NULL) {
+        mark_broken_locked(c);
+        return client_fail(c, -ENOMEM, "out of memory for a %u-byte reply", len);
+    }
+    rc = recv_exact(c->fd, rbuf, len, fds, n_fds);
+    if (rc < 0) {
+        free(rbuf);
+        return transport_fail(c, rc, "in the middle of a reply");
+    }
+    *out = orion__response__unpack(NULL, len, rbuf);
+    free(rbuf);
+    if (*out == NULL) {
+        mark_broken_locked(c);
+        return client_fail(c, -EPROTO, "orionrtd sent a %u-byte reply that is not a Response",
+                           len);
+    }
+    return 0;
+}
+
+/* An Error for request 0 is about the connection, not a request (too many
+ * clients, no hello in time, a malformed request): the daemon closes the
+ * connection after it. Returns its code with its message set and the
+ * connection broken, or 0 if resp is not one. */
+static int connection_error(orion_client *c, const Orion__Response *resp)
+{
+    if (resp->request_id != 0 || resp->body_case != ORION__RESPONSE__BODY_ERROR ||
+        resp->error == NULL || resp->error->code >= 0 || resp->error->code <= -4096)
+        return 0;
+    int code = resp->error->code;
+    mark_broken_locked(c);
+    return client_fail(c, code, "orionrtd at %s closed the connection: %s", c->path,
+                       resp->error->message && resp->error->message[0] ? resp->error->message
+                                                                       : orion_strerror(code));
+}
+
 /* The round trip; c->lock held. fds/n_fds receive any passed descriptors
  * (the caller closes them). */
 static int call_locked(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
@@ -233,39 +317,27 @@ static int call_locked(orion_client *c, Orion__Request *req, Orion__Response__Bo
     struct iovec iov[2] = { { hdr, sizeof(hdr) }, { body, n } };
     rc = send_all(c->fd, iov, 2);
     free(body);
-    if (rc < 0)
-        return transport_fail(c, rc, "while sending a request");
-
-    rc = recv_exact(c->fd, hdr, sizeof(hdr), fds, n_fds);
-    if (rc < 0)
-        return transport_fail(c, rc, "before replying");
-    uint32_t len = frame_get_header(hdr);
-    if (len == 0 || len > CLIENT_MAX_REPLY) {
-        mark_broken_locked(c);
-        return client_fail(c, -EPROTO, "orionrtd sent a reply frame of %u bytes (limit %u)",
-                           len, CLIENT_MAX_REPLY);
-    }
-    uint8_t *rbuf = malloc(len);
-    if (rbuf == NULL) {
-        mark_broken_locked(c);
-        return client_fail(c, -ENOMEM, "out of memory for a %u-byte reply", len);
-    }
-    rc = recv_exact(c->fd, rbuf, len, fds, n_fds);
+    Orion__Response *resp;
     if (rc < 0) {
-        free(rbuf);
-        return transport_fail(c, rc, "in the middle of a reply");
+        /* A daemon that closed the connection may have said why first (too
+         * many clients): its reply is still there to read. */
+        if ((rc == -EPIPE || rc == -ECONNRESET) &&
+            recv_reply_locked(c, &resp, fds, n_fds) == 0) {
+            int why = connection_error(c, resp);
+            orion__response__free_unpacked(resp, NULL);
+            if (why < 0)
+                return why;
+        }
+        return transport_fail(c, rc, "while sending a request");
     }
-    Orion__Response *resp = orion__response__unpack(NULL, len, rbuf);
-    free(rbuf);
-    if (resp == NULL) {
-        mark_broken_locked(c);
-        return client_fail(c, -EPROTO, "orionrtd sent a %u-byte reply that is not a Response",
-                           len);
-    }
+
+    if ((rc = recv_reply_locked(c, &resp, fds, n_fds)) < 0)
+        return rc;
     if (resp->request_id != req->request_id) {
-        rc = client_fail(c, -EPROTO, "orionrtd answered request %llu when %llu was asked",
-                         (unsigned long long)resp->request_id,
-                         (unsigned long long)req->request_id);
+        if ((rc = connection_error(c, resp)) == 0)
+            rc = client_fail(c, -EPROTO, "orionrtd answered request %llu when %llu was asked",
+                             (unsigned long long)resp->request_id,
+                             (unsigned long long)req->request_id);
         goto err_broken;
     }
     if (!body_present(resp)) {
@@ -386,6 +458,18 @@ err_close_fds:
     return rc;
 }
 
+/* No thread may be in a call on c any more. */
+static void free_msgs(orion_client *c)
+{
+    struct client_msg *m = atomic_load_explicit(&c->msgs, memory_order_acquire);
+    while (m != NULL) {
+        struct client_msg *next = m->next;
+        free(m);
+        m = next;
+    }
+    atomic_store_explicit(&c->msgs, NULL, memory_order_relaxed);
+}
+
 static int set_recv_timeout(int fd, int seconds)
 {
     struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
@@ -412,6 +496,7 @@ int orion_client_connect(const char *socket_path, orion_client **out, char *err,
             snprintf(err, err_len, "out of memory");
         return -ENOMEM;
     }
+    atomic_init(&c->msgs, NULL);
     c->fd = -1;
     c->pid = getpid();
     c->path = strdup(socket_path);
@@ -482,7 +567,8 @@ err_destroy_lock:
     pthread_mutex_destroy(&c->lock);
 err_free:
     if (err != NULL && err_len > 0)
-        snprintf(err, err_len, "%s", c->err);
+        snprintf(err, err_len, "%s", orion_client_error(c));
+    free_msgs(c);
     free(c->path);
     free(c);
     return rc;
@@ -509,13 +595,17 @@ void orion_client_close(orion_client *c)
      * not exist in the child; leave it alone. */
     if (!child)
         pthread_mutex_destroy(&c->lock);
+    free_msgs(c);
     free(c->path);
     free(c);
 }
 
 const char *orion_client_error(const orion_client *c)
 {
-    return c != NULL ? c->err : "no client (NULL)";
+    if (c == NULL)
+        return "no client (NULL)";
+    const struct client_msg *m = msg_find(c);
+    return m != NULL ? m->text : "";
 }
 
 void *orion_client_arena_base(const orion_client *c)

@@ -2,6 +2,7 @@
  * tensor's pointer is base + offset, found by id with a binary search over a
  * sorted index (no system call after registration). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,7 +206,7 @@ static char *wire_str(const char *s)
 }
 
 /* Check the daemon's placements against the request and the arena, and build
- * the plan. -EPROTO (message in c->err) for anything that would hand out a
+ * the plan. -EPROTO (with the message) for anything that would hand out a
  * pointer outside the arena or not match what was asked. */
 static int plan_build(orion_client *c, const orion_graph *g, const Orion__RegisterGraphReply *r,
                       orion_plan **out)
@@ -356,9 +357,9 @@ int orion_graph_register(orion_client *c, const orion_graph *g, orion_plan **out
         /* Out of memory here: give the registration back, keeping the
          * message that says what failed. */
         char keep[CLIENT_ERR_LEN];
-        memcpy(keep, c->err, sizeof(keep));
+        snprintf(keep, sizeof(keep), "%s", orion_client_error(c));
         (void)release_graph_id(c, graph_id);
-        memcpy(c->err, keep, sizeof(keep));
+        client_fail(c, rc, "%s", keep);
     }
 
 err_free_msgs:

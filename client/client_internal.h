@@ -6,11 +6,19 @@
  * protocol has no multiplexing): client_call() takes the client's mutex for
  * the whole round trip, so threads sharing a client are serialised, and a
  * blocking wait on one thread holds the others until its reply arrives.
+ *
+ * Error messages are per thread and per client (struct client_msg): a call
+ * writes only the calling thread's slot, so threads sharing a client neither
+ * race on a message nor see each other's, and a thread blocked in a wait
+ * does not hold up another's orion_client_error(). The slots form a list
+ * that only grows (one per thread that ever failed a call on the client),
+ * pushed without a lock, so a forked child can still report -ECHILD.
  */
 #ifndef ORION_CLIENT_INTERNAL_H
 #define ORION_CLIENT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -25,6 +33,15 @@
  * bounding what a misbehaving peer can make us allocate. */
 #define CLIENT_MAX_REPLY (256u << 20)
 
+/* One thread's message on one client. thread and next are set before the
+ * slot is published and never change; text is written and read only by that
+ * thread. */
+struct client_msg {
+    pthread_t thread;
+    struct client_msg *next;
+    char text[CLIENT_ERR_LEN];
+};
+
 struct orion_client {
     pthread_mutex_t lock;      /* held across one request/reply round trip */
     int fd;                    /* the connection; -1 once closed */
@@ -35,15 +52,17 @@ struct orion_client {
     uint64_t next_id;          /* request ids, from 1 */
     bool broken;               /* stream unusable: every call fails -EPIPE */
     char *path;                /* socket path, for messages */
-    char err[CLIENT_ERR_LEN];  /* what the last failed call said */
+    _Atomic(struct client_msg *) msgs; /* per-thread messages; freed at close */
 };
 
-/* Set c->err from a printf format and return code (a negative errno), so
- * that error paths read `return client_fail(c, -EINVAL, "...", ...)`. */
+/* Set the calling thread's message on c from a printf format and return code
+ * (a negative errno), so that error paths read
+ * `return client_fail(c, -EINVAL, "...", ...)`. Takes no lock; without
+ * memory for a first message the message is lost, the code is not. */
 int client_fail(orion_client *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Clear c->err (a call is starting). */
+/* Clear the calling thread's message on c (a call is starting). */
 void client_clear_error(orion_client *c);
 
 /* Check that c may be used from this process: -ECHILD (with message) in a
@@ -53,7 +72,7 @@ int client_check_usable(orion_client *c);
 /* Send req (its request_id is set here) and read the reply, under c->lock.
  * On 0, *out is a reply whose body case is `want` (free it with
  * orion__response__free_unpacked(*out, NULL)). A daemon Error is returned as
- * its code with its message in c->err; a garbled reply, a wrong id or a
+ * its code with its message as the calling thread's; a garbled reply, a wrong id or a
  * wrong body type is -EPROTO and marks c broken (later calls get -EPIPE). */
 int client_call(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
                 Orion__Response **out);

@@ -19,6 +19,10 @@
 #define DEFAULT_MAX_FRAME (16u << 20)
 #define DEFAULT_MAX_TENSORS (1u << 20)
 #define MAX_FRAME_LIMIT (1u << 30)
+#define DEFAULT_MAX_CLIENTS 1024u
+#define MAX_CLIENTS_LIMIT (1u << 20)
+#define DEFAULT_HELLO_TIMEOUT_MS 10000u
+#define HELLO_TIMEOUT_LIMIT_S 3600.0
 
 static void usage(FILE *f)
 {
@@ -36,6 +40,9 @@ static void usage(FILE *f)
         "  --max-tensors N      tensors per graph (default 1048576)\n"
         "  --policy NAME        default planning policy (default: %s)\n"
         "  --min-block SIZE     smallest buddy block, a power of two >= 16 (default 4K)\n"
+        "  --max-clients N      connections served at once; more are refused (default 1024)\n"
+        "  --hello-timeout SECONDS\n"
+        "                       a connection without hello by then is closed (default 10)\n"
         "  --help               this text\n"
         "  --version            the daemon's version\n",
         planner_default_policy());
@@ -76,6 +83,20 @@ int config_parse_size(const char *s, uint64_t *out)
     if (shift != 0 && v > (UINT64_MAX >> shift))
         return -EINVAL;
     *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* Seconds, with a fraction ("10", "0.3"), from 0.001 to an hour, into ms. */
+static int parse_seconds_ms(const char *s, uint64_t *out_ms)
+{
+    if (s == NULL || *s == '\0' || s[strspn(s, "0123456789.")] != '\0')
+        return -EINVAL; /* no sign, exponent, hex, inf or nan */
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !(v >= 0.001 && v <= HELLO_TIMEOUT_LIMIT_S))
+        return -EINVAL;
+    *out_ms = (uint64_t)(v * 1000.0 + 0.5);
     return 0;
 }
 
@@ -122,7 +143,7 @@ static int bad(const char *flag, const char *val, const char *why)
 enum {
     OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_SHM_NAME, OPT_SOCKET_MODE, OPT_ARENA_MODE,
     OPT_MAX_FRAME, OPT_CLIENT_LIMIT, OPT_MAX_TENSORS, OPT_POLICY, OPT_MIN_BLOCK,
-    OPT_HELP, OPT_VERSION,
+    OPT_MAX_CLIENTS, OPT_HELLO_TIMEOUT, OPT_HELP, OPT_VERSION,
 };
 
 int config_parse(int argc, char **argv, struct config *cfg)
@@ -138,6 +159,8 @@ int config_parse(int argc, char **argv, struct config *cfg)
         {"max-tensors", required_argument, NULL, OPT_MAX_TENSORS},
         {"policy", required_argument, NULL, OPT_POLICY},
         {"min-block", required_argument, NULL, OPT_MIN_BLOCK},
+        {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+        {"hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -150,6 +173,8 @@ int config_parse(int argc, char **argv, struct config *cfg)
     cfg->max_tensors = DEFAULT_MAX_TENSORS;
     cfg->policy = planner_default_policy();
     cfg->min_block = DEFAULT_MIN_BLOCK;
+    cfg->max_clients = DEFAULT_MAX_CLIENTS;
+    cfg->hello_timeout_ms = DEFAULT_HELLO_TIMEOUT_MS;
 
     uint64_t v;
     int c;
@@ -218,6 +243,15 @@ int config_parse(int argc, char **argv, struct config *cfg)
                 v > ((uint64_t)1 << 40))
                 return bad("--min-block", optarg, "a power of two >= 16");
             cfg->min_block = v;
+            break;
+        case OPT_MAX_CLIENTS:
+            if (config_parse_size(optarg, &v) < 0 || v == 0 || v > MAX_CLIENTS_LIMIT)
+                return bad("--max-clients", optarg, "a count from 1 to 1048576");
+            cfg->max_clients = (uint32_t)v;
+            break;
+        case OPT_HELLO_TIMEOUT:
+            if (parse_seconds_ms(optarg, &cfg->hello_timeout_ms) < 0)
+                return bad("--hello-timeout", optarg, "seconds from 0.001 to 3600, such as 10 or 0.5");
             break;
         case OPT_HELP:
             usage(stdout);

@@ -18,6 +18,8 @@ struct config {
     uint32_t max_tensors;
     const char *policy;      /* static string from the planner */
     uint64_t min_block;
+    uint32_t max_clients;    /* connections served at once; more are refused */
+    uint64_t hello_timeout_ms; /* a connection without hello by then is closed */
 };
 
 /* Parse argv into *cfg (defaults for what is not given). Returns 0 to run,

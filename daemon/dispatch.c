@@ -271,6 +271,7 @@ static void do_hello(struct session *s, Orion__Request *req)
     if (server_reply_with_fd(s, &resp, srv->arena->share_fd) == 0) {
         char name[64];
         s->hello_done = true;
+        uv_timer_stop(&s->hello_timer);
         log_msg("client %llu: hello from '%s'", (unsigned long long)s->id,
                 log_clean(h->client_name, name, sizeof(name)));
     }

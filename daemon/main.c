@@ -21,6 +21,14 @@
  *    buffers (and exports) the connection created while they live.
  *  - Frames above 256 KiB are decoded on the thread pool, and RegisterGraphs
  *    with more than 256 tensors or 1024 references are planned there.
+ *  - A connection over --max-clients is accepted, told Error{-EBUSY} and
+ *    closed: refusing in the kernel (not accepting) would leave it hanging
+ *    in the backlog with no word why. One without hello after
+ *    --hello-timeout is told Error{-ETIMEDOUT} and closed, so idle
+ *    connections cannot hold the slots (and descriptors) for ever.
+ *  - The soft descriptor limit is raised, up to the hard one, to fit
+ *    --max-clients connections and the daemon's own descriptors; if the hard
+ *    limit is lower, a warning says so (accept then fails before the limit).
  */
 #include "arena.h"
 #include "buddy.h"
@@ -35,8 +43,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
+
+/* Descriptors the daemon needs besides its clients': stdio, the listener,
+ * the arena, the loop's own, connections being refused. */
+#define FD_RESERVE 64
+
+/* Make room for cfg->max_clients connections in RLIMIT_NOFILE. */
+static void fit_fd_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_clients + FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+        if (rl.rlim_cur <= old || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+        log_msg("warning: the descriptor limit %llu is below --max-clients %u + %u of the "
+                "daemon's own: connections will fail before the client limit",
+                (unsigned long long)rl.rlim_cur, cfg->max_clients, FD_RESERVE);
+}
 
 /* Close whatever is still open once the server let go (start-up failure). */
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -76,6 +108,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "orionrtd: out of memory\n");
         return rc == -EINVAL ? 2 : 1;
     }
+    fit_fd_limit(&cfg);
     if ((rc = uv_loop_init(&loop)) < 0) {
         fprintf(stderr, "orionrtd: cannot start: event loop: %s\n", uv_strerror(rc));
         goto out_config;
@@ -106,10 +139,11 @@ int main(int argc, char **argv)
     }
     server_attach(&srv, &arena, b, reg);
     log_msg("listening on %s; arena %s of %llu bytes (blocks of %llu), policy %s, "
-            "max frame %u, client limit %llu",
+            "max frame %u, client limit %llu, max clients %u, hello timeout %g s",
             srv.activated ? "the socket from systemd" : cfg.socket_path, cfg.shm_name,
             (unsigned long long)cfg.arena_bytes, (unsigned long long)cfg.min_block, cfg.policy,
-            cfg.max_frame, (unsigned long long)cfg.client_limit);
+            cfg.max_frame, (unsigned long long)cfg.client_limit, cfg.max_clients,
+            (double)cfg.hello_timeout_ms / 1000.0);
     char ready[256];
     snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving an arena of %llu bytes\nMAINPID=%ld",
              (unsigned long long)cfg.arena_bytes, (long)getpid());

@@ -188,11 +188,19 @@ int registry_alloc(buddy *b, struct reg_owner *o, uint64_t limit, uint64_t bytes
     return 0;
 }
 
+/* o's record on b, looked for in the shorter of the two lists: a buffer many
+ * connections wait on gains a holder per waiter when it is sealed, and each
+ * new holder must not cost a walk over all the others. */
 static struct reg_hold *find_hold(const struct reg_buffer *b, const struct reg_owner *o)
 {
-    struct reg_hold *h = b->holders;
-    while (h != NULL && h->owner != o)
-        h = h->buf_next;
+    struct reg_hold *h;
+    if (o->n_holds < b->n_holders) {
+        for (h = o->holds; h != NULL && h->buf != b; h = h->own_next)
+            ;
+    } else {
+        for (h = b->holders; h != NULL && h->owner != o; h = h->buf_next)
+            ;
+    }
     return h;
 }
 
@@ -221,6 +229,7 @@ int registry_hold(struct registry *r, struct reg_buffer *b, struct reg_owner *o,
         if (o->holds != NULL)
             o->holds->own_prev = h;
         o->holds = h;
+        o->n_holds++;
         b->n_holders++;
         if (o->id != b->creator_id)
             b->other_held = true;
@@ -263,46 +272,78 @@ static bool unused_ready(const struct reg_buffer *b, const struct reg_owner *o)
     return b->creator_id != o->id || b->other_held;
 }
 
-/* Resolve every pending wait that b's state now satisfies. Callbacks may not
- * re-enter the registry, so the list cannot change under us except by our
- * own unlinking; restart after each callback all the same. */
+/* A wait resolved with `status` during a scan (already unlinked), to be
+ * called back once the scan is over. */
+static void ready_push(struct reg_wait **ready, struct reg_wait **tail, struct reg_wait *w,
+                       int status)
+{
+    w->status = status;
+    w->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = w;
+    else
+        *ready = w;
+    *tail = w;
+}
+
+/* Call back the detached waits of `ready`, in the order they were resolved.
+ * w->next is read first: once called back, the wait is its owner's again. */
+static void ready_run(struct reg_wait *ready, struct reg_buffer *b)
+{
+    while (ready != NULL) {
+        struct reg_wait *w = ready;
+        ready = w->next;
+        w->next = NULL;
+        w->cb(w, w->status, b);
+    }
+}
+
+/* Resolve every pending wait that b's state now satisfies, in one pass (a
+ * name may have thousands of waiters). The waits are judged in list order,
+ * each against the state the ones before it left (a SEALED wait's new hold
+ * makes an UNUSED wait behind it on b not ready, as it must), then unlinked
+ * onto a private list; the callbacks run after the scan. No wait becomes
+ * ready by another's resolution (resolving only adds holds), so one pass sees
+ * all of them. */
 static void wake_waits(struct registry *r, struct reg_buffer *b)
 {
-again:
-    for (struct reg_wait *w = r->waits; w != NULL; w = w->next) {
-        if (w->what == REG_WAIT_UNUSED && w->buf == b && unused_ready(b, w->owner)) {
-            wait_unlink(r, w);
-            w->cb(w, 0, b);
-            goto again;
+    struct reg_wait *ready = NULL, *tail = NULL, *next;
+    for (struct reg_wait *w = r->waits; w != NULL; w = next) {
+        next = w->next;
+        if (w->what == REG_WAIT_UNUSED) {
+            if (w->buf == b && unused_ready(b, w->owner)) {
+                wait_unlink(r, w);
+                ready_push(&ready, &tail, w, 0);
+            }
+            continue;
         }
-        if (w->what == REG_WAIT_SEALED && strcmp(w->name, b->name) == 0) {
-            if (b->sealed) {
-                if (registry_hold(r, b, w->owner, REG_HOLD_CONN) < 0)
-                    continue; /* try again on the next change, or time out */
-                wait_unlink(r, w);
-                w->cb(w, 0, b);
-                goto again;
-            }
-            if (b->orphaned) {
-                wait_unlink(r, w);
-                w->cb(w, -EPIPE, b);
-                goto again;
-            }
+        if (strcmp(w->name, b->name) != 0)
+            continue;
+        if (b->sealed) {
+            if (registry_hold(r, b, w->owner, REG_HOLD_CONN) < 0)
+                continue; /* try again on the next change, or time out */
+            wait_unlink(r, w);
+            ready_push(&ready, &tail, w, 0);
+        } else if (b->orphaned) {
+            wait_unlink(r, w);
+            ready_push(&ready, &tail, w, -EPIPE);
         }
     }
+    ready_run(ready, b);
 }
 
 static void free_buffer(struct registry *r, struct reg_buffer *b)
 {
     assert(b->holders == NULL);
-again:
-    for (struct reg_wait *w = r->waits; w != NULL; w = w->next) {
+    struct reg_wait *gone = NULL, *gone_tail = NULL, *next;
+    for (struct reg_wait *w = r->waits; w != NULL; w = next) {
+        next = w->next;
         if (w->what == REG_WAIT_UNUSED && w->buf == b) {
             wait_unlink(r, w);
-            w->cb(w, -ENOENT, b);
-            goto again;
+            ready_push(&gone, &gone_tail, w, -ENOENT);
         }
     }
+    ready_run(gone, b);
     table_remove(r, b);
     if (b->creator != NULL) {
         assert(b->creator->used_bytes >= b->alloc_bytes);
@@ -331,6 +372,7 @@ static void drop_record(struct registry *r, struct reg_hold *h)
         o->holds = h->own_next;
     if (h->own_next != NULL)
         h->own_next->own_prev = h->own_prev;
+    o->n_holds--;
     free(h);
     if (b->holders == NULL)
         free_buffer(r, b);
@@ -469,12 +511,11 @@ void registry_wait_cancel(struct registry *r, struct reg_wait *w)
 
 void registry_owner_gone(struct registry *r, struct reg_owner *o)
 {
-again_waits:
-    for (struct reg_wait *w = r->waits; w != NULL; w = w->next) {
-        if (w->owner == o) {
+    struct reg_wait *next;
+    for (struct reg_wait *w = r->waits; w != NULL; w = next) {
+        next = w->next;
+        if (w->owner == o)
             wait_unlink(r, w);
-            goto again_waits;
-        }
     }
     /* Orphans first, so that their waiters hear -EPIPE even when dropping
      * this owner's holds then frees the buffer. */

@@ -30,6 +30,7 @@ struct reg_owner {
     uint64_t used_bytes;     /* arena bytes allocated on its behalf (buffers it
                                 created, plus what the caller adds: workspaces) */
     struct reg_hold *holds;  /* its hold records */
+    uint32_t n_holds;        /* records in holds: buffers it holds */
 };
 
 struct reg_buffer {
@@ -64,7 +65,8 @@ struct reg_wait {
     /* the registry's */
     char name[REGISTRY_NAME_MAX + 1];
     struct reg_buffer *buf;   /* UNUSED: the buffer waited on */
-    struct reg_wait *prev, *next;
+    struct reg_wait *prev, *next; /* in the pending list; then the resolved list */
+    int status;               /* the status it is called back with */
     bool pending;
 };
 

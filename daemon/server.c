@@ -49,20 +49,23 @@ void server_close_session(struct session *s)
         return;
     s->closing = true;
     struct server *srv = s->srv;
-    struct session_released rel;
-    session_release_all(s, &rel);
-    log_msg("client %llu (pid %d) gone: released %u graph%s, %u buffer hold%s, %llu bytes",
-            (unsigned long long)s->id, (int)s->pid, rel.graphs, rel.graphs == 1 ? "" : "s",
-            rel.holds, rel.holds == 1 ? "" : "s", (unsigned long long)rel.bytes);
+    if (!s->refused) {
+        struct session_released rel;
+        session_release_all(s, &rel);
+        log_msg("client %llu (pid %d) gone: released %u graph%s, %u buffer hold%s, %llu bytes",
+                (unsigned long long)s->id, (int)s->pid, rel.graphs, rel.graphs == 1 ? "" : "s",
+                rel.holds, rel.holds == 1 ? "" : "s", (unsigned long long)rel.bytes);
+        srv->n_sessions--;
+    }
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
         srv->sessions = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
-    srv->n_sessions--;
     uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->hello_timer, on_handle_closed);
 }
 
 static void on_deferred_close(uv_timer_t *t)
@@ -348,6 +351,45 @@ void server_resume(struct session *s)
 
 /* ---- accepting -------------------------------------------------------- */
 
+/* Seconds of a millisecond count, for messages: "10", "0.3". */
+static double seconds(uint64_t ms)
+{
+    return (double)ms / 1000.0;
+}
+
+static void on_hello_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (s->hello_done || s->closing || s->draining || s->close_pending)
+        return;
+    double limit = seconds(s->srv->cfg->hello_timeout_ms);
+    log_msg("client %llu (pid %d): no hello within %g s; closing", (unsigned long long)s->id,
+            (int)s->pid, limit);
+    if (s->busy) {
+        /* Its first frame is still being decoded on the pool: no reply can
+         * go before that one's. */
+        server_close_session(s);
+        return;
+    }
+    server_reply_error(s, 0, -ETIMEDOUT, "no hello within %g s", limit);
+    server_close_after_writes(s);
+}
+
+/* One connection too many: say why, if it can be said without waiting, and
+ * close. It holds a descriptor only until the reply is written, and is not
+ * counted as a client. */
+static void refuse(struct session *s)
+{
+    struct server *srv = s->srv;
+    s->refused = true;
+    log_msg("client %llu (pid %d, uid %d) refused: too many clients (%u connected, the limit "
+            "is %u)", (unsigned long long)s->id, (int)s->pid, (int)s->uid, srv->n_sessions,
+            srv->cfg->max_clients);
+    server_reply_error(s, 0, -EBUSY, "too many clients: %u connected, the limit is %u",
+                       srv->n_sessions, srv->cfg->max_clients);
+    server_close_after_writes(s);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct server *srv = listener->data;
@@ -370,7 +412,9 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     uv_timer_init(srv->loop, &s->timer);
     s->timer.data = s;
-    s->open_handles = 2;
+    uv_timer_init(srv->loop, &s->hello_timer);
+    s->hello_timer.data = s;
+    s->open_handles = 3;
     s->id = ++srv->next_session_id;
     s->pid = 0;
     s->uid = (uid_t)-1;
@@ -384,13 +428,19 @@ static void on_connection(uv_stream_t *listener, int status)
     }
     s->owner.id = s->id;
     frame_reader_init(&s->rd, srv->cfg->max_frame);
+    /* Listed even when refused, so that server_stop closes it. */
     s->next = srv->sessions;
     if (srv->sessions != NULL)
         srv->sessions->prev = s;
     srv->sessions = s;
+    if (srv->n_sessions >= srv->cfg->max_clients) {
+        refuse(s);
+        return;
+    }
     srv->n_sessions++;
     log_msg("client %llu (pid %d, uid %d) connected", (unsigned long long)s->id, (int)s->pid,
             (int)s->uid);
+    uv_timer_start(&s->hello_timer, on_hello_timeout, srv->cfg->hello_timeout_ms, 0);
     process(s); /* starts reading */
 }
 

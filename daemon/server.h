@@ -8,6 +8,9 @@
  * than one frame ahead while a request is pending, or leaves more than 1 MiB
  * of replies unread, is closed: it is not the one-request-in-flight client
  * of the protocol, and it must not make the daemon buffer without bound.
+ * At most cfg->max_clients connections are served at once: one more is told
+ * Error{-EBUSY} and closed. A connection that has not completed hello within
+ * cfg->hello_timeout_ms is told Error{-ETIMEDOUT} and closed.
  */
 #ifndef ORION_SERVER_H
 #define ORION_SERVER_H

@@ -30,6 +30,7 @@ struct session {
     struct server *srv;
     uv_pipe_t pipe;
     uv_timer_t timer;           /* wait timeouts; also the deferred resume */
+    uv_timer_t hello_timer;     /* the hello deadline */
     uv_shutdown_t shutdown_req;
     int open_handles;
     uint64_t id;
@@ -43,6 +44,7 @@ struct session {
     bool draining;              /* closing after the queued writes */
     bool closing;
     bool close_pending;         /* a close is deferred to the timer */
+    bool refused;               /* over --max-clients: told so, closing; not counted */
     struct plan_job *job;       /* planning on the thread pool */
     struct reg_wait wait;       /* a pending BufferWait */
     uint64_t wait_request_id;

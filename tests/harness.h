@@ -35,6 +35,8 @@
 #define HARNESS_FLAG_MAX_FRAME "--max-frame"
 #define HARNESS_FLAG_MAX_TENSORS "--max-tensors"
 #define HARNESS_FLAG_CLIENT_LIMIT "--client-limit"
+#define HARNESS_FLAG_MAX_CLIENTS "--max-clients"
+#define HARNESS_FLAG_HELLO_TIMEOUT "--hello-timeout"
 
 #define HARNESS_ARENA_DEFAULT "16M"
 

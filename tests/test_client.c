@@ -181,6 +181,39 @@ START_TEST(test_connect_to_missing_socket_fails_with_message)
 }
 END_TEST
 
+/* orionrtd over --max-clients: orion_client_connect says why, and a place
+ * freed is taken. */
+START_TEST(test_connect_over_max_clients_is_ebusy_naming_the_limit)
+{
+    const char *extra[] = { HARNESS_FLAG_MAX_CLIENTS, "1", NULL };
+    start_daemon(extra);
+    /* The harness's readiness probe may still be counted for a moment. */
+    orion_client *a = NULL;
+    char err[256] = "";
+    int64_t deadline = harness_now_ms() + 3000 * harness_slowdown();
+    int rc;
+    while ((rc = orion_client_connect(D.socket_path, &a, err, sizeof err)) == -EBUSY &&
+           harness_now_ms() < deadline)
+        usleep(10 * 1000);
+    ck_assert_msg(rc == 0, "first connect: %s", err);
+
+    orion_client *b = (orion_client *)&b;
+    rc = orion_client_connect(D.socket_path, &b, err, sizeof err);
+    ck_assert_msg(rc == -EBUSY, "second connect: %d %s", rc, err);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(err, "too many clients: 1 connected, the limit is 1"), "message: %s",
+                  err);
+
+    orion_client_close(a);
+    deadline = harness_now_ms() + 3000 * harness_slowdown();
+    while ((rc = orion_client_connect(D.socket_path, &b, err, sizeof err)) == -EBUSY &&
+           harness_now_ms() < deadline)
+        usleep(10 * 1000);
+    ck_assert_msg(rc == 0, "connect after a close: %s", err);
+    orion_client_close(b);
+}
+END_TEST
+
 /* --- zero-copy among four processes ------------------------------------- */
 
 #define ZC_NAME "zero-copy"
@@ -1008,6 +1041,7 @@ static Suite *client_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_connect_stats_and_close);
     tcase_add_test(tc, test_connect_to_missing_socket_fails_with_message);
+    tcase_add_test(tc, test_connect_over_max_clients_is_ebusy_naming_the_limit);
     tcase_add_test(tc, test_invalid_graph_error_names_op_and_tensor);
     tcase_add_test(tc, test_forked_child_using_parents_client_gets_echild);
     tcase_add_test(tc, test_close_releases_at_once_while_forked_child_lives);

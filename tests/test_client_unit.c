@@ -37,9 +37,13 @@ enum hello_mode {
     HELLO_SMALL_OBJECT,   /* announces more bytes than the object has */
     HELLO_BAD_VERSION,
     HELLO_ERROR,          /* Error{-EPROTONOSUPPORT, FAKE_HELLO_ERROR} */
+    HELLO_BUSY_AT_ONCE,   /* Error{request 0, -EBUSY} on accept, then close */
+    HELLO_BUSY_AFTER,     /* the same in answer to the hello */
 };
+#define FAKE_BUSY "too many clients: 2 connected, the limit is 2"
 #define FAKE_HELLO_ERROR "protocol 1 is not 7: upgrade the daemon"
 #define FAKE_ARENA (1u << 20)
+#define CLIENT_ERR_LEN_TEST 512
 
 struct fake;
 /* Answer one request on fd; return < 0 to close the connection. */
@@ -152,13 +156,36 @@ static void answer_hello(struct fake *f, int fd, const Orion__Request *req)
     send_response(fd, &r, fds, n_fds);
 }
 
+/* What orionrtd does over --max-clients: a connection-level Error (request
+ * 0), then the close. */
+static void say_busy(int fd)
+{
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__Error e = ORION__ERROR__INIT;
+    e.code = -EBUSY;
+    e.message = FAKE_BUSY;
+    r.body_case = ORION__RESPONSE__BODY_ERROR;
+    r.error = &e;
+    send_response(fd, &r, NULL, 0);
+    close(fd);
+}
+
 static void *fake_main(void *arg)
 {
     struct fake *f = arg;
     int fd = accept(f->lfd, NULL, NULL);
     if (fd < 0)
         return NULL;
+    if (f->hello == HELLO_BUSY_AT_ONCE) {
+        say_busy(fd);
+        return NULL;
+    }
     Orion__Request *req = recv_request(fd);
+    if (req != NULL && f->hello == HELLO_BUSY_AFTER) {
+        orion__request__free_unpacked(req, NULL);
+        say_busy(fd);
+        return NULL;
+    }
     if (req == NULL || req->body_case != ORION__REQUEST__BODY_HELLO) {
         if (req)
             orion__request__free_unpacked(req, NULL);
@@ -636,6 +663,28 @@ START_TEST(test_connect_returns_daemon_error_and_message)
 }
 END_TEST
 
+/* A daemon over its client limit says so and closes, whether before the
+ * hello was sent (the send then fails) or in answer to it. */
+START_TEST(test_connect_over_the_client_limit_is_ebusy_with_the_daemons_words)
+{
+    enum hello_mode modes[] = { HELLO_BUSY_AT_ONCE, HELLO_BUSY_AFTER };
+    for (int i = 0; i < 2; i++) {
+        struct fake f;
+        fake_start(&f, modes[i], NULL);
+        if (modes[i] == HELLO_BUSY_AT_ONCE) {
+            /* Let the fake close first, as the daemon usually does. */
+            usleep(50 * 1000);
+        }
+        orion_client *c = (orion_client *)&f;
+        char err[256];
+        ck_assert_int_eq(orion_client_connect(f.path, &c, err, sizeof(err)), -EBUSY);
+        ck_assert_ptr_null(c);
+        ck_assert_msg(strstr(err, FAKE_BUSY) != NULL, "mode %d: %s", i, err);
+        fake_stop(&f);
+    }
+}
+END_TEST
+
 /* ---- request / reply ---------------------------------------------------- */
 
 START_TEST(test_stats_copies_every_field)
@@ -967,6 +1016,66 @@ START_TEST(test_threads_sharing_a_client_are_serialised)
 }
 END_TEST
 
+/* Each thread fails its own way (or succeeds) over and over on one client
+ * and must read back its own message every time: the message is the
+ * thread's, not the last one any thread wrote. */
+struct msg_thread {
+    orion_client *c;
+    int kind;              /* 0: empty name, 1: size 0, 2: stats (succeeds) */
+    char bad[CLIENT_ERR_LEN_TEST];
+};
+
+static void *own_messages(void *arg)
+{
+    struct msg_thread *t = arg;
+    for (int i = 0; i < 3000; i++) {
+        orion_buffer *b = NULL;
+        struct orion_stats st;
+        const char *want;
+        int rc;
+        if (t->kind == 0) {
+            rc = orion_buffer_create(t->c, "", 64, &b);
+            want = "buffer name must be 1-255 bytes, not 0";
+        } else if (t->kind == 1) {
+            rc = orion_buffer_create(t->c, "ok", 0, &b);
+            want = "buffer 'ok': size must be above 0";
+        } else {
+            rc = orion_client_stats(t->c, &st);
+            want = "";
+        }
+        const char *got = orion_client_error(t->c);
+        if ((t->kind < 2 ? rc != -EINVAL : rc != 0) || strcmp(got, want) != 0) {
+            snprintf(t->bad, sizeof(t->bad), "call %d: rc %d, message '%s', want '%s'", i, rc,
+                     got, want);
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_threads_sharing_a_client_each_read_their_own_error)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_stats);
+    orion_client *c = fake_connect(&f);
+    struct msg_thread t[3];
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = (struct msg_thread){ .c = c, .kind = i };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, own_messages, &t[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ck_assert_msg(r == NULL, "thread %d: %s", i, t[i].bad);
+    }
+    /* This thread made no call since connecting: no message. */
+    ck_assert_str_eq(orion_client_error(c), "");
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
 /* ---- framing shared with the daemon -------------------------------------- */
 
 /* A connection that once sent a large frame must not keep its buffer while
@@ -1044,6 +1153,7 @@ static Suite *client_unit_suite(void)
     tcase_add_test(tc, test_connect_rejects_object_smaller_than_announced);
     tcase_add_test(tc, test_connect_rejects_other_protocol_version);
     tcase_add_test(tc, test_connect_returns_daemon_error_and_message);
+    tcase_add_test(tc, test_connect_over_the_client_limit_is_ebusy_with_the_daemons_words);
     tcase_add_test(tc, test_stats_copies_every_field);
     tcase_add_test(tc, test_garbage_reply_is_eproto_then_connection_broken);
     tcase_add_test(tc, test_reply_with_wrong_request_id_is_eproto);
@@ -1057,6 +1167,7 @@ static Suite *client_unit_suite(void)
     tcase_add_test(tc, test_buffer_rejects_bad_name_and_size_without_sending);
     tcase_add_test(tc, test_forked_child_gets_echild_and_leaves_socket_alone);
     tcase_add_test(tc, test_threads_sharing_a_client_are_serialised);
+    tcase_add_test(tc, test_threads_sharing_a_client_each_read_their_own_error);
     suite_add_tcase(s, tc);
     return s;
 }

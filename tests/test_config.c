@@ -65,6 +65,8 @@ START_TEST(test_config_defaults)
     ck_assert_uint_eq(cfg.client_limit, 0);
     ck_assert_uint_eq(cfg.max_tensors, 1u << 20);
     ck_assert_uint_eq(cfg.min_block, 4096);
+    ck_assert_uint_eq(cfg.max_clients, 1024);
+    ck_assert_uint_eq(cfg.hello_timeout_ms, 10000);
     ck_assert_str_eq(cfg.policy, planner_default_policy());
     char want[64];
     if (geteuid() == 0)
@@ -110,7 +112,8 @@ START_TEST(test_config_every_flag_is_taken)
                            "/orion-x", "--socket-mode", "0600", "--arena-mode=0640",
                            "--max-frame", "1M", "--client-limit", "8M", "--max-tensors", "1000",
                            "--policy", planner_policy_name(planner_policy_count() - 1),
-                           "--min-block", "16K", NULL};
+                           "--min-block", "16K", "--max-clients", "2", "--hello-timeout",
+                           "0.3", NULL};
     ck_assert_int_eq(parse(&cfg, flags), 0);
     ck_assert_str_eq(cfg.socket_path, "/tmp/s.sock");
     ck_assert(!cfg.socket_is_default);
@@ -123,7 +126,24 @@ START_TEST(test_config_every_flag_is_taken)
     ck_assert_uint_eq(cfg.max_tensors, 1000);
     ck_assert_str_eq(cfg.policy, planner_policy_name(planner_policy_count() - 1));
     ck_assert_uint_eq(cfg.min_block, 16 * 1024);
+    ck_assert_uint_eq(cfg.max_clients, 2);
+    ck_assert_uint_eq(cfg.hello_timeout_ms, 300);
     config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_config_hello_timeout_takes_whole_and_fractional_seconds)
+{
+    const char *const ok[][2] = { {"10", "10000"}, {"0.001", "1"}, {".5", "500"},
+                                  {"2.25", "2250"}, {"3600", "3600000"} };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct config cfg;
+        const char *flags[] = {"--hello-timeout", ok[i][0], NULL};
+        ck_assert_int_eq(parse(&cfg, flags), 0);
+        ck_assert_msg(cfg.hello_timeout_ms == strtoull(ok[i][1], NULL, 10), "%s: %llu ms",
+                      ok[i][0], (unsigned long long)cfg.hello_timeout_ms);
+        config_free(&cfg);
+    }
 }
 END_TEST
 
@@ -142,6 +162,20 @@ START_TEST(test_config_bad_flags_are_usage_errors)
         {"--policy", "no-such-policy", NULL},
         {"--min-block", "3000", NULL},
         {"--min-block", "8", NULL},
+        {"--max-clients", "0", NULL},
+        {"--max-clients", "-1", NULL},
+        {"--max-clients", "2M", NULL},
+        {"--max-clients", "many", NULL},
+        {"--hello-timeout", "0", NULL},
+        {"--hello-timeout", "0.0004", NULL},
+        {"--hello-timeout", "-1", NULL},
+        {"--hello-timeout", "3601", NULL},
+        {"--hello-timeout", "1e3", NULL},
+        {"--hello-timeout", "0x10", NULL},
+        {"--hello-timeout", "inf", NULL},
+        {"--hello-timeout", "10s", NULL},
+        {"--hello-timeout", "", NULL},
+        {"--hello-timeout", ".", NULL},
         {"--arena-size", "4K", "--min-block", "8K"},
         {"--socket", NULL},
         {"extra", NULL},
@@ -159,6 +193,39 @@ START_TEST(test_config_bad_flags_are_usage_errors)
 }
 END_TEST
 
+START_TEST(test_config_help_names_every_flag)
+{
+    FILE *out = tmpfile();
+    ck_assert_ptr_nonnull(out);
+    fflush(stdout);
+    int saved = dup(STDOUT_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fileno(out), STDOUT_FILENO), 0);
+    struct config cfg;
+    const char *flags[] = {"--help", NULL};
+    int rc = parse(&cfg, flags);
+    config_free(&cfg);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    ck_assert_int_eq(rc, 1);
+    char text[8192];
+    rewind(out);
+    size_t n = fread(text, 1, sizeof(text) - 1, out);
+    text[n] = '\0';
+    fclose(out);
+    const char *names[] = {"--socket", "--arena-size", "--shm-name", "--socket-mode",
+                           "--arena-mode", "--max-frame", "--client-limit", "--max-tensors",
+                           "--policy", "--min-block", "--max-clients", "--hello-timeout",
+                           "--help", "--version"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        ck_assert_msg(strstr(text, names[i]) != NULL, "--help does not name %s:\n%s", names[i],
+                      text);
+    ck_assert_ptr_nonnull(strstr(text, "(default 1024)"));
+    ck_assert_ptr_nonnull(strstr(text, "(default 10)"));
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -168,7 +235,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_defaults);
     tcase_add_test(tc, test_config_default_socket_follows_the_client_rule);
     tcase_add_test(tc, test_config_every_flag_is_taken);
+    tcase_add_test(tc, test_config_hello_timeout_takes_whole_and_fractional_seconds);
     tcase_add_test(tc, test_config_bad_flags_are_usage_errors);
+    tcase_add_test(tc, test_config_help_names_every_flag);
     suite_add_tcase(s, tc);
     return s;
 }

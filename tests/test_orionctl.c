@@ -463,6 +463,27 @@ START_TEST(test_orionctl_list_policies_marks_the_default)
 }
 END_TEST
 
+/* The help names the default sockets in the order include/orion/common.h
+ * tries them. */
+START_TEST(test_orionctl_help_lists_default_sockets_in_the_rule_order)
+{
+    struct run r;
+
+    RUN(r, "--help");
+    ck_assert_int_eq(r.code, 0);
+    const char *order[] = { "$ORION_SOCKET", "/run/orionrt/orionrtd.sock",
+                            "$XDG_RUNTIME_DIR/orionrtd.sock", "/tmp/orionrtd-<uid>.sock" };
+    const char *prev = r.out;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        const char *at = strstr(r.out, order[i]);
+        ck_assert_msg(at != NULL, "--help does not name %s:\n%s", order[i], r.out);
+        ck_assert_msg(at > prev || i == 0, "--help names %s out of order:\n%s", order[i], r.out);
+        prev = at;
+    }
+    run_free(&r);
+}
+END_TEST
+
 START_TEST(test_orionctl_help_version_and_usage_exits)
 {
     struct run r;
@@ -628,6 +649,7 @@ static Suite *orionctl_suite(void)
     tcase_add_test(tc, test_orionctl_plan_recognises_json_by_content);
     tcase_add_test(tc, test_orionctl_list_policies_marks_the_default);
     tcase_add_test(tc, test_orionctl_help_version_and_usage_exits);
+    tcase_add_test(tc, test_orionctl_help_lists_default_sockets_in_the_rule_order);
     tcase_add_test(tc, test_orionctl_plan_time_limit_is_accepted);
     tcase_add_test(tc, test_orionctl_plan_missing_file_exits_1_naming_it);
     tcase_add_test(tc, test_orionctl_plan_malformed_csv_exits_1_naming_file_and_line);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buddy.h"
 #include "registry.h"
@@ -373,6 +374,79 @@ START_TEST(test_registry_wait_cancel_and_owner_gone_withdraw_waits_silently)
 }
 END_TEST
 
+/* Many connections waiting on one name (and more on another, ahead of them
+ * in the registry's list): one seal wakes each of the first exactly once,
+ * with its own hold, and none of the others; a creator leaving unsealed
+ * tells each of its waiters -EPIPE exactly once. And quickly: the seal took
+ * ~0.5 s of CPU when each wake rescanned the list from its head and each new
+ * hold walked all the buffer's holders; it takes ~1 ms in one pass. The bound
+ * leaves room for sanitizer builds and slow machines ($ORION_TEST_SLOWDOWN). */
+#define MANY_WAITERS 20000
+#define OTHER_WAITERS 5000
+#define SEAL_CPU_MS_MAX 100
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+START_TEST(test_registry_seal_wakes_many_waiters_each_once_in_one_pass)
+{
+    size_t n = MANY_WAITERS + OTHER_WAITERS;
+    struct reg_owner *own = calloc(n, sizeof(*own));
+    struct reg_wait *w = calloc(n, sizeof(*w));
+    struct outcome *out = calloc(n, sizeof(*out));
+    ck_assert(own != NULL && w != NULL && out != NULL);
+    struct reg_buffer *got = NULL;
+    for (size_t i = 0; i < n; i++) {
+        own[i].id = 100 + i;
+        wait_init(&w[i], &own[i], REG_WAIT_SEALED, &out[i]);
+        const char *name = i < MANY_WAITERS ? "many" : "other";
+        ck_assert_int_eq(registry_wait(R, &w[i], name, true, &got), 1);
+    }
+    struct reg_buffer *b = create("many", 100, &O1);
+    double t0 = thread_cpu_ms();
+    ck_assert_int_eq(registry_seal(R, b, &O1), 0);
+    double spent = thread_cpu_ms() - t0;
+    const char *slow = getenv("ORION_TEST_SLOWDOWN");
+    int factor = slow != NULL && atoi(slow) > 0 ? atoi(slow) : 1;
+    ck_assert_msg(spent < (double)SEAL_CPU_MS_MAX * factor,
+                  "waking %d waiters took %.1f ms of CPU (bound %d ms)", MANY_WAITERS, spent,
+                  SEAL_CPU_MS_MAX * factor);
+    for (size_t i = 0; i < MANY_WAITERS; i++) {
+        ck_assert_msg(out[i].calls == 1, "waiter %zu called %d times", i, out[i].calls);
+        ck_assert_int_eq(out[i].status, 0);
+        ck_assert_ptr_eq(out[i].buf, b);
+        ck_assert(!w[i].pending);
+        ck_assert_uint_eq(registry_holds(b, &own[i], REG_HOLD_CONN), 1);
+    }
+    ck_assert_uint_eq(b->n_holders, MANY_WAITERS + 1);
+    for (size_t i = MANY_WAITERS; i < n; i++) {
+        ck_assert_int_eq(out[i].calls, 0);
+        ck_assert(w[i].pending);
+    }
+    /* The creator of "other" leaves before sealing: -EPIPE for each. */
+    struct reg_buffer *b2 = create("other", 100, &O2);
+    ck_assert_int_eq(registry_hold(R, b2, &O3, REG_HOLD_CONN), 0); /* keeps it alive */
+    registry_owner_gone(R, &O2);
+    for (size_t i = MANY_WAITERS; i < n; i++) {
+        ck_assert_msg(out[i].calls == 1, "waiter %zu called %d times", i, out[i].calls);
+        ck_assert_int_eq(out[i].status, -EPIPE);
+        ck_assert(!w[i].pending);
+    }
+    for (size_t i = 0; i < MANY_WAITERS; i++) {
+        ck_assert_int_eq(out[i].calls, 1);
+        registry_owner_gone(R, &own[i]);
+    }
+    ck_assert_uint_eq(b->n_holders, 1);
+    free(out);
+    free(w);
+    free(own);
+}
+END_TEST
+
 START_TEST(test_registry_owner_gone_drops_every_hold_and_exported_buffers_live_on)
 {
     struct reg_buffer *kept = NULL, *gone = NULL;
@@ -530,6 +604,7 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, test_registry_wait_sealed_by_unsealing_creator_is_edeadlk);
     tcase_add_test(tc, test_registry_wait_unused_needs_a_hold_and_fires_on_last_other_release);
     tcase_add_test(tc, test_registry_wait_cancel_and_owner_gone_withdraw_waits_silently);
+    tcase_add_test(tc, test_registry_seal_wakes_many_waiters_each_once_in_one_pass);
     tcase_add_test(tc, test_registry_owner_gone_drops_every_hold_and_exported_buffers_live_on);
     tcase_add_test(tc, test_registry_random_ops_match_shadow_model);
     suite_add_tcase(s, tc);

@@ -27,7 +27,12 @@ ORION_API int orion_client_connect(const char *socket_path, orion_client **out,
  * orion_client_close(NULL) does nothing. */
 ORION_API void orion_client_close(orion_client *c);
 
-/* What the last failed call on c said, "" if none. Valid until the next call. */
+/* What the calling thread's last call on c said if it failed, "" if it
+ * succeeded or the thread has made none. Each thread has its own message on
+ * each client: threads sharing c see only their own calls' messages, never
+ * another thread's, and may call this while another thread's call on c is
+ * in progress. The string is valid until the calling thread's next call on
+ * c, or orion_client_close(c). */
 ORION_API const char *orion_client_error(const orion_client *c);
 
 /* The arena as mapped in this process. */
