@@ -940,3 +940,46 @@ const char *harness_status_str(int status, char *buf, size_t len)
         snprintf(buf, len, "status 0x%x", status);
     return buf;
 }
+
+int harness_daemon_start_explained(struct harness_daemon *d, const char *const *extra,
+                                   char **why)
+{
+    *why = NULL;
+    int rc = harness_daemon_start(d, extra);
+    if (rc < 0) {
+        char st[64];
+        char *log = harness_daemon_log(d);
+        if (asprintf(why, "orionrtd did not start (%s, %s): %s", strerror(-rc),
+                     harness_status_str(d->status, st, sizeof st), log ? log : "") < 0)
+            *why = NULL;
+        free(log);
+    }
+    return rc;
+}
+
+int harness_daemon_finish(struct harness_daemon *d, char **why)
+{
+    bool was_running = d->pid > 0;
+    int st = -1;
+    *why = NULL;
+    if (was_running)
+        harness_daemon_stop(d, &st);
+    char *log = harness_daemon_log(d);
+    bool report = log && (strstr(log, "runtime error:") || strstr(log, "Sanitizer") ||
+                          strstr(log, "Invalid read") || strstr(log, "Invalid write"));
+    harness_daemon_cleanup(d);
+    char buf[64];
+    int rc = 0;
+    if (was_running && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+        rc = -1;
+        if (asprintf(why, "daemon %s on SIGTERM: %s", harness_status_str(st, buf, sizeof buf),
+                     log ? log : "") < 0)
+            *why = NULL;
+    } else if (report) {
+        rc = -1;
+        if (asprintf(why, "daemon log shows an error report: %s", log) < 0)
+            *why = NULL;
+    }
+    free(log);
+    return rc;
+}

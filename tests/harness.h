@@ -104,6 +104,16 @@ void harness_daemon_cleanup(struct harness_daemon *d);
 /* The daemon's stderr so far, NUL-terminated; free() it. NULL on error. */
 char *harness_daemon_log(const struct harness_daemon *d);
 
+/* harness_daemon_start(), and on failure *why (malloc'd; the caller frees
+ * it) says why, with the daemon's exit status and log. */
+int harness_daemon_start_explained(struct harness_daemon *d, const char *const *extra,
+                                   char **why);
+
+/* The end of a test: stop d if it runs, and clean up. Returns 0 if the
+ * daemon exited 0 on SIGTERM and its log shows no sanitizer or valgrind
+ * report; else -1 and *why (malloc'd) says what went wrong, log included. */
+int harness_daemon_finish(struct harness_daemon *d, char **why);
+
 /* A temporary path for the test's own files: d->base + "-" + suffix. */
 const char *harness_daemon_path(const struct harness_daemon *d, const char *suffix, char *buf,
                                 size_t len);

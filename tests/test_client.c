@@ -31,31 +31,17 @@ static struct harness_daemon D;
  * whose log shows a sanitizer report, fails the test that ran it. */
 static void teardown(void)
 {
-    bool was_running = D.pid > 0;
-    int st = -1;
-    if (was_running)
-        harness_daemon_stop(&D, &st);
-    char *log = harness_daemon_log(&D);
-    bool report = log && (strstr(log, "runtime error:") || strstr(log, "Sanitizer") ||
-                          strstr(log, "Invalid read") || strstr(log, "Invalid write"));
-    harness_daemon_cleanup(&D);
-    char buf[64];
-    ck_assert_msg(!was_running || (WIFEXITED(st) && WEXITSTATUS(st) == 0),
-                  "daemon %s on SIGTERM: %s", harness_status_str(st, buf, sizeof buf),
-                  log ? log : "");
-    ck_assert_msg(!report, "daemon log shows an error report: %s", log);
-    free(log);
+    char *why = NULL;
+    int rc = harness_daemon_finish(&D, &why);
+    ck_assert_msg(rc == 0, "%s", why ? why : "out of memory");
+    free(why);
 }
 
 static void start_daemon(const char *const *extra)
 {
-    int rc = harness_daemon_start(&D, extra);
-    if (rc < 0) {
-        char st[64];
-        char *log = harness_daemon_log(&D);
-        ck_abort_msg("orionrtd did not start (%s, %s): %s", strerror(-rc),
-                     harness_status_str(D.status, st, sizeof st), log ? log : "");
-    }
+    char *why = NULL;
+    if (harness_daemon_start_explained(&D, extra, &why) < 0)
+        ck_abort_msg("%s", why ? why : "orionrtd did not start");
 }
 
 static orion_client *connect_ok(void)
