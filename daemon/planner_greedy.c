@@ -1,0 +1,442 @@
+/* planner_greedy.c - the greedy engine, linear-scan and greedy-size.
+ *
+ * The gap engine finds the placed buffers overlapping a new one in time
+ * with a segment tree over buffers sorted by lower holding the largest
+ * upper among placed buffers in each subtree (prefix of leaves with lower <
+ * upper_i, subtrees whose max upper <= lower_i skipped): a pass costs
+ * O(n log n + overlapping pairs). greedy-size is one pass of it; the
+ * portfolio runs it with several orderings. linear-scan keeps a list of
+ * free regions instead.
+ */
+#include "planner_internal.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- linear-scan ------------------------------------------------------- */
+
+struct heap {
+    uint32_t *v;
+    size_t n;
+};
+
+/* Min-heap of buffer indices by upper. */
+static void heap_push(struct heap *h, const struct plan_buffer *b, uint32_t x)
+{
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (b[h->v[p]].upper <= b[x].upper)
+            break;
+        h->v[i] = h->v[p];
+        i = p;
+    }
+    h->v[i] = x;
+}
+
+static uint32_t heap_pop(struct heap *h, const struct plan_buffer *b)
+{
+    uint32_t top = h->v[0], x = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && b[h->v[c + 1]].upper < b[h->v[c]].upper)
+            c++;
+        if (b[x].upper <= b[h->v[c]].upper)
+            break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n)
+        h->v[i] = x;
+    return top;
+}
+
+/* Free regions: sorted by offset, disjoint, never adjacent (coalesced). */
+static void free_insert(struct span *fr, size_t *nfr, uint64_t off, uint64_t end)
+{
+    size_t lo = 0, hi = *nfr;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fr[mid].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* lo: the first region above off */
+    if (lo > 0 && fr[lo - 1].end == off) {
+        fr[lo - 1].end = end;
+        if (lo < *nfr && fr[lo].off == end) {
+            fr[lo - 1].end = fr[lo].end;
+            memmove(&fr[lo], &fr[lo + 1], (*nfr - lo - 1) * sizeof(*fr));
+            (*nfr)--;
+        }
+        return;
+    }
+    if (lo < *nfr && fr[lo].off == end) {
+        fr[lo].off = off;
+        return;
+    }
+    memmove(&fr[lo + 1], &fr[lo], (*nfr - lo) * sizeof(*fr));
+    fr[lo] = (struct span){off, end};
+    (*nfr)++;
+}
+
+/* Take [a, a+bytes) out of region r. */
+static void free_take(struct span *fr, size_t *nfr, size_t r, uint64_t a, uint64_t bytes)
+{
+    struct span s = fr[r];
+    bool left = a > s.off, right = a + bytes < s.end;
+    if (left && right) {
+        memmove(&fr[r + 2], &fr[r + 1], (*nfr - r - 1) * sizeof(*fr));
+        fr[r].end = a;
+        fr[r + 1] = (struct span){a + bytes, s.end};
+        (*nfr)++;
+    } else if (left) {
+        fr[r].end = a;
+    } else if (right) {
+        fr[r].off = a + bytes;
+    } else {
+        memmove(&fr[r], &fr[r + 1], (*nfr - r - 1) * sizeof(*fr));
+        (*nfr)--;
+    }
+}
+
+int planner_linear_scan(struct plan_buffer *b, size_t n, uint64_t *peak)
+{
+    struct event *ord = malloc(n * sizeof(*ord) + 1);
+    struct span *fr = malloc((2 * n + 1) * sizeof(*fr));
+    struct heap h = {malloc(n * sizeof(uint32_t) + 1), 0};
+    uint64_t top = 0;
+    size_t nfr = 0, k, r;
+    int rc = 0;
+
+    if (!ord || !fr || !h.v) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* Order by lower, then index. */
+    for (k = 0; k < n; k++)
+        ord[k] = (struct event){b[k].lower, 0, (uint32_t)k};
+    if (planner_sort_events(ord, n) < 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (k = 0; k < n; k++) {
+        uint32_t x = ord[k].idx;
+        uint64_t al = align_of(&b[x]), a = 0;
+        bool placed = false;
+        while (h.n && b[h.v[0]].upper <= b[x].lower) {
+            uint32_t y = heap_pop(&h, b);
+            free_insert(fr, &nfr, b[y].off, b[y].off + b[y].bytes);
+        }
+        for (r = 0; r < nfr; r++) {
+            a = align_up(fr[r].off, al);
+            if (a < fr[r].end && fr[r].end - a >= b[x].bytes) {
+                free_take(fr, &nfr, r, a, b[x].bytes);
+                placed = true;
+                break;
+            }
+        }
+        if (!placed) {
+            if (nfr && fr[nfr - 1].end == top) {
+                a = align_up(fr[nfr - 1].off, al);
+                if (a > fr[nfr - 1].off)
+                    fr[nfr - 1].end = a;
+                else
+                    nfr--;
+            } else {
+                a = align_up(top, al);
+                if (a > top)
+                    free_insert(fr, &nfr, top, a);
+            }
+            top = a + b[x].bytes;
+        }
+        b[x].off = a;
+        heap_push(&h, b, x);
+    }
+    *peak = top;
+out:
+    free(h.v);
+    free(fr);
+    free(ord);
+    return rc;
+}
+
+/* ---- the greedy engine -------------------------------------------------- */
+
+void planner_engine_free(struct engine *e)
+{
+    free(e->by_low);
+    free(e->leaf_of);
+    free(e->seg);
+    free(e->off);
+    free(e->nb);
+    free(e->tmp);
+}
+
+int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n)
+{
+    struct event *ev;
+    size_t k;
+
+    memset(e, 0, sizeof(*e));
+    e->b = b;
+    e->n = n;
+    for (e->leaves = 1; e->leaves < n; e->leaves *= 2)
+        ;
+    e->by_low = malloc(n * sizeof(*e->by_low) + 1);
+    e->leaf_of = malloc(n * sizeof(*e->leaf_of) + 1);
+    e->seg = calloc(2 * e->leaves, sizeof(*e->seg));
+    e->off = malloc(n * sizeof(*e->off) + 1);
+    e->nb_cap = 64;
+    e->nb = malloc(e->nb_cap * sizeof(*e->nb));
+    e->tmp = malloc(e->nb_cap * sizeof(*e->tmp));
+    ev = malloc(n * sizeof(*ev) + 1);
+    if (!e->by_low || !e->leaf_of || !e->seg || !e->off || !e->nb || !e->tmp || !ev) {
+        free(ev);
+        planner_engine_free(e);
+        return -ENOMEM;
+    }
+    for (k = 0; k < n; k++)
+        ev[k] = (struct event){b[k].lower, 0, (uint32_t)k};
+    if (planner_sort_events(ev, n) < 0) {
+        free(ev);
+        planner_engine_free(e);
+        return -ENOMEM;
+    }
+    for (k = 0; k < n; k++) {
+        e->by_low[k] = ev[k].idx;
+        e->leaf_of[ev[k].idx] = (uint32_t)k;
+    }
+    free(ev);
+    return 0;
+}
+
+static int nb_push(struct engine *e, uint64_t off, uint64_t end)
+{
+    if (e->nb_n == e->nb_cap) {
+        struct span *p = realloc(e->nb, 2 * e->nb_cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        e->nb = p;
+        p = realloc(e->tmp, 2 * e->nb_cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        e->tmp = p;
+        e->nb_cap *= 2;
+    }
+    e->nb[e->nb_n++] = (struct span){off, end};
+    return 0;
+}
+
+/* Collect placed buffers among leaves [lo, hi) of node with position < r and
+ * upper > low. */
+static int collect(struct engine *e, size_t node, size_t lo, size_t hi, size_t r, uint64_t low)
+{
+    if (lo >= r || e->seg[node] <= low)
+        return 0;
+    if (hi - lo == 1) {
+        uint32_t j = e->by_low[lo];
+        e->work++;
+        return nb_push(e, e->off[j], e->off[j] + e->b[j].bytes);
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    int rc = collect(e, 2 * node, lo, mid, r, low);
+    if (rc == 0)
+        rc = collect(e, 2 * node + 1, mid, hi, r, low);
+    return rc;
+}
+
+static void span_sort(struct span *s, size_t n);
+
+/* LSD radix sort of e->nb by offset, a byte a pass, skipping the bytes in
+ * which all offsets agree (the high ones, mostly). */
+static void radix_sort(struct engine *e)
+{
+    uint64_t all_or = 0, all_and = UINT64_MAX;
+    struct span *src = e->nb, *dst = e->tmp, *t;
+    size_t i, n = e->nb_n, cnt[256];
+    unsigned shift;
+
+    for (i = 0; i < n; i++) {
+        all_or |= src[i].off;
+        all_and &= src[i].off;
+    }
+    for (shift = 0; shift < 64; shift += 8) {
+        size_t sum = 0;
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue;
+        memset(cnt, 0, sizeof(cnt));
+        for (i = 0; i < n; i++)
+            cnt[(src[i].off >> shift) & 0xff]++;
+        for (i = 0; i < 256; i++) {
+            size_t c = cnt[i];
+            cnt[i] = sum;
+            sum += c;
+        }
+        for (i = 0; i < n; i++)
+            dst[cnt[(src[i].off >> shift) & 0xff]++] = src[i];
+        t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != e->nb) {
+        e->tmp = e->nb;
+        e->nb = src;
+    }
+}
+
+/* Number of buffers with lower < t. */
+static size_t count_lower_below(const struct engine *e, uint64_t t)
+{
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->b[e->by_low[mid]].lower < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* One greedy pass over order[0..n) with a placement rule. Stops early (and
+ * returns 1) once the peak exceeds cutoff. Returns 0 with *peak, 1, or
+ * -ENOMEM. e->off holds the offsets. */
+int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
+                        uint64_t cutoff, uint64_t *peak)
+{
+    uint64_t pk = 0;
+    size_t k;
+
+    memset(e->seg, 0, 2 * e->leaves * sizeof(*e->seg));
+    for (k = 0; k < e->n; k++) {
+        uint32_t x = order[k];
+        const struct plan_buffer *bx = &e->b[x];
+        uint64_t al = align_of(bx), cand = 0, best = UINT64_MAX, best_gap = UINT64_MAX;
+        size_t i, leaf;
+        int rc;
+
+        e->nb_n = 0;
+        e->work++;
+        rc = collect(e, 1, 0, e->leaves, count_lower_below(e, bx->upper), bx->lower);
+        if (rc < 0)
+            return rc;
+        if (e->nb_n > 64)
+            radix_sort(e);
+        else
+            span_sort(e->nb, e->nb_n);
+        for (i = 0; i < e->nb_n; i++) {
+            uint64_t a = align_up(cand, al);
+            if (e->nb[i].off >= a && e->nb[i].off - a >= bx->bytes) {
+                uint64_t gap = e->nb[i].off - cand;
+                if (rule == RULE_FIRST_FIT) {
+                    best = a;
+                    break;
+                }
+                if (gap < best_gap) {
+                    best_gap = gap;
+                    best = a;
+                }
+            }
+            if (e->nb[i].end > cand)
+                cand = e->nb[i].end;
+        }
+        if (best == UINT64_MAX)
+            best = align_up(cand, al);
+        e->off[x] = best;
+        if (best + bx->bytes > pk) {
+            pk = best + bx->bytes;
+            if (pk > cutoff)
+                return 1;
+        }
+        leaf = e->leaves + e->leaf_of[x];
+        for (; leaf >= 1 && e->seg[leaf] < bx->upper; leaf /= 2)
+            e->seg[leaf] = bx->upper;
+    }
+    *peak = pk;
+    return 0;
+}
+
+/* Sort spans by offset: quicksort (median of three, loop on the larger
+ * part, recurse on the smaller: depth O(log n)), insertion sort below 16. */
+static void span_sort(struct span *s, size_t n)
+{
+    while (n > 16) {
+        size_t i = 0, j = n - 1, m = n / 2;
+        uint64_t a = s[0].off, b = s[m].off, c = s[n - 1].off, piv;
+        piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        for (;;) {
+            struct span t;
+            while (s[i].off < piv)
+                i++;
+            while (s[j].off > piv)
+                j--;
+            if (i >= j)
+                break;
+            t = s[i];
+            s[i] = s[j];
+            s[j] = t;
+            i++;
+            j--;
+        }
+        /* [0, j] <= piv <= [j + 1, n) */
+        if (j + 1 < n - j - 1) {
+            span_sort(s, j + 1);
+            s += j + 1;
+            n -= j + 1;
+        } else {
+            span_sort(s + j + 1, n - j - 1);
+            n = j + 1;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct span x = s[i];
+        size_t j = i;
+        while (j > 0 && s[j - 1].off > x.off) {
+            s[j] = s[j - 1];
+            j--;
+        }
+        s[j] = x;
+    }
+}
+
+/* ---- greedy-size -------------------------------------------------------- */
+
+int planner_greedy_size(struct plan_buffer *b, size_t n, uint64_t *peak)
+{
+    struct engine e;
+    uint32_t *order = malloc(n * sizeof(*order) + 1);
+    struct order_key *key = malloc(n * sizeof(*key) + 1);
+    size_t i;
+    int rc;
+
+    if (!order || !key) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* TFLite: size descending; ties keep the earlier buffer first. */
+    for (i = 0; i < n; i++)
+        key[i] = (struct order_key){(double)b[i].bytes, 0, 0, (uint32_t)i};
+    qsort(key, n, sizeof(*key), planner_key_cmp);
+    for (i = 0; i < n; i++)
+        order[i] = key[i].idx;
+    rc = planner_engine_init(&e, b, n);
+    if (rc < 0)
+        goto out;
+    rc = planner_engine_pass(&e, order, RULE_BEST_FIT, UINT64_MAX, peak);
+    if (rc == 0)
+        for (i = 0; i < n; i++)
+            b[i].off = e.off[i];
+    planner_engine_free(&e);
+out:
+    free(key);
+    free(order);
+    return rc;
+}

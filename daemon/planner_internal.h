@@ -1,0 +1,192 @@
+/* planner_internal.h - what the planner's files share; never installed.
+ *
+ * planner.c: the interface, validation, lower bound, verify, and the shared
+ * helpers below (event sort, sort keys, clock). planner_greedy.c: the gap
+ * engine, linear-scan, greedy-size. planner_skyline.c: the skyline engine.
+ * planner_search.c: branch and bound. planner_portfolio.c: the default
+ * policy. Every policy entry point is called by planner_run() after
+ * validate(), so n < UINT32_MAX and no offset computed below overflows.
+ */
+#ifndef ORION_PLANNER_INTERNAL_H
+#define ORION_PLANNER_INTERNAL_H
+
+#include "planner.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+static inline uint64_t align_of(const struct plan_buffer *b)
+{
+    return b->align > 1 ? b->align : 1;
+}
+
+/* Round v up to a multiple of a (a power of two); callers made sure that no
+ * value they pass can overflow (see validate() in planner.c). */
+static inline uint64_t align_up(uint64_t v, uint64_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+/* ---- shared helpers (planner.c) ----------------------------------------- */
+
+struct event {
+    uint64_t t;
+    uint32_t start; /* 0: an end, sorted before a start at the same time */
+    uint32_t idx;
+};
+
+/* Sort ev[0..m) by t, stably (LSD radix). Returns 0 or -ENOMEM. */
+int planner_sort_events(struct event *ev, size_t m);
+
+/* The 2n starts and ends of b[0..n) in time order, ends before starts at
+ * equal times, then by index. The caller frees it; NULL when out of memory. */
+struct event *planner_make_events(const struct plan_buffer *b, size_t n);
+
+struct order_key {
+    double k1, k2, k3;
+    uint32_t idx;
+};
+
+/* qsort comparator of struct order_key: descending k1, k2, k3; then
+ * ascending index. */
+int planner_key_cmp(const void *pa, const void *pb);
+
+/* Monotonic clock, in seconds. */
+double planner_now_s(void);
+
+/* ---- the greedy engine and its policies (planner_greedy.c) -------------- */
+
+struct span {
+    uint64_t off, end;
+};
+
+enum rule { RULE_BEST_FIT, RULE_FIRST_FIT };
+
+struct engine {
+    const struct plan_buffer *b;
+    size_t n, leaves;
+    uint32_t *by_low;     /* buffer indices by lower (then index) */
+    uint32_t *leaf_of;    /* leaf_of[i]: position of buffer i in by_low */
+    uint64_t *seg;        /* max upper of placed buffers in each subtree */
+    uint64_t *off;        /* the pass's offsets */
+    struct span *nb;      /* placed neighbours of the buffer being placed */
+    struct span *tmp;     /* radix sort scratch, nb_cap long */
+    size_t nb_n, nb_cap;
+    uint64_t work;        /* leaves visited + buffers placed, summed over passes */
+};
+
+/* Set up e for b[0..n) (b is borrowed and must outlive e). Returns 0 or
+ * -ENOMEM (nothing to free then). */
+int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n);
+void planner_engine_free(struct engine *e);
+
+/* One greedy pass over order[0..n) with a placement rule; e->off gets the
+ * offsets. Returns 0 with *peak, 1 as soon as the peak exceeds cutoff, or
+ * -ENOMEM. */
+int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
+                        uint64_t cutoff, uint64_t *peak);
+
+/* The policies: fill b[i].off and *peak for validated b[0..n), n > 0.
+ * Return 0 or -ENOMEM. */
+int planner_linear_scan(struct plan_buffer *b, size_t n, uint64_t *peak);
+int planner_greedy_size(struct plan_buffer *b, size_t n, uint64_t *peak);
+int planner_portfolio(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
+                      uint64_t *peak);
+
+/* ---- the skyline engine (planner_skyline.c) ----------------------------- */
+
+struct sky {
+    size_t sz;          /* leaves, a power of two >= slots */
+    uint64_t *mx, *tag; /* subtree max; value raised over the whole subtree */
+    uint32_t *lo, *hi;  /* each buffer's slots [lo, hi) */
+    uint64_t work;
+};
+
+/* Set up s for b[0..n): the distinct times become slots. Returns 0 or
+ * -ENOMEM (nothing to free then). */
+int planner_sky_init(struct sky *s, const struct plan_buffer *b, size_t n);
+void planner_sky_free(struct sky *s);
+
+/* Place order[0..n) on the skyline; off[] out. Returns 0 with *peak, or 1
+ * as soon as the peak exceeds cutoff. */
+int planner_sky_pass(struct sky *s, const struct plan_buffer *b, size_t n,
+                     const uint32_t *order, uint64_t cutoff, uint64_t *off, uint64_t *peak);
+
+/* Lowest first by lazily re-keyed buffers (ties by keys[].k1, k2, larger
+ * first): order[], off[] and *peak out. Returns 0, 1 once s->work passes
+ * work_cap, or -ENOMEM. */
+int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t n,
+                             const struct order_key *keys, uint32_t *order, uint64_t *off,
+                             uint64_t *peak, uint64_t work_cap);
+
+/* Lowest first by valleys of the skyline, O(n log n): order[], off[] and
+ * *peak out, *work counts the segments taken. Returns 0 or -ENOMEM. */
+int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
+                        const struct order_key *keys, uint32_t *order, uint64_t *off,
+                        uint64_t *peak, uint64_t *work);
+
+/* ---- branch and bound (planner_search.c) -------------------------------- */
+
+#define BNB_MAX_N 1000u
+#define FAST_BNB_NODES 600u    /* a try, in the first round */
+#define FAST_BNB_WORK 8000000u /* slot visits in the first round, all tries: ~10 ms */
+#define BNB_MAX_PAIRS 200000u
+
+struct bnb_cand {
+    uint64_t off;
+    uint32_t pre, idx;
+};
+
+struct bnb {
+    const struct plan_buffer *b;
+    size_t n, slots;
+    uint32_t *adj_start, *adj;   /* overlaps, CSR */
+    uint32_t *lo, *hi;           /* slots of each buffer */
+    uint32_t *pre;               /* preorder rank of each buffer */
+    uint64_t *minoff, *off;      /* off: NONE64 while unplaced */
+    uint64_t *floor, *total;     /* per slot */
+    uint64_t *ufloor;            /* per slot: lowest minoff of the unplaced live there */
+    uint32_t *ucnt;              /* per slot: how many unplaced live there have it */
+    uint32_t *slot_start, *slot_buf; /* buffers live in each slot, CSR: */
+    uint32_t *slot_cnt;          /* the first slot_cnt[t] of slot t are unplaced */
+    uint32_t *buf_start, *pos;   /* where in slot t buffer y is: pos[buf_start[y] + t - lo] */
+    uint32_t *stamp, *rstamp, gen; /* slots logged / recounted in this placement */
+    struct bnb_cand *pool;       /* candidate lists, one a depth */
+    uint32_t *rest_pool;         /* what is left after a placement, a depth */
+    uint32_t *by_lo;             /* all buffers by first slot */
+    uint32_t *pre_pool;          /* preorder ranks saved while a group has its own */
+    struct order_key *kk;        /* scratch of a group's preorder */
+    size_t pool_used, rest_used, pre_used;
+    size_t heur;                 /* which preorder (see planner_preorder()) */
+    bool dyn;                    /* groups re-rank by their own loads, W by time */
+    struct { uint32_t what, cnt; uint64_t old; } *undo;
+    size_t undo_n, undo_cap;
+    uint64_t cap, nodes_left, nodes;
+    uint64_t work_left;          /* slot visits allowed (fast mode) */
+    double deadline;
+    bool timed_out;              /* also set when the undo log could not grow */
+};
+
+/* Set up g for b[0..n) with the slots of s (borrowed: s must outlive g),
+ * preorder order[0..n) and pairs overlapping pairs. Returns 0 or -ENOMEM
+ * (nothing to free then). The caller sets deadline and work_left. */
+int planner_bnb_init(struct bnb *g, const struct plan_buffer *b, size_t n, const struct sky *s,
+                     const uint32_t *order, uint64_t pairs);
+void planner_bnb_free(struct bnb *g);
+
+/* Look for a plan with peak <= cap within node_limit nodes. Returns 1 and
+ * fills off[] with it, 0 if none exists (the search finished), -1 if it
+ * ran out of nodes or time. The state is back to empty afterwards. */
+int planner_bnb_try(struct bnb *g, uint64_t cap, uint64_t node_limit, uint64_t *off);
+
+/* Preorders for the search (MiniMalloc's names): W = time slots spanned
+ * (by_time: the lifetime in time), A = area (size x lifetime), T = the
+ * largest load over the lifetime (load[]). which: 0 TWA, 1 TAW, 2 WAT.
+ * kk[0..n) is scratch; order[0..n) out. */
+#define N_PREORDERS 3
+void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s,
+                      const uint64_t *load, size_t which, bool by_time, struct order_key *kk,
+                      uint32_t *order);
+
+#endif

@@ -1,0 +1,392 @@
+/* planner_portfolio.c - the default policy: the best of skyline lowest
+ * first and greedy gap filling under several orderings, then branch and
+ * bound on small problems and iterated greedy on the skyline order (see
+ * planner.c for the phases). The fast mode is deterministic: it spends a
+ * work budget, not time.
+ */
+#include "planner_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- orderings ---------------------------------------------------------- */
+
+enum order_kind {
+    ORDER_SIZE,          /* size, then lifetime */
+    ORDER_SIZE_LOW,      /* size, then earlier start */
+    ORDER_SIZE_IDX,      /* size, then index: greedy-size's own order */
+    ORDER_LOAD,          /* the largest load over the lifetime, then size */
+    ORDER_AREA,          /* size x lifetime */
+    ORDER_LIFE,          /* lifetime, then size */
+    N_ORDERS
+};
+
+static void make_keys(const struct plan_buffer *b, size_t n, enum order_kind kind,
+                      const uint64_t *load, struct order_key *key)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        double size = (double)b[i].bytes, life = (double)(b[i].upper - b[i].lower);
+        double low = -(double)b[i].lower;
+        switch (kind) {
+        case ORDER_SIZE: key[i] = (struct order_key){size, life, low, (uint32_t)i}; break;
+        case ORDER_SIZE_LOW: key[i] = (struct order_key){size, low, 0, (uint32_t)i}; break;
+        case ORDER_SIZE_IDX: key[i] = (struct order_key){size, 0, 0, (uint32_t)i}; break;
+        case ORDER_LOAD:
+            key[i] = (struct order_key){(double)load[i], size, life, (uint32_t)i};
+            break;
+        case ORDER_AREA: key[i] = (struct order_key){size * life, size, low, (uint32_t)i}; break;
+        default: key[i] = (struct order_key){life, size, low, (uint32_t)i}; break;
+        }
+    }
+}
+
+static int make_order(const struct plan_buffer *b, size_t n, enum order_kind kind,
+                      const uint64_t *load, uint32_t *order)
+{
+    struct order_key *key = malloc(n * sizeof(*key) + 1);
+    size_t i;
+
+    if (!key)
+        return -ENOMEM;
+    make_keys(b, n, kind, load, key);
+    qsort(key, n, sizeof(*key), planner_key_cmp);
+    for (i = 0; i < n; i++)
+        order[i] = key[i].idx;
+    free(key);
+    return 0;
+}
+
+/* Largest live load over each buffer's lifetime (out[]): the load profile
+ * at every start, then a range-max segment tree over the starts in time
+ * order. Also the lower bound and the number of overlapping pairs. */
+static int profile(const struct plan_buffer *b, size_t n, const struct sky *s, uint64_t *out,
+                   uint64_t *lb, uint64_t *pairs)
+{
+    uint64_t *tree, *cnt;
+    size_t slots = 0, k, sz;
+
+    for (k = 0; k < n; k++)
+        if (s->hi[k] > slots)
+            slots = s->hi[k];
+    for (sz = 1; sz < slots + 1; sz *= 2)
+        ;
+    tree = calloc(2 * sz, sizeof(*tree));
+    cnt = calloc(2 * (sz + 1), sizeof(*cnt)); /* starts, then ends, a slot */
+    if (!tree || !cnt) {
+        free(tree);
+        free(cnt);
+        return -ENOMEM;
+    }
+    /* Load of every slot by differences (wrapping sums come out right);
+     * the pairs: a buffer overlaps those live when it starts and those
+     * starting in the same slot. */
+    for (k = 0; k < n; k++) {
+        tree[sz + s->lo[k]] += b[k].bytes;
+        tree[sz + s->hi[k]] -= b[k].bytes;
+        cnt[2 * s->lo[k]]++;
+        cnt[2 * s->hi[k] + 1]++;
+    }
+    *lb = 0;
+    *pairs = 0;
+    {
+        uint64_t load = 0, live = 0;
+        for (k = 0; k < slots; k++) {
+            uint64_t starting = cnt[2 * k];
+            live -= cnt[2 * k + 1];
+            *pairs += live * starting + starting * (starting - 1) / 2;
+            live += starting;
+            load += tree[sz + k];
+            tree[sz + k] = load;
+            if (load > *lb)
+                *lb = load;
+        }
+    }
+    free(cnt);
+    for (k = slots; k < sz; k++)
+        tree[sz + k] = 0;
+    for (k = sz; k-- > 1;)
+        tree[k] = tree[2 * k] > tree[2 * k + 1] ? tree[2 * k] : tree[2 * k + 1];
+    for (k = 0; k < n; k++) {
+        size_t lo = s->lo[k] + sz, hi = s->hi[k] + sz;
+        uint64_t best = 0;
+        while (lo < hi) {
+            if (lo & 1) {
+                if (tree[lo] > best)
+                    best = tree[lo];
+                lo++;
+            }
+            if (hi & 1) {
+                hi--;
+                if (tree[hi] > best)
+                    best = tree[hi];
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        out[k] = best;
+    }
+    free(tree);
+    return 0;
+}
+
+/* ---- portfolio ---------------------------------------------------------- */
+
+static uint64_t rnd(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* Work budget of the fast mode, in engine units (a neighbour visited, a
+ * tree node visited or a buffer placed: a few ns each). */
+#define FAST_BUDGET 2000000u
+#define GAP_CAP 16000000u
+
+struct search {
+    const struct plan_buffer *b;
+    struct plan_buffer *out; /* the best plan so far goes into out[].off */
+    size_t n;
+    uint64_t lb, best;
+    uint64_t *off;           /* scratch offsets */
+};
+
+static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak)
+{
+    size_t i;
+    if (peak >= sr->best)
+        return;
+    sr->best = peak;
+    for (i = 0; i < sr->n; i++)
+        sr->out[i].off = off[i];
+}
+
+/* Phases 1, 2, the first round of 3 and 4 on the work budget are the fast
+ * mode and run the same with or without a time limit, so a limited run is
+ * never worse than the fast one (when they take longer than the limit, as
+ * on the largest traces, the call takes that long). The limit bounds what
+ * comes after: more rounds of 3, then 4 again. */
+int planner_portfolio(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
+                      uint64_t *peak)
+{
+    static const struct {
+        enum order_kind order;
+        enum rule rule;
+    } gap_runs[] = {
+        {ORDER_SIZE_IDX, RULE_BEST_FIT}, {ORDER_SIZE, RULE_BEST_FIT},
+        {ORDER_SIZE_LOW, RULE_BEST_FIT},
+        {ORDER_LOAD, RULE_FIRST_FIT}, {ORDER_SIZE, RULE_FIRST_FIT},
+        {ORDER_LIFE, RULE_BEST_FIT}, {ORDER_AREA, RULE_BEST_FIT},
+    };
+    static const enum order_kind lf_ties[] = {ORDER_LIFE, ORDER_SIZE, ORDER_AREA, ORDER_LOAD};
+    struct engine e;
+    struct sky s;
+    struct search sr = {b, b, n, 0, UINT64_MAX, NULL};
+    struct order_key *keys = NULL;
+    uint32_t *order = NULL, *cur = NULL, *trial = NULL, *crit = NULL;
+    uint64_t *load = NULL, *cur_off = NULL, cur_peak = UINT64_MAX, pk, pairs, rng;
+    uint64_t proven;         /* no plan has a lower peak */
+    uint64_t nodes = FAST_BNB_NODES, lo_cap = 0, above = 2;
+    struct bnb g;
+    bool have_g = false, first = true;
+    int stage;
+    double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
+    double deadline = limit > 0 ? planner_now_s() + limit : 0;
+    size_t r, i;
+    int rc;
+
+#define SPENT() (e.work + s.work)
+
+    rc = planner_engine_init(&e, b, n);
+    if (rc < 0)
+        return rc;
+    rc = planner_sky_init(&s, b, n);
+    if (rc < 0) {
+        planner_engine_free(&e);
+        return rc;
+    }
+    rc = -ENOMEM;
+    keys = malloc(n * sizeof(*keys) + 1);
+    order = malloc(n * sizeof(*order) + 1);
+    cur = malloc(n * sizeof(*cur) + 1);
+    trial = malloc(n * sizeof(*trial) + 1);
+    crit = malloc(n * sizeof(*crit) + 1);
+    load = malloc(n * sizeof(*load) + 1);
+    cur_off = malloc(n * sizeof(*cur_off) + 1);
+    sr.off = malloc(n * sizeof(*sr.off) + 1);
+    if (!keys || !order || !cur || !trial || !crit || !load || !cur_off || !sr.off)
+        goto out;
+    rc = profile(b, n, &s, load, &sr.lb, &pairs);
+    if (rc < 0)
+        goto out;
+    proven = sr.lb;
+    lo_cap = sr.lb;
+
+    /* 1. Lowest first on the skyline by valleys, with several tie rules;
+     * then (small problems) by lazily re-keyed buffers. The best order
+     * seeds the search. */
+    for (r = 0; r < 2 * sizeof(lf_ties) / sizeof(lf_ties[0]); r++) {
+        size_t q = r % (sizeof(lf_ties) / sizeof(lf_ties[0]));
+        if (r > 0 && (sr.best == sr.lb || SPENT() > FAST_BUDGET))
+            break;
+        make_keys(b, n, lf_ties[q], load, keys);
+        if (r == q)
+            rc = planner_sky_valleys(&s, b, n, keys, order, sr.off, &pk, &s.work);
+        else
+            rc = planner_sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
+                                          SPENT() + FAST_BUDGET / 4);
+        if (rc < 0)
+            goto out;
+        if (rc == 1)
+            continue;
+        if (pk < cur_peak) {
+            cur_peak = pk;
+            memcpy(cur, order, n * sizeof(*cur));
+        }
+        keep_if_better(&sr, sr.off, pk);
+    }
+    if (planner_sky_pass(&s, b, n, cur, UINT64_MAX, cur_off, &cur_peak) == 0)
+        keep_if_better(&sr, cur_off, cur_peak);
+
+    /* 2. Greedy gap filling (TFLite-style) with several orderings, each
+     * when a pass fits in what is left of the budget. */
+    for (r = 0; r < sizeof(gap_runs) / sizeof(gap_runs[0]); r++) {
+        if (sr.best == sr.lb)
+            break;
+        /* The first two always run below GAP_CAP overlapping pairs: on
+         * real traces with thousands of long-lived buffers they are what
+         * gets within 1% of the bound, at some 10-30 ns a pair. */
+        if (SPENT() + pairs + n > FAST_BUDGET && (r >= 2 || pairs > GAP_CAP))
+            break;
+        rc = make_order(b, n, gap_runs[r].order, load, order);
+        if (rc < 0)
+            goto out;
+        rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
+        if (rc < 0)
+            goto out;
+        if (rc == 0)
+            keep_if_better(&sr, e.off, pk);
+    }
+
+    /* 3. On small problems: branch and bound, MiniMalloc style (fast mode:
+     * one round with a small node limit, at the lower bound only): round
+     * robin over three preorders (which one works varies from problem to
+     * problem), node limits doubling each round; each try aims at the
+     * lowest cap not yet proven impossible, then between it and the best
+     * plan so far: halfway, and after each try there that runs out of
+     * nodes half as far from the best (back to halfway each round). A cap
+     * proven impossible raises the lowest. Only the rounds after the first
+     * (time limit) use W by time and re-rank groups (g.dyn), so the fast
+     * mode searches the same tree as it always did. */
+    if (n <= BNB_MAX_N && pairs <= BNB_MAX_PAIRS && sr.best > sr.lb) {
+        rc = planner_bnb_init(&g, b, n, &s, cur, pairs);
+        if (rc < 0)
+            goto out;
+        have_g = true;
+        g.deadline = HUGE_VAL;
+        g.work_left = FAST_BNB_WORK;
+    }
+    rng = 0x9e3779b97f4a7c15ULL;
+    /* Stage 0 is the fast mode: the first round of 3, node- and
+     * work-limited, then 4 on the work budget; it runs the same with a
+     * time limit, so a limited run starts from the fast plan. Stage 1, with
+     * a limit only: 3 in further rounds, then 4, until the deadline. */
+    for (stage = 0; stage < (limit > 0 ? 2 : 1); stage++) {
+        if (have_g && stage == 1) {
+            g.deadline = deadline;
+            g.work_left = UINT64_MAX;
+        }
+        while (have_g && sr.best > lo_cap && !g.timed_out && (first || stage == 1)) {
+            above = 2;
+            for (size_t h = 0; h < N_PREORDERS && sr.best > lo_cap && !g.timed_out; h++) {
+                planner_preorder(b, n, &s, load, h, !first, keys, order);
+                g.heur = h;
+                g.dyn = !first;
+                for (i = 0; i < n; i++)
+                    g.pre[order[i]] = (uint32_t)i;
+                for (int q = 0; q < 2 && sr.best > lo_cap && !g.timed_out; q++) {
+                    uint64_t cap =
+                        q == 0 ? lo_cap : sr.best - 1 - (sr.best - 1 - lo_cap) / above;
+                    int f;
+                    if (q == 1 && (cap == lo_cap || first))
+                        break;
+                    f = planner_bnb_try(&g, cap, nodes, sr.off);
+                    if (q == 1 && f < 0 && above < ((uint64_t)1 << 40))
+                        above *= 2;
+                    if (f == 1) {
+                        for (i = 0, pk = 0; i < n; i++)
+                            if (sr.off[i] + b[i].bytes > pk)
+                                pk = sr.off[i] + b[i].bytes;
+                        keep_if_better(&sr, sr.off, pk);
+                    } else if (f == 0) {
+                        lo_cap = cap + 1; /* proven: no plan at or below cap */
+                    }
+                }
+            }
+            nodes = first ? 2 * (uint64_t)n : 2 * nodes;
+            first = false;
+            g.work_left = UINT64_MAX;
+        }
+        if (have_g)
+            proven = lo_cap;
+
+        /* 4. Iterated greedy on the skyline order: take a buffer that ends
+         * at the peak, move it to a random earlier place (or swap two at
+         * random), replay; keep the order if the peak did not grow
+         * (plateaus let it drift), remember the best. Deterministic: a
+         * fixed seed. */
+        while (sr.best > proven && n > 1 &&
+               (stage == 0 ? SPENT() <= FAST_BUDGET : planner_now_s() <= deadline)) {
+            size_t n_crit = 0, pos, to, c;
+            uint32_t x;
+            for (i = 0; i < n; i++)
+                if (cur_off[cur[i]] + b[cur[i]].bytes == cur_peak)
+                    crit[n_crit++] = (uint32_t)i; /* a position in cur */
+            memcpy(trial, cur, n * sizeof(*trial));
+            pos = n_crit ? crit[rnd(&rng) % n_crit] : (size_t)(rnd(&rng) % n);
+            if (pos == 0 || rnd(&rng) % 8 == 0) {
+                size_t p1 = (size_t)(rnd(&rng) % n), p2 = (size_t)(rnd(&rng) % n);
+                x = trial[p1];
+                trial[p1] = trial[p2];
+                trial[p2] = x;
+            } else {
+                to = (size_t)(rnd(&rng) % pos);
+                x = trial[pos];
+                for (c = pos; c > to; c--)
+                    trial[c] = trial[c - 1];
+                trial[to] = x;
+            }
+            if (planner_sky_pass(&s, b, n, trial, cur_peak, sr.off, &pk) != 0)
+                continue;
+            memcpy(cur, trial, n * sizeof(*cur));
+            memcpy(cur_off, sr.off, n * sizeof(*cur_off));
+            cur_peak = pk;
+            keep_if_better(&sr, sr.off, pk);
+        }
+    }
+#undef SPENT
+    *peak = sr.best;
+    rc = 0;
+out:
+    if (have_g)
+        planner_bnb_free(&g);
+    free(sr.off);
+    free(cur_off);
+    free(load);
+    free(crit);
+    free(trial);
+    free(cur);
+    free(order);
+    free(keys);
+    planner_sky_free(&s);
+    planner_engine_free(&e);
+    return rc;
+}

@@ -1,0 +1,433 @@
+/* planner_skyline.c - the skyline engine: passes over an order, lowest
+ * first by re-keyed buffers and lowest first by valleys.
+ *
+ * Buffers placed one after another, each on top of the highest placed
+ * buffer it overlaps in time: offset = max over its lifetime of the
+ * skyline. Every plan can be pushed down into this "canonical" form (each
+ * buffer resting on another or on 0) without raising its peak, and the
+ * canonical plan is what placing the buffers in order of offset gives, so
+ * searching over orders loses nothing (MiniMalloc's observation). A pass is
+ * O(n log T) with a segment tree over the T time slots holding the skyline
+ * (range max; range "raise to", which never lowers, so no push-down). */
+#include "planner_internal.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+void planner_sky_free(struct sky *s)
+{
+    free(s->mx);
+    free(s->tag);
+    free(s->lo);
+    free(s->hi);
+}
+
+int planner_sky_init(struct sky *s, const struct plan_buffer *b, size_t n)
+{
+    struct event *ev = planner_make_events(b, n);
+    uint64_t *t = malloc(2 * n * sizeof(*t) + 1);
+    size_t m = 0, i;
+
+    memset(s, 0, sizeof(*s));
+    s->lo = malloc(n * sizeof(*s->lo) + 1);
+    s->hi = malloc(n * sizeof(*s->hi) + 1);
+    if (!ev || !t || !s->lo || !s->hi)
+        goto err;
+    for (i = 0; i < 2 * n; i++) {
+        if (m == 0 || ev[i].t != t[m - 1])
+            t[m++] = ev[i].t;
+        if (ev[i].start)
+            s->lo[ev[i].idx] = (uint32_t)(m - 1);
+        else
+            s->hi[ev[i].idx] = (uint32_t)(m - 1);
+    }
+    for (s->sz = 1; s->sz < m; s->sz *= 2)
+        ;
+    s->mx = calloc(2 * s->sz, sizeof(*s->mx));
+    s->tag = calloc(2 * s->sz, sizeof(*s->tag));
+    if (!s->mx || !s->tag)
+        goto err;
+    free(t);
+    free(ev);
+    return 0;
+err:
+    free(t);
+    free(ev);
+    planner_sky_free(s);
+    return -ENOMEM;
+}
+
+static uint64_t sky_max(struct sky *s, size_t node, size_t nlo, size_t nhi, size_t a, size_t b)
+{
+    uint64_t r, q;
+    size_t mid;
+    if (a <= nlo && nhi <= b)
+        return s->mx[node];
+    s->work++;
+    r = s->tag[node];
+    mid = nlo + (nhi - nlo) / 2;
+    if (a < mid && (q = sky_max(s, 2 * node, nlo, mid, a, b)) > r)
+        r = q;
+    if (b > mid && (q = sky_max(s, 2 * node + 1, mid, nhi, a, b)) > r)
+        r = q;
+    return r;
+}
+
+static void sky_raise(struct sky *s, size_t node, size_t nlo, size_t nhi, size_t a, size_t b,
+                      uint64_t v)
+{
+    size_t mid;
+    if (s->mx[node] < v)
+        s->mx[node] = v;
+    if (a <= nlo && nhi <= b) {
+        if (s->tag[node] < v)
+            s->tag[node] = v;
+        return;
+    }
+    mid = nlo + (nhi - nlo) / 2;
+    if (a < mid)
+        sky_raise(s, 2 * node, nlo, mid, a, b, v);
+    if (b > mid)
+        sky_raise(s, 2 * node + 1, mid, nhi, a, b, v);
+}
+
+static void sky_reset(struct sky *s)
+{
+    memset(s->mx, 0, 2 * s->sz * sizeof(*s->mx));
+    memset(s->tag, 0, 2 * s->sz * sizeof(*s->tag));
+}
+
+static uint64_t sky_where(struct sky *s, const struct plan_buffer *b, uint32_t x)
+{
+    return align_up(sky_max(s, 1, 0, s->sz, s->lo[x], s->hi[x]), align_of(&b[x]));
+}
+
+/* Place order[0..n) on the skyline; off[] out. Returns 0 with *peak, or 1
+ * as soon as the peak exceeds cutoff. */
+int planner_sky_pass(struct sky *s, const struct plan_buffer *b, size_t n,
+                     const uint32_t *order, uint64_t cutoff, uint64_t *off, uint64_t *peak)
+{
+    uint64_t pk = 0;
+    size_t k;
+    sky_reset(s);
+    for (k = 0; k < n; k++) {
+        uint32_t x = order[k];
+        uint64_t o = sky_where(s, b, x), end = o + b[x].bytes;
+        off[x] = o;
+        if (end > pk) {
+            pk = end;
+            if (pk > cutoff)
+                return 1;
+        }
+        sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+        s->work++;
+    }
+    *peak = pk;
+    return 0;
+}
+
+/* Lowest first: repeatedly place, of the unplaced buffers, the one that
+ * would sit lowest on the skyline (ties: by key, larger first). Keys only
+ * grow as the skyline rises, so a min-heap with lazy re-keying works. The
+ * order it produces seeds the search. Re-keying can cost O(overlaps):
+ * gives up (returns 1) once s->work passes work_cap. */
+struct lf_item {
+    uint64_t at;
+    double k1, k2;
+    uint32_t idx;
+};
+
+static bool lf_less(const struct lf_item *a, const struct lf_item *b)
+{
+    if (a->at != b->at)
+        return a->at < b->at;
+    if (a->k1 != b->k1)
+        return a->k1 > b->k1;
+    if (a->k2 != b->k2)
+        return a->k2 > b->k2;
+    return a->idx < b->idx;
+}
+
+static void lf_down(struct lf_item *h, size_t n, size_t i)
+{
+    struct lf_item x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && lf_less(&h[c + 1], &h[c]))
+            c++;
+        if (!lf_less(&h[c], &x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t n,
+                             const struct order_key *keys, uint32_t *order, uint64_t *off,
+                             uint64_t *peak, uint64_t work_cap)
+{
+    struct lf_item *h = malloc(n * sizeof(*h) + 1);
+    uint64_t pk = 0;
+    size_t hn = n, k = 0, i;
+
+    if (!h)
+        return -ENOMEM;
+    sky_reset(s);
+    for (i = 0; i < n; i++)
+        h[i] = (struct lf_item){0, keys[i].k1, keys[i].k2, (uint32_t)i};
+    for (i = n / 2; i-- > 0;)
+        lf_down(h, hn, i);
+    while (hn) {
+        uint32_t x = h[0].idx;
+        uint64_t at = sky_where(s, b, x), end;
+        if (at != h[0].at) {
+            if (++s->work > work_cap) {
+                free(h);
+                return 1;
+            }
+            h[0].at = at;
+            lf_down(h, hn, 0);
+            continue;
+        }
+        h[0] = h[--hn];
+        lf_down(h, hn, 0);
+        end = at + b[x].bytes;
+        off[x] = at;
+        order[k++] = x;
+        if (end > pk)
+            pk = end;
+        sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+        s->work++;
+    }
+    free(h);
+    *peak = pk;
+    return 0;
+}
+
+/* Lowest first by valleys: the skyline as a list of segments (maximal runs
+ * of slots at one height, mostly); take the lowest segment (leftmost among
+ * equals), place in it an unplaced buffer whose lifetime lies inside it
+ * (the first in leaf order: earliest start, then by the tie keys), else
+ * raise it to its lower neighbour and merge: nothing can ever sit in it.
+ * Every step places a buffer or removes a segment, so it is O(n log n)
+ * whatever the overlaps. Segments are named by their first slot; a heap
+ * holds (height, first slot, version), stale entries skipped. */
+
+struct vkey {
+    uint32_t lo;
+    double k1, k2;
+    uint32_t idx;
+};
+
+static int vkey_cmp(const void *pa, const void *pb)
+{
+    const struct vkey *a = pa, *b = pb;
+    if (a->lo != b->lo)
+        return a->lo < b->lo ? -1 : 1;
+    if (a->k1 != b->k1)
+        return a->k1 > b->k1 ? -1 : 1;
+    if (a->k2 != b->k2)
+        return a->k2 > b->k2 ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Candidates: a min-tree of hi over the unplaced buffers in leaf order.
+ * First leaf in [a, b) with value <= lim, or SIZE_MAX. */
+static size_t ct_first(const uint64_t *ct, size_t node, size_t lo, size_t hi, size_t a,
+                       size_t b, uint64_t lim)
+{
+    size_t mid, r;
+    if (hi <= a || b <= lo || ct[node] > lim)
+        return SIZE_MAX;
+    if (hi - lo == 1)
+        return lo;
+    mid = lo + (hi - lo) / 2;
+    r = ct_first(ct, 2 * node, lo, mid, a, b, lim);
+    if (r == SIZE_MAX)
+        r = ct_first(ct, 2 * node + 1, mid, hi, a, b, lim);
+    return r;
+}
+
+struct vseg_ref {
+    uint64_t h;
+    uint32_t start, ver;
+};
+
+static bool vref_less(const struct vseg_ref *a, const struct vseg_ref *b)
+{
+    return a->h != b->h ? a->h < b->h : a->start < b->start;
+}
+
+static void vheap_push(struct vseg_ref *hp, size_t *hn, struct vseg_ref x)
+{
+    size_t i = (*hn)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!vref_less(&x, &hp[p]))
+            break;
+        hp[i] = hp[p];
+        i = p;
+    }
+    hp[i] = x;
+}
+
+static struct vseg_ref vheap_pop(struct vseg_ref *hp, size_t *hn)
+{
+    struct vseg_ref top = hp[0], x = hp[--*hn];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *hn)
+            break;
+        if (c + 1 < *hn && vref_less(&hp[c + 1], &hp[c]))
+            c++;
+        if (!vref_less(&hp[c], &x))
+            break;
+        hp[i] = hp[c];
+        i = c;
+    }
+    if (*hn)
+        hp[i] = x;
+    return top;
+}
+
+struct vsegs {
+    uint32_t *end, *prev, *ver; /* by first slot; prev UINT32_MAX: none */
+    uint64_t *h;
+    struct vseg_ref *heap;
+    size_t hn, slots;
+};
+
+/* (Re)define the segment [a, e) at height h after slot `prev`. */
+static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32_t prev)
+{
+    v->end[a] = e;
+    v->h[a] = h;
+    v->prev[a] = prev;
+    v->ver[a]++;
+    if (e < v->slots)
+        v->prev[e] = a;
+    vheap_push(v->heap, &v->hn, (struct vseg_ref){h, a, v->ver[a]});
+}
+
+int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
+                        const struct order_key *keys, uint32_t *order, uint64_t *off,
+                        uint64_t *peak, uint64_t *work)
+{
+    struct vsegs v = {0};
+    struct vkey *vk = malloc(n * sizeof(*vk) + 1);
+    uint64_t *ct = NULL, pk = 0;
+    size_t slots = 0, csz, i, placed = 0, *first_leaf = NULL;
+    int rc = -ENOMEM;
+
+    for (i = 0; i < n; i++)
+        if (s->hi[i] > slots)
+            slots = s->hi[i];
+    v.slots = slots;
+    for (csz = 1; csz < n; csz *= 2)
+        ;
+    v.end = calloc(slots + 1, sizeof(*v.end));
+    v.prev = calloc(slots + 1, sizeof(*v.prev));
+    v.ver = calloc(slots + 1, sizeof(*v.ver));
+    v.h = calloc(slots + 1, sizeof(*v.h));
+    v.heap = malloc((5 * n + 8) * sizeof(*v.heap));
+    ct = malloc(2 * csz * sizeof(*ct));
+    first_leaf = malloc((slots + 1) * sizeof(*first_leaf));
+    if (!vk || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf)
+        goto out;
+    for (i = 0; i < n; i++)
+        vk[i] = (struct vkey){s->lo[i], keys[i].k1, keys[i].k2, (uint32_t)i};
+    qsort(vk, n, sizeof(*vk), vkey_cmp);
+    for (i = 0, placed = 0; i <= slots; i++) { /* placed: a leaf cursor here */
+        while (placed < n && vk[placed].lo < i)
+            placed++;
+        first_leaf[i] = placed;
+    }
+    placed = 0;
+    for (i = 0; i < csz; i++)
+        ct[csz + i] = i < n ? s->hi[vk[i].idx] : UINT64_MAX;
+    for (i = csz; i-- > 1;)
+        ct[i] = ct[2 * i] < ct[2 * i + 1] ? ct[2 * i] : ct[2 * i + 1];
+    vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
+
+    while (placed < n && v.hn) {
+        struct vseg_ref r = vheap_pop(v.heap, &v.hn);
+        uint32_t a = r.start, e, pv;
+        uint64_t h;
+        size_t leaf;
+        if (r.ver != v.ver[a])
+            continue; /* stale */
+        e = v.end[a];
+        h = v.h[a];
+        pv = v.prev[a];
+        (*work)++;
+        leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
+        if (leaf != SIZE_MAX) {
+            uint32_t x = vk[leaf].idx, lo = s->lo[x], hi = s->hi[x];
+            uint64_t o = align_up(h, align_of(&b[x])), end = o + b[x].bytes;
+            off[x] = o;
+            order[placed++] = x;
+            if (end > pk)
+                pk = end;
+            for (i = csz + leaf, ct[i] = UINT64_MAX; i > 1; i /= 2)
+                ct[i / 2] = ct[i & ~(size_t)1] < ct[i | 1] ? ct[i & ~(size_t)1] : ct[i | 1];
+            {
+                /* [a, lo) stays at h; [lo, hi) rises to end, merged with
+                 * neighbours already at that height; [hi, e) stays at h */
+                uint32_t ma = lo, me = hi;
+                if (lo > a) {
+                    vseg_set(&v, a, lo, h, pv);
+                    pv = a;
+                } else {
+                    v.ver[a]++;
+                    if (pv != UINT32_MAX && v.h[pv] == end) {
+                        ma = pv;
+                        pv = v.prev[pv];
+                    }
+                }
+                if (hi == e && e < slots && v.h[e] == end) {
+                    v.ver[e]++;
+                    me = v.end[e];
+                }
+                vseg_set(&v, ma, me, end, pv);
+                if (hi < e)
+                    vseg_set(&v, hi, e, h, ma);
+            }
+        } else {
+            uint64_t lh = pv != UINT32_MAX ? v.h[pv] : UINT64_MAX;
+            uint64_t rh = e < slots ? v.h[e] : UINT64_MAX;
+            uint64_t nh = lh < rh ? lh : rh;
+            uint32_t na = a, ne = e, npv = pv;
+            if (nh == UINT64_MAX)
+                break; /* cannot happen: every buffer lies in [0, slots) */
+            v.ver[a]++;
+            if (lh == nh) { /* merge into the left neighbour */
+                na = pv;
+                npv = v.prev[pv];
+            }
+            if (rh == nh) { /* swallow the right neighbour */
+                v.ver[e]++;
+                ne = v.end[e];
+            }
+            vseg_set(&v, na, ne, nh, npv);
+        }
+    }
+    *peak = pk;
+    rc = placed == n ? 0 : -EINVAL;
+out:
+    free(first_leaf);
+    free(ct);
+    free(v.heap);
+    free(v.h);
+    free(v.ver);
+    free(v.prev);
+    free(v.end);
+    free(vk);
+    return rc;
+}
