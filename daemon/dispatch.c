@@ -428,8 +428,11 @@ static void do_buffer_wait(struct session *s, uint64_t id, const Orion__BufferWa
     case 1:
         s->busy = true;
         s->wait_request_id = id;
-        if (m->timeout_ms > 0)
+        if (m->timeout_ms > 0) {
+            /* Count from now, not from the loop pass's cached time. */
+            uv_update_time(s->timer.loop);
             uv_timer_start(&s->timer, on_wait_timeout, (uint64_t)m->timeout_ms, 0);
+        }
         return;
     case -ENOENT:
         server_reply_error(s, id, rc, "this connection holds no buffer '%s' to wait on", m->name);
@@ -631,7 +634,8 @@ static void finish_register(struct session *s, struct plan_job *job)
             struct reg_buffer *b = registry_find(srv->reg, t->share);
             if (b == NULL) {
                 rc = -ENOENT;
-                snprintf(err, sizeof(err), "tensor %llu imports '%s', which is not published",
+                snprintf(err, sizeof(err), "tensor %llu imports '%s', which is not published "
+                                           "(register its exporter first)",
                          (unsigned long long)t->id, t->share);
                 goto err_unwind;
             }

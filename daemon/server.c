@@ -440,6 +440,7 @@ static void on_connection(uv_stream_t *listener, int status)
     srv->n_sessions++;
     log_msg("client %llu (pid %d, uid %d) connected", (unsigned long long)s->id, (int)s->pid,
             (int)s->uid);
+    uv_update_time(srv->loop); /* the deadline counts from the accept */
     uv_timer_start(&s->hello_timer, on_hello_timeout, srv->cfg->hello_timeout_ms, 0);
     process(s); /* starts reading */
 }

