@@ -39,7 +39,8 @@ static int reclaim_stale(const char *name, char *err, size_t err_len)
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK) {
-            snprintf(err, err_len, "another orionrtd holds %s", name);
+            snprintf(err, err_len, "another orionrtd holds %s (stop it, or give "
+                                   "--shm-name another name)", name);
             return -EBUSY;
         }
         snprintf(err, err_len, "cannot lock shm object %s: %s", name, strerror(e));
