@@ -327,16 +327,24 @@ static void do_buffer_create(struct session *s, uint64_t id, const Orion__Buffer
     reply_buffer(s, id, b);
 }
 
+/* The buffer a request names, or NULL with the error already replied (a bad
+ * name, or no buffer of that name). */
+static struct reg_buffer *named_buffer(struct session *s, uint64_t id, const char *name)
+{
+    if (!check_name(s, id, name))
+        return NULL;
+    struct reg_buffer *b = registry_find(s->srv->reg, name);
+    if (b == NULL)
+        server_reply_error(s, id, -ENOENT, "no buffer '%s'", name);
+    return b;
+}
+
 static void do_buffer_open(struct session *s, uint64_t id, const char *name)
 {
     struct server *srv = s->srv;
-    if (!check_name(s, id, name))
+    struct reg_buffer *b = named_buffer(s, id, name);
+    if (b == NULL)
         return;
-    struct reg_buffer *b = registry_find(srv->reg, name);
-    if (b == NULL) {
-        server_reply_error(s, id, -ENOENT, "no buffer '%s'", name);
-        return;
-    }
     if (registry_hold(srv->reg, b, &s->owner, REG_HOLD_CONN) < 0) {
         server_reply_error(s, id, -ENOMEM, "out of memory opening buffer '%s'", name);
         return;
@@ -347,13 +355,9 @@ static void do_buffer_open(struct session *s, uint64_t id, const char *name)
 static void do_buffer_seal(struct session *s, uint64_t id, const char *name)
 {
     struct server *srv = s->srv;
-    if (!check_name(s, id, name))
+    struct reg_buffer *b = named_buffer(s, id, name);
+    if (b == NULL)
         return;
-    struct reg_buffer *b = registry_find(srv->reg, name);
-    if (b == NULL) {
-        server_reply_error(s, id, -ENOENT, "no buffer '%s'", name);
-        return;
-    }
     int rc = registry_seal(srv->reg, b, &s->owner);
     if (rc == -EPERM) {
         server_reply_error(s, id, rc, "buffer '%s' was created by another connection; "
