@@ -14,7 +14,7 @@ cmake --build build -j"$(nproc)" >/dev/null
 run=$(mktemp -d /tmp/orion-demo.XXXXXX)
 sock="$run/orionrtd.sock"
 shm="/orion-demo-$$"
-ctl=(build/client/orionctl --socket "$sock")
+ctl=(build/tools/orionctl --socket "$sock")
 
 build/daemon/orionrtd --socket "$sock" --shm-name "$shm" --arena-size 256M \
     2> >(sed -u 's/^/    | /' >&2) &
@@ -30,7 +30,7 @@ for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 step() { printf '\n== %s\n' "$*"; }
 
 step "1. Plan MobileNetV2 offline (orionctl plan): the first and last tensors, then the summary"
-build/client/orionctl plan examples/graphs/mobilenet_v2.json | sed -n '1,6p;$p'
+build/tools/orionctl plan examples/graphs/mobilenet_v2.json | sed -n '1,6p;$p'
 
 step "2. A producer and a consumer process share a 16 MiB tensor through the arena, zero-copy"
 build/examples/orion-producer --socket "$sock" demo/frame0 16777216 &

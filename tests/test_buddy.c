@@ -1,4 +1,4 @@
-/* test_buddy.c - Check suite "buddy": the buddy allocator (daemon/buddy.c).
+/* test_buddy.c - Check suite "buddy": the buddy allocator (core/buddy.c).
  *
  * Expected figures are derived here independently of the allocator: from the
  * arithmetic of the case, or from a shadow model that records which blocks
