@@ -75,11 +75,8 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     /* Liveness checks the counts too, but the arrays are sized before it runs. */
     if (lim == NULL)
         lim = &defaults;
-    if (g->n_tensors > lim->max_tensors) {
-        errmsg_set(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
-                g->n_tensors, lim->max_tensors);
-        return -E2BIG;
-    }
+    if ((rc = liveness_check_counts(g->n_tensors, g->n_ops, lim, err, err_len)) < 0)
+        return rc;
 
     p.n_tensors = g->n_tensors;
     p.live = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*p.live));

@@ -152,9 +152,10 @@ static int check_tensor(const struct graph_tensor *t, uint32_t i, const struct g
                 (unsigned long long)lim->max_align);
         return -EINVAL;
     }
-    if (shared && (t->share == NULL || t->share[0] == '\0')) {
-        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): an %s tensor needs a share name",
-                (unsigned long long)t->id, i, kind_word(t->kind));
+    if (shared && !liveness_name_valid(t->share)) {
+        errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): an %s tensor needs a share name "
+                "of 1-%u bytes of printable ASCII, no space",
+                (unsigned long long)t->id, i, kind_word(t->kind), TENSOR_SHARE_MAX);
         return -EINVAL;
     }
     if (!shared && t->share != NULL) {
@@ -196,12 +197,8 @@ static int walk_ops(const struct graph *g, const struct graph_limits *lim, const
         uint32_t idx;
         int rc;
 
-        if (refs > lim->max_op_refs) {
-            errmsg_set(err, err_len,
-                    "op %u (%s): %llu inputs + outputs is above the limit of %u (max_op_refs)",
-                    i, op_name(op), (unsigned long long)refs, lim->max_op_refs);
-            return -E2BIG;
-        }
+        if ((rc = liveness_check_op_refs(i, op->name, refs, lim, err, err_len)) < 0)
+            return rc;
         if ((op->n_inputs != 0 && op->inputs == NULL) ||
             (op->n_outputs != 0 && op->outputs == NULL)) {
             errmsg_set(err, err_len, "op %u (%s): reference array is NULL", i, op_name(op));
@@ -295,6 +292,52 @@ static int finish(const struct graph *g, const struct tensor_state *st, struct t
     return 0;
 }
 
+int liveness_check_counts(uint64_t n_tensors, uint64_t n_ops, const struct graph_limits *lim,
+                          char *err, size_t err_len)
+{
+    static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
+    if (lim == NULL)
+        lim = &defaults;
+    if (n_tensors > lim->max_tensors) {
+        errmsg_set(err, err_len, "graph has %llu tensors, above the limit of %u (max_tensors)",
+                   (unsigned long long)n_tensors, lim->max_tensors);
+        return -E2BIG;
+    }
+    if (n_ops > lim->max_ops) {
+        errmsg_set(err, err_len, "graph has %llu ops, above the limit of %u (max_ops)",
+                   (unsigned long long)n_ops, lim->max_ops);
+        return -E2BIG;
+    }
+    return 0;
+}
+
+int liveness_check_op_refs(uint32_t i, const char *name, uint64_t refs,
+                           const struct graph_limits *lim, char *err, size_t err_len)
+{
+    static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
+    if (lim == NULL)
+        lim = &defaults;
+    if (refs > lim->max_op_refs) {
+        errmsg_set(err, err_len,
+                   "op %u (%s): %llu inputs + outputs is above the limit of %u (max_op_refs)", i,
+                   name != NULL && name[0] != '\0' ? name : "unnamed", (unsigned long long)refs,
+                   lim->max_op_refs);
+        return -E2BIG;
+    }
+    return 0;
+}
+
+bool liveness_name_valid(const char *name)
+{
+    size_t n = 0;
+    if (name == NULL)
+        return false;
+    for (; name[n] != '\0'; n++)
+        if (name[n] <= 0x20 || name[n] >= 0x7f || n >= TENSOR_SHARE_MAX)
+            return false;
+    return n > 0;
+}
+
 int liveness_compute(const struct graph *g, const struct graph_limits *lim,
                      struct tensor_live *live, char *err, size_t err_len)
 {
@@ -311,16 +354,8 @@ int liveness_compute(const struct graph *g, const struct graph_limits *lim,
         errmsg_set(err, err_len, "no graph");
         return -EINVAL;
     }
-    if (g->n_tensors > lim->max_tensors) {
-        errmsg_set(err, err_len, "graph has %u tensors, above the limit of %u (max_tensors)",
-                g->n_tensors, lim->max_tensors);
-        return -E2BIG;
-    }
-    if (g->n_ops > lim->max_ops) {
-        errmsg_set(err, err_len, "graph has %u ops, above the limit of %u (max_ops)", g->n_ops,
-                lim->max_ops);
-        return -E2BIG;
-    }
+    if ((rc = liveness_check_counts(g->n_tensors, g->n_ops, lim, err, err_len)) < 0)
+        return rc;
     if (g->n_ops == 0 || g->n_tensors == 0) {
         errmsg_set(err, err_len, "empty graph: %u ops, %u tensors (it needs at least one of each)",
                 g->n_ops, g->n_tensors);

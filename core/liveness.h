@@ -9,6 +9,7 @@
 #ifndef ORION_LIVENESS_H
 #define ORION_LIVENESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ enum tensor_kind {
 };
 
 #define TENSOR_ALIGN_DEFAULT 64u
+#define TENSOR_SHARE_MAX 255u       /* bytes of a share (named buffer) name */
 
 struct graph_tensor {
     uint64_t id;
@@ -60,6 +62,23 @@ struct graph_limits {
 #define GRAPH_LIMITS_DEFAULT                                                   \
     { 1u << 20, 1u << 20, 1u << 16, (uint64_t)1 << 44, (uint64_t)1 << 20 }
 
+/* The one check of a graph's counts against lim (NULL = defaults): 0, or
+ * -E2BIG with "graph has N tensors, above the limit of M (max_tensors)" (or
+ * ops, max_ops) in err. Counts are 64-bit so that counts read off the wire
+ * before decoding can be checked too. */
+int liveness_check_counts(uint64_t n_tensors, uint64_t n_ops, const struct graph_limits *lim,
+                          char *err, size_t err_len);
+
+/* The one check of op i's references (inputs + outputs) against lim: 0, or
+ * -E2BIG with "op I (NAME): N inputs + outputs is above the limit of M
+ * (max_op_refs)". name may be NULL. */
+int liveness_check_op_refs(uint32_t i, const char *name, uint64_t refs,
+                           const struct graph_limits *lim, char *err, size_t err_len);
+
+/* Is name a valid share (named buffer) name: 1-255 bytes of printable ASCII,
+ * no space? */
+bool liveness_name_valid(const char *name);
+
 struct tensor_live {
     uint32_t first; /* first op index at which the tensor is live */
     uint32_t last;  /* last op index at which it is live (inclusive) */
@@ -87,8 +106,8 @@ struct tensor_live {
  *     writes;
  *   - bytes 0 or above lim->max_tensor_bytes; align (0 = 64) not a power of
  *     two or above lim->max_align; an unknown kind;
- *   - export/import without a share name (NULL or ""); a share name on any
- *     other kind.
+ *   - export/import without a valid share name (liveness_name_valid); a
+ *     share name on any other kind.
  * Refused with -E2BIG: more tensors than max_tensors, more ops than max_ops,
  * one op with more inputs + outputs than max_op_refs (message names the limit
  * and the value).

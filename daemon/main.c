@@ -33,6 +33,7 @@
 #include "arena.h"
 #include "buddy.h"
 #include "config.h"
+#include "dispatch.h"
 #include "log.h"
 #include "notify.h"
 #include "registry.h"
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "orionrtd: cannot start: out of memory\n");
         goto out_buddy;
     }
-    server_attach(&srv, &arena, b, reg);
+    server_attach(&srv, &arena, b, reg, dispatch_frame);
     log_msg("listening on %s; arena %s of %llu bytes (blocks of %llu), policy %s, "
             "max frame %u, client limit %llu, max clients %u, hello timeout %g s",
             srv.activated ? "the socket from systemd" : cfg.socket_path, cfg.shm_name,

@@ -81,13 +81,7 @@ void registry_free(struct registry *r)
 
 bool registry_name_valid(const char *name)
 {
-    size_t n = 0;
-    if (name == NULL)
-        return false;
-    for (; name[n] != '\0'; n++)
-        if (name[n] <= 0x20 || name[n] >= 0x7f || n >= REGISTRY_NAME_MAX)
-            return false;
-    return n > 0;
+    return liveness_name_valid(name);
 }
 
 uint64_t registry_owner_conn_holds(const struct reg_owner *o)

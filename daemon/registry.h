@@ -12,12 +12,13 @@
 #define ORION_REGISTRY_H
 
 #include "buddy.h"
+#include "liveness.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define REGISTRY_NAME_MAX 255
+#define REGISTRY_NAME_MAX TENSOR_SHARE_MAX
 #define REGISTRY_ALIGN_DEFAULT 64u
 #define REGISTRY_ALIGN_MAX ((uint64_t)1 << 20)
 

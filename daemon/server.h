@@ -1,5 +1,6 @@
-/* server.h - the daemon's libuv side: listening socket, connections, frames,
- * replies, the arena descriptor passed to clients.
+/* server.h - the daemon's libuv side: the listening socket, accepting
+ * connections, reading their frames and handing each complete one to the
+ * on-frame callback (the server knows nothing of what a request means).
  *
  * One loop, one thread. Requests of one connection are answered in order:
  * while one is pending (planned on the thread pool, or waiting on a buffer)
@@ -25,9 +26,14 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "orion.pb-c.h"
+#include <sys/types.h>
 
 struct session;
+
+/* Called with each complete frame of s, when s has no request pending; the
+ * bytes are valid until the callback returns. The callback answers, or marks
+ * s busy (SESSION_BUSY) and calls server_resume() once it has answered. */
+typedef void (*server_frame_cb)(struct session *s, const uint8_t *msg, size_t len);
 
 struct server {
     uv_loop_t *loop;
@@ -39,7 +45,10 @@ struct server {
     uv_pipe_t listener;
     bool listening;
     bool activated;            /* socket from systemd: not ours to unlink */
-    bool bound;                /* we created the socket file */
+    bool bound;                /* we created the socket file: */
+    dev_t sock_dev;            /* its identity, so that we never remove */
+    ino_t sock_ino;            /* a file another daemon made since */
+    server_frame_cb on_frame;
     uv_signal_t sig_term, sig_int;
     struct session *sessions;
     uint32_t n_sessions;
@@ -58,33 +67,18 @@ struct server {
 int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
                  char *err, size_t err_len);
 
-/* Give the server what it serves (not owned), before the loop runs. */
-void server_attach(struct server *srv, struct arena *arena, buddy *b, struct registry *reg);
+/* Give the server what it serves (not owned) and the callback that answers
+ * frames, before the loop runs. */
+void server_attach(struct server *srv, struct arena *arena, buddy *b, struct registry *reg,
+                   server_frame_cb on_frame);
 
 /* Close the listener and every connection (releasing what they held) and the
  * signal handles; the loop then runs down. Idempotent. */
 void server_stop(struct server *srv);
 
-/* After the loop ended: unlink the socket file if we made it. */
+/* After the loop ended: unlink the socket file if we made it and it is
+ * still ours. */
 void server_cleanup(struct server *srv);
-
-/* Encode and queue resp on s. Returns 0 or a negative errno (the session is
- * then being closed). */
-int server_reply(struct session *s, const Orion__Response *resp);
-
-/* Reply Error{code, message}. */
-int server_reply_error(struct session *s, uint64_t request_id, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-/* Send resp with the arena descriptor as SCM_RIGHTS on its first byte. */
-int server_reply_with_fd(struct session *s, const Orion__Response *resp, int fd);
-
-/* The connection's stream can no longer be trusted: send what is queued, then
- * close it. No more requests are read. */
-void server_close_after_writes(struct session *s);
-
-/* Close the connection now and release everything it holds. */
-void server_close_session(struct session *s);
 
 /* The pending request of s is answered: process its next frames soon
  * (from the loop, not from this call stack). */

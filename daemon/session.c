@@ -1,11 +1,23 @@
-/* session.c - see session.h. */
+/* session.c - a connection's graphs and holds, and their release. */
 #include "session.h"
 
-#include "dispatch.h"
 #include "server.h"
 
 #include <assert.h>
 #include <stdlib.h>
+
+void session_cancel_set(struct session *s, void (*cb)(void *arg), void *arg)
+{
+    assert(s->cancel_cb == NULL);
+    s->cancel_cb = cb;
+    s->cancel_arg = arg;
+}
+
+void session_cancel_clear(struct session *s)
+{
+    s->cancel_cb = NULL;
+    s->cancel_arg = NULL;
+}
 
 struct sgraph *session_find_graph(struct session *s, uint64_t id)
 {
@@ -15,29 +27,40 @@ struct sgraph *session_find_graph(struct session *s, uint64_t id)
     return g;
 }
 
+void sgraph_free(buddy *b, struct registry *reg, struct reg_owner *o, struct sgraph *g)
+{
+    for (uint32_t i = g->n_bufs; i-- > 0;) {
+        int rc = registry_release(reg, g->bufs[i], o, REG_HOLD_GRAPH);
+        assert(rc == 0);
+        (void)rc;
+    }
+    if (g->has_ws) {
+        int rc = buddy_free(b, g->ws_off);
+        assert(rc == 0);
+        (void)rc;
+        assert(o->used_bytes >= g->ws_bytes);
+        o->used_bytes -= g->ws_bytes;
+    }
+    free(g->bufs);
+    free(g->name);
+    free(g);
+}
+
+void session_add_graph(struct session *s, struct sgraph *g)
+{
+    g->next = s->graphs;
+    s->graphs = g;
+    s->n_graphs++;
+}
+
 void session_release_graph(struct session *s, struct sgraph *g)
 {
-    struct server *srv = s->srv;
     struct sgraph **p = &s->graphs;
     while (*p != g)
         p = &(*p)->next;
     *p = g->next;
     s->n_graphs--;
-    if (g->has_ws) {
-        int rc = buddy_free(srv->buddy, g->ws_off);
-        assert(rc == 0);
-        (void)rc;
-        assert(s->owner.used_bytes >= g->ws_bytes);
-        s->owner.used_bytes -= g->ws_bytes;
-    }
-    for (uint32_t i = 0; i < g->n_bufs; i++) {
-        int rc = registry_release(srv->reg, g->bufs[i], &s->owner, REG_HOLD_GRAPH);
-        assert(rc == 0);
-        (void)rc;
-    }
-    free(g->bufs);
-    free(g->name);
-    free(g);
+    sgraph_free(s->srv->buddy, s->srv->reg, &s->owner, g);
 }
 
 void session_release_all(struct session *s, struct session_released *rel)
@@ -46,9 +69,11 @@ void session_release_all(struct session *s, struct session_released *rel)
     struct buddy_stats before, after;
     buddy_stats_get(srv->buddy, &before);
     registry_wait_cancel(srv->reg, &s->wait);
-    if (s->job != NULL) {
-        dispatch_detach_job(s->job);
-        s->job = NULL;
+    if (s->cancel_cb != NULL) {
+        void (*cb)(void *) = s->cancel_cb;
+        void *arg = s->cancel_arg;
+        session_cancel_clear(s);
+        cb(arg);
     }
     uint32_t n_graphs = s->n_graphs;
     while (s->graphs != NULL) {

@@ -6,8 +6,9 @@
  * a feed, as a socket may deliver it) and what the rest is: raw bytes off
  * the socket, or (odd first byte) a graph description that is packed into a
  * RegisterGraph frame first, to reach the pipeline without a corpus. Every
- * complete frame is unpacked as an orion.Request; a RegisterGraph is turned
- * into a struct graph the way daemon/dispatch.c does (limits checked first)
+ * complete frame is unpacked as an orion.Request by wire_unpack (the daemon's
+ * bounded decode); a RegisterGraph is turned
+ * into a struct graph by daemon/wire.c (limits checked first)
  * and run through graph_plan_build() with the policy named in the request if
  * it exists (else the default). A plan that comes back is checked here,
  * independently: every workspace tensor in [0, peak), aligned, and no two
@@ -28,6 +29,7 @@
 #include "frame.h"
 #include "graph.h"
 #include "orion.pb-c.h"
+#include "wire.h"
 
 #define FUZZ_MAX_FRAME 65536u
 
@@ -78,49 +80,35 @@ static void check_plan(const struct graph *g, const struct graph_plan *p)
     }
 }
 
-/* The same steps as daemon/dispatch.c's build_graph + run_plan, on limits
- * small enough to keep one input fast. */
+/* What the daemon does with a RegisterGraph (daemon/wire.c's
+ * wire_graph_build, then graph_plan_build), on limits small enough to keep
+ * one input fast. */
 static void register_graph(const Orion__RegisterGraph *rg)
 {
     const struct graph_limits lim = { 64, 64, 16, (uint64_t)1 << 30, (uint64_t)1 << 12 };
-    if (rg->n_tensors > lim.max_tensors || rg->n_ops > lim.max_ops)
-        return;
-    for (size_t i = 0; i < rg->n_ops; i++)
-        if (rg->ops[i]->n_inputs + rg->ops[i]->n_outputs > lim.max_op_refs)
-            return;
-    struct graph_tensor tens[64];
-    struct graph_op ops[64];
-    for (size_t i = 0; i < rg->n_tensors; i++) {
-        const Orion__Tensor *t = rg->tensors[i];
-        if ((int)t->kind < 0 || (int)t->kind > ORION__TENSOR_KIND__IMPORT)
-            return;
-        tens[i] = (struct graph_tensor){ .id = t->id, .bytes = t->bytes, .align = t->align,
-                                         .kind = (enum tensor_kind)t->kind,
-                                         .share = t->share[0] ? t->share : NULL,
-                                         .name = t->name[0] ? t->name : NULL };
-    }
-    for (size_t i = 0; i < rg->n_ops; i++) {
-        const Orion__Op *o = rg->ops[i];
-        ops[i] = (struct graph_op){ .name = o->name[0] ? o->name : NULL, .inputs = o->inputs,
-                                    .n_inputs = (uint32_t)o->n_inputs, .outputs = o->outputs,
-                                    .n_outputs = (uint32_t)o->n_outputs };
-    }
-    struct graph g = { .name = rg->name[0] ? rg->name : NULL, .tensors = tens,
-                       .n_tensors = (uint32_t)rg->n_tensors, .ops = ops,
-                       .n_ops = (uint32_t)rg->n_ops };
-    const char *policy = rg->policy[0] ? known_policy(rg->policy) : NULL;
-    struct graph_plan plan;
+    struct wire_graph wg;
     char err[512];
     err[0] = '\0';
-    int rc = graph_plan_build(&g, &lim, policy, NULL, &plan, err, sizeof err);
+    int rc = wire_graph_build(rg, &lim, &wg, err, sizeof err);
+    if (rc < 0) {
+        if (rc != -E2BIG && rc != -ENOMEM)
+            fail("unexpected wire_graph_build error", (unsigned long long)-rc, 0);
+        if (err[0] == '\0')
+            fail("refusal without a message", (unsigned long long)-rc, 0);
+        return;
+    }
+    const char *policy = rg->policy[0] ? known_policy(rg->policy) : NULL;
+    struct graph_plan plan;
+    rc = graph_plan_build(&wg.g, &lim, policy, NULL, &plan, err, sizeof err);
     if (rc == 0) {
-        check_plan(&g, &plan);
+        check_plan(&wg.g, &plan);
         graph_plan_free(&plan);
     } else if (rc != -EINVAL && rc != -E2BIG && rc != -ENOMEM) {
         fail("unexpected error code", (unsigned long long)-rc, 0);
     } else if (err[0] == '\0') {
         fail("refusal without a message", (unsigned long long)-rc, 0);
     }
+    wire_graph_free(&wg);
 }
 
 /* Bytes as a graph description: reach the pipeline without a seed corpus.
@@ -212,7 +200,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while ((rc = frame_reader_next(&r, &msg, &len)) == 1) {
             if (len == 0 || len > FUZZ_MAX_FRAME)
                 fail("frame length past the reader", len, FUZZ_MAX_FRAME);
-            Orion__Request *req = orion__request__unpack(NULL, len, msg);
+            const struct graph_limits wlim = { 64, 64, 16, (uint64_t)1 << 30, (uint64_t)1 << 12 };
+            Orion__Request *req;
+            uint64_t rid;
+            char why[256];
+            if (wire_unpack(msg, len, &wlim, &req, &rid, why, sizeof why) < 0)
+                continue;
             if (req == NULL)
                 continue; /* the daemon replies -EPROTO and closes */
             if (req->body_case == ORION__REQUEST__BODY_REGISTER_GRAPH && req->register_graph)

@@ -1,0 +1,34 @@
+/* requests.h - the request handlers, one file per family: req_hello.c
+ * (hello, stats), req_graph.c (register, release), req_buffer.c (named
+ * buffers). dispatch.c maps a request's body case to its handler.
+ *
+ * A handler answers req (reply.h), or marks the session busy and answers
+ * later (then server_resume). It returns REQ_KEPT if it took ownership of
+ * req, REQ_DONE if the dispatcher is to free it. */
+#ifndef ORION_REQUESTS_H
+#define ORION_REQUESTS_H
+
+#include "session.h"
+
+#include "orion.pb-c.h"
+
+enum { REQ_DONE = 0, REQ_KEPT = 1 };
+
+typedef int request_fn(struct session *s, Orion__Request *req);
+
+/* req_hello.c */
+request_fn req_hello;
+request_fn req_stats;
+
+/* req_graph.c */
+request_fn req_register_graph;
+request_fn req_release_graph;
+
+/* req_buffer.c */
+request_fn req_buffer_create;
+request_fn req_buffer_open;
+request_fn req_buffer_seal;
+request_fn req_buffer_release;
+request_fn req_buffer_wait;
+
+#endif

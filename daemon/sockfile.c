@@ -1,0 +1,159 @@
+/* sockfile.c - the listening socket's file: systemd's descriptors, the
+ * parent directory, stale sockets, removal of our own. */
+#include "sockfile.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+
+int sockfile_systemd_fds(void)
+{
+    const char *pid = getenv("LISTEN_PID");
+    const char *fds = getenv("LISTEN_FDS");
+    if (pid == NULL || fds == NULL)
+        return 0;
+    char *end;
+    long p = strtol(pid, &end, 10);
+    if (*end != '\0' || p != (long)getpid())
+        return 0;
+    long n = strtol(fds, &end, 10);
+    if (*end != '\0' || n < 1)
+        return 0;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return (int)n;
+}
+
+static int make_parent_dir(const char *path, char *err, size_t err_len)
+{
+    char dir[SUN_PATH_MAX + 1];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir)
+        return 0;
+    *slash = '\0';
+    if (mkdir(dir, 0755) < 0) {
+        if (errno == EEXIST)
+            return 0;
+        int e = errno;
+        snprintf(err, err_len, "cannot create %s: %s", dir, strerror(e));
+        return -e;
+    }
+    chmod(dir, 0755); /* the umask must not lock clients out of the directory */
+    log_msg("created directory %s", dir);
+    return 0;
+}
+
+/* libuv reports a missing directory as EACCES: say what is wrong. */
+static int check_parent_dir(const char *path, char *err, size_t err_len)
+{
+    char dir[SUN_PATH_MAX + 1];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return 0;
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        snprintf(err, err_len, "cannot use socket %s: directory %s: %s", path, dir, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "cannot use socket %s: %s is not a directory", path, dir);
+        return -ENOTDIR;
+    }
+    return 0;
+}
+
+/* A socket file at path: stale (nobody accepts) -> remove; live -> refuse. */
+static int clear_stale_socket(const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        snprintf(err, err_len, "cannot use socket %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, err_len, "%s exists and is not a socket", path);
+        return -EEXIST;
+    }
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, err_len, "socket: %s", strerror(e));
+        return -e;
+    }
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    if (rc == 0) {
+        snprintf(err, err_len, "socket %s in use by a running daemon", path);
+        return -EADDRINUSE;
+    }
+    if (e == ENOENT)
+        return 0; /* removed meanwhile */
+    if (e != ECONNREFUSED) {
+        snprintf(err, err_len, "cannot probe socket %s: %s", path, strerror(e));
+        return -e;
+    }
+    if (unlink(path) < 0 && errno != ENOENT) {
+        e = errno;
+        snprintf(err, err_len, "cannot remove stale socket %s: %s", path, strerror(e));
+        return -e;
+    }
+    log_msg("removed stale socket %s", path);
+    return 0;
+}
+
+int sockfile_prepare(const char *path, bool make_dir, char *err, size_t err_len)
+{
+    int rc;
+    if (strlen(path) >= SUN_PATH_MAX) {
+        snprintf(err, err_len, "socket path %s is too long (at most %zu bytes)", path,
+                 SUN_PATH_MAX - 1);
+        return -ENAMETOOLONG;
+    }
+    if (make_dir && (rc = make_parent_dir(path, err, err_len)) < 0)
+        return rc;
+    if ((rc = check_parent_dir(path, err, err_len)) < 0)
+        return rc;
+    return clear_stale_socket(path, err, err_len);
+}
+
+int sockfile_identify(const char *path, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return -errno;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return 0;
+}
+
+void sockfile_remove(const char *path, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+        unlink(path);
+}

@@ -1,0 +1,49 @@
+/* wire.h - what came off the socket, made safe to use: a scan of a frame's
+ * wire bytes that bounds what decoding may allocate, the decode itself, and
+ * a RegisterGraph turned into a struct graph.
+ *
+ * Pure: protobuf-c and the core only, no I/O, no libuv; runs on the loop or
+ * on the thread pool, and the frame fuzzer targets it alone. */
+#ifndef ORION_WIRE_H
+#define ORION_WIRE_H
+
+#include "liveness.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orion.pb-c.h"
+
+/* A request may carry at most this many fields the schema does not name
+ * (protobuf-c keeps each one in its own allocation). */
+#define WIRE_UNKNOWN_MAX 1024u
+
+/* Decode msg[0..len) as an orion.Request, after a scan of its wire bytes:
+ * protobuf-c allocates ~80 bytes for a 2-byte empty Tensor or Op, and one
+ * block for every unknown field, so tensors and ops are counted against lim
+ * (liveness_check_counts) and unknown fields against WIRE_UNKNOWN_MAX before
+ * anything is allocated. Returns 0 and *out; -E2BIG with *request_id and a
+ * message in err (the frame was consumed whole: reply and carry on); or
+ * -EPROTO (not a Request). */
+int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+                Orion__Request **out, uint64_t *request_id, char *err, size_t err_len);
+
+/* A graph built from a RegisterGraph: g points into rg and into the two
+ * arrays, which wire_graph_free releases (rg stays the caller's). */
+struct wire_graph {
+    struct graph g;
+    struct graph_tensor *tensors;
+    struct graph_op *ops;
+};
+
+/* Build wg from rg. Counts and references are checked against lim first
+ * (the liveness checks, before anything is allocated or narrowed); tensor
+ * kinds, alignments and share names are left to liveness. Returns 0, or
+ * -E2BIG / -ENOMEM with a message in err. */
+int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *lim,
+                     struct wire_graph *wg, char *err, size_t err_len);
+
+/* Free what wire_graph_build allocated; a zeroed wg is fine. */
+void wire_graph_free(struct wire_graph *wg);
+
+#endif
