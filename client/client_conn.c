@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
+#include "fdpass.h"
 #include "frame.h"
 
 /* A daemon that accepts but does not answer the handshake within this time
@@ -175,40 +176,11 @@ static int recv_exact(int fd, void *buf, size_t len, int *fds, size_t *n_fds)
 {
     size_t got = 0;
     while (got < len) {
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-            struct cmsghdr align;
-        } ctl;
-        struct iovec iov = { .iov_base = (char *)buf + got, .iov_len = len - got };
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1,
-            .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
-        };
-        ssize_t r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return -ETIMEDOUT;
-            return -errno;
-        }
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            const unsigned char *data = CMSG_DATA(cm);
-            for (size_t i = 0; i < k; i++) {
-                int passed;
-                memcpy(&passed, data + i * sizeof(int), sizeof(int));
-                if (*n_fds < MAX_FDS)
-                    fds[*n_fds] = passed;
-                else
-                    close(passed);
-                (*n_fds)++;
-            }
-        }
-        if (mh.msg_flags & MSG_CTRUNC)
-            return -EPROTO;
+        ssize_t r = fdpass_recv(fd, (char *)buf + got, len - got, fds, MAX_FDS, n_fds);
+        if (r == -EAGAIN)
+            return -ETIMEDOUT;
+        if (r < 0)
+            return (int)r;
         if (r == 0)
             return -EPIPE;
         got += (size_t)r;

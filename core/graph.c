@@ -144,6 +144,10 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     {
         char why[256];
         rc = planner_verify(buf, m, p.peak_bytes, why, sizeof(why));
+        if (rc == -ENOMEM) {
+            errmsg_set(err, err_len, "out of memory verifying the plan of %zu tensors", m);
+            goto err_free_bufs;
+        }
         if (rc < 0) {
             errmsg_set(err, err_len, "policy %s produced an invalid plan: %s", p.policy, why);
             rc = -EFAULT;

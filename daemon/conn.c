@@ -96,7 +96,10 @@ static void on_write(uv_write_t *req, int status)
 
 struct conn_write *conn_write_new(size_t n)
 {
-    struct conn_write *w = malloc(sizeof(*w) + FRAME_HEADER_BYTES + n);
+    /* (malloc): never failed by fault injection, like the buffers libuv
+     * allocates itself; a reply that cannot be queued closes the
+     * connection, so injection aims at what a request builds. */
+    struct conn_write *w = (malloc)(sizeof(*w) + FRAME_HEADER_BYTES + n);
     if (w == NULL)
         return NULL;
     w->buf = uv_buf_init((char *)w->data, (unsigned)(FRAME_HEADER_BYTES + n));

@@ -31,6 +31,7 @@ static const struct request_handler handlers[] = {
     [ORION__REQUEST__BODY_BUFFER_RELEASE] = {req_buffer_release, false},
     [ORION__REQUEST__BODY_BUFFER_WAIT] = {req_buffer_wait, false},
     [ORION__REQUEST__BODY_STATS] = {req_stats, false},
+    [ORION__REQUEST__BODY_FAULT_INJECT] = {req_fault_inject, false},
 };
 
 static void dispatch_request(struct session *s, Orion__Request *req)
@@ -50,14 +51,14 @@ static void dispatch_request(struct session *s, Orion__Request *req)
     } else if (h->fn(s, req) == REQ_KEPT) {
         return;
     }
-    orion__request__free_unpacked(req, NULL);
+    wire_request_free(req);
 }
 
-/* A request that could not be decoded: -E2BIG is answered and the
- * connection goes on (after hello); anything else is not a Request. */
+/* A request that could not be decoded: -E2BIG and -ENOMEM are answered and
+ * the connection goes on (after hello); anything else is not a Request. */
 static void refuse_frame(struct session *s, int rc, uint64_t rid, const char *why, size_t len)
 {
-    if (rc == -E2BIG) {
+    if (rc == -E2BIG || rc == -ENOMEM) {
         log_msg("client %llu: request refused: %s", (unsigned long long)s->id, why);
         reply_error(s, rid, rc, "%s", why);
         if (!session_has(s, SESSION_HELLO))
@@ -109,8 +110,7 @@ static void decode_release(struct job *j)
     struct decode_job *d = (struct decode_job *)j;
     free(d->frame);
     d->frame = NULL;
-    if (d->req != NULL)
-        orion__request__free_unpacked(d->req, NULL);
+    wire_request_free(d->req);
     d->req = NULL;
 }
 

@@ -38,8 +38,7 @@ static void plan_release(struct job *j)
     struct plan_job *job = (struct plan_job *)j;
     graph_plan_free(&job->plan);
     wire_graph_free(&job->wg);
-    if (job->req != NULL)
-        orion__request__free_unpacked(job->req, NULL);
+    wire_request_free(job->req);
     job->req = NULL;
 }
 

@@ -1,8 +1,9 @@
 /* req_hello.c - the hello handshake (protocol version, the arena's
- * descriptor) and stats. */
+ * descriptor), stats, and arming fault injection in test builds. */
 #include "requests.h"
 
 #include "conn.h"
+#include "fault.h"
 #include "log.h"
 #include "reply.h"
 #include "server.h"
@@ -70,5 +71,19 @@ int req_stats(struct session *s, Orion__Request *req)
     resp.body_case = ORION__RESPONSE__BODY_STATS;
     resp.stats = &sr;
     reply_send(s, &resp);
+    return REQ_DONE;
+}
+
+int req_fault_inject(struct session *s, Orion__Request *req)
+{
+    uint64_t n = req->fault_inject->countdown;
+    if (fault_arm(n) < 0) {
+        reply_error(s, req->request_id, -ENOSYS, "fault injection is not built into this daemon "
+                    "(configure with -DORION_FAULT_INJECTION=ON)");
+        return REQ_DONE;
+    }
+    log_msg("client %llu: allocation %llu from now will fail", (unsigned long long)s->id,
+            (unsigned long long)n);
+    reply_ok(s, req->request_id);
     return REQ_DONE;
 }

@@ -1,5 +1,5 @@
 /* requests.h - the request handlers, one file per family: req_hello.c
- * (hello, stats), req_graph.c (register, release), req_buffer.c (named
+ * (hello, stats, fault injection), req_graph.c (register, release), req_buffer.c (named
  * buffers). dispatch.c maps a request's body case to its handler.
  *
  * A handler answers req (reply.h), or marks the session busy and answers
@@ -19,6 +19,7 @@ typedef int request_fn(struct session *s, Orion__Request *req);
 /* req_hello.c */
 request_fn req_hello;
 request_fn req_stats;
+request_fn req_fault_inject;
 
 /* req_graph.c */
 request_fn req_register_graph;

@@ -4,6 +4,7 @@
 #include "errmsg.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,31 @@ static int wire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, cons
     return 0;
 }
 
+/* protobuf-c's allocations, so that running out of memory while decoding
+ * is told apart from bytes that are not a Request (it returns NULL for
+ * both). malloc is fault_malloc in fault-injection builds. */
+static void *pb_alloc(void *data, size_t n)
+{
+    void *p = malloc(n);
+    if (p == NULL && data != NULL)
+        *(bool *)data = true;
+    return p;
+}
+
+static void pb_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+static ProtobufCAllocator pb_free_allocator = {pb_alloc, pb_free, NULL};
+
+void wire_request_free(Orion__Request *req)
+{
+    if (req != NULL)
+        orion__request__free_unpacked(req, &pb_free_allocator);
+}
+
 int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                 Orion__Request **out, uint64_t *request_id, char *err, size_t err_len)
 {
@@ -99,8 +125,16 @@ int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                    "the limit is %u", (unsigned long long)wc.unknown, WIRE_UNKNOWN_MAX);
         return -E2BIG;
     }
-    *out = orion__request__unpack(NULL, len, msg);
-    return *out != NULL ? 0 : -EPROTO;
+    bool nomem = false;
+    ProtobufCAllocator a = {pb_alloc, pb_free, &nomem};
+    *out = orion__request__unpack(&a, len, msg);
+    if (*out != NULL)
+        return 0;
+    if (nomem) {
+        errmsg_set(err, err_len, "out of memory decoding a request of %zu bytes", len);
+        return -ENOMEM;
+    }
+    return -EPROTO;
 }
 
 int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *lim,

@@ -22,11 +22,14 @@
  * protobuf-c allocates ~80 bytes for a 2-byte empty Tensor or Op, and one
  * block for every unknown field, so tensors and ops are counted against lim
  * (liveness_check_counts) and unknown fields against WIRE_UNKNOWN_MAX before
- * anything is allocated. Returns 0 and *out; -E2BIG with *request_id and a
- * message in err (the frame was consumed whole: reply and carry on); or
- * -EPROTO (not a Request). */
+ * anything is allocated. Returns 0 and *out; -E2BIG or -ENOMEM with
+ * *request_id and a message in err (the frame was consumed whole: reply and
+ * carry on); or -EPROTO (not a Request). Free *out with wire_request_free. */
 int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                 Orion__Request **out, uint64_t *request_id, char *err, size_t err_len);
+
+/* Free a request wire_unpack decoded; NULL is fine. */
+void wire_request_free(Orion__Request *req);
 
 /* A graph built from a RegisterGraph: g points into rg and into the two
  * arrays, which wire_graph_free releases (rg stays the caller's). */

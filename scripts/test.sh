@@ -3,7 +3,8 @@
 #   scripts/test.sh              all suites twice: a plain build (build/) and an
 #                                ASan+UBSan build (build-asan/), warnings as errors
 #   scripts/test.sh --plain      the plain build only
-#   scripts/test.sh --sanitize   the ASan+UBSan build only
+#   scripts/test.sh --sanitize   the ASan+UBSan build only (with allocation-
+#                                failure injection: test_fault)
 #   scripts/test.sh --valgrind   every suite, and the daemon under test, under
 #                                valgrind (build-vg/; a few minutes)
 set -euo pipefail
@@ -31,13 +32,15 @@ run_suites() {
 case "$mode" in
     "")
         run_suites build
-        ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON
+        ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON -DORION_FAULT_INJECTION=ON
         ;;
     --plain)
         run_suites build ;;
     --sanitize)
         # Sanitized code is slower: the tests' time bounds stretch by this.
-        ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON ;;
+        # It also injects allocation failures (test_fault), which ASan's leak
+        # checker makes worth running.
+        ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON -DORION_FAULT_INJECTION=ON ;;
     --valgrind)
         # One process per suite (CK_FORK=no) so valgrind sees every test, and
         # the daemon that the integration suites start runs under valgrind too:

@@ -210,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue; /* the daemon replies -EPROTO and closes */
             if (req->body_case == ORION__REQUEST__BODY_REGISTER_GRAPH && req->register_graph)
                 register_graph(req->register_graph);
-            orion__request__free_unpacked(req, NULL);
+            wire_request_free(req);
         }
         if (rc < 0) {
             if (rc != -EMSGSIZE)
