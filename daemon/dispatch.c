@@ -221,22 +221,13 @@ static void reply_buffer(struct session *s, uint64_t id, const struct reg_buffer
 
 static void policies_list(char *out, size_t len)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < planner_policy_count() && used < len; i++) {
-        int n = snprintf(out + used, len - used, "%s%s", i ? ", " : "", planner_policy_name(i));
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
+    planner_policies_format(out, len, ", ");
 }
 
 static const char *find_policy(const char *name)
 {
-    for (size_t i = 0; i < planner_policy_count(); i++)
-        if (strcmp(planner_policy_name(i), name) == 0)
-            return planner_policy_name(i);
-    return NULL;
+    const struct planner_policy *p = planner_find(name);
+    return p != NULL ? p->name : NULL;
 }
 
 /* ---- hello, stats ----------------------------------------------------- */
