@@ -250,4 +250,3 @@ static void span_sort(struct span *s, size_t n)
         s[j] = x;
     }
 }
-

@@ -1,4 +1,4 @@
-/* graph_json.c - graph JSON to struct graph (and back), with jansson.
+/* graph_json.c - graph JSON to struct graph (and back), with jansson; the graph-json reader.
  *
  * The parsed jansson document is kept alive: the graph's strings point into
  * it. Tensors, ops and one array holding every op's references are ours.

@@ -1,4 +1,4 @@
-/* problem_csv.c - MiniMalloc CSV reader and writer. */
+/* problem_csv.c - MiniMalloc CSV reader and writer; the minimalloc-csv row of the reader table. */
 #include "problem_csv.h"
 #include "errmsg.h"
 
