@@ -1,4 +1,4 @@
-/* errmsg.c - see errmsg.h. */
+/* errmsg.c - format a message into a buffer the caller owns (see errmsg.h). */
 #include "errmsg.h"
 
 #include <stdarg.h>

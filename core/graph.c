@@ -3,9 +3,7 @@
 #include "errmsg.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,34 +11,6 @@
 static bool in_workspace(enum tensor_kind k)
 {
     return k != TENSOR_EXPORT && k != TENSOR_IMPORT;
-}
-
-/* The planner's static name for `policy` (NULL = default), or NULL if the
- * planner has no policy of that name (err then lists the known ones). */
-static const char *find_policy(const char *policy, char *err, size_t err_len)
-{
-    size_t n = planner_policy_count();
-    size_t used;
-
-    if (policy == NULL)
-        policy = planner_default_policy();
-    for (size_t i = 0; i < n; i++) {
-        const char *name = planner_policy_name(i);
-        if (name != NULL && strcmp(name, policy) == 0)
-            return name;
-    }
-    if (err == NULL || err_len == 0)
-        return NULL;
-    errmsg_set(err, err_len, "unknown planner policy \"%s\" (policies:", policy);
-    used = strlen(err);
-    for (size_t i = 0; i < n && used + 1 < err_len; i++) {
-        snprintf(err + used, err_len - used, "%s %s", i == 0 ? "" : ",",
-                 planner_policy_name(i));
-        used = strlen(err);
-    }
-    if (used + 1 < err_len)
-        snprintf(err + used, err_len - used, ")");
-    return NULL;
 }
 
 static double ms_between(const struct timespec *a, const struct timespec *b)
@@ -53,6 +23,7 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
                      struct graph_plan *out, char *err, size_t err_len)
 {
     static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
+    const struct planner_policy *pol;
     struct graph_plan p = {0};
     struct plan_buffer *buf = NULL;
     uint32_t *tensor_of = NULL;
@@ -69,9 +40,14 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
     }
     memset(out, 0, sizeof(*out));
 
-    p.policy = find_policy(policy, err, err_len);
-    if (p.policy == NULL)
+    pol = planner_find(policy);
+    if (pol == NULL) {
+        char list[256];
+        planner_policies_format(list, sizeof(list), ", ");
+        errmsg_set(err, err_len, "unknown planner policy \"%s\" (policies: %s)", policy, list);
         return -EINVAL;
+    }
+    p.policy = pol->name;
     /* Liveness checks the counts too, but the arrays are sized before it runs. */
     if (lim == NULL)
         lim = &defaults;

@@ -30,12 +30,36 @@ struct planner_opts {
  * never returning a worse plan: so a limit shorter than the fast mode is
  * overrun by the fast mode. Policies without a search ignore the limit. */
 
+/* A policy is a descriptor, as SQLite's mem5.c is a methods struct: the
+ * file that implements it (core/planner_<name>.c) exports exactly one
+ * `const struct planner_policy planner_<name>_policy`, and planner.c's table
+ * lists them. Adding a policy is a file and a row. */
+struct planner_policy {
+    const char *name;     /* static: what --policy and the protocol call it */
+    const char *describe; /* static: one line for --list-policies */
+    /* Fill b[i].off and *peak for b[0..n), n > 0, already validated by
+     * planner_run (so n < UINT32_MAX and no offset computed can overflow).
+     * opts may be NULL. Returns 0 or -ENOMEM. Call it through planner_run. */
+    int (*run)(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
+               uint64_t *peak);
+};
+
 /* Plan n buffers with the named policy (NULL = planner_default_policy()).
- * Fills b[i].off and *peak. Returns 0, -EINVAL (unknown policy, bad buffer:
- * message in err) or -ENOMEM. */
+ * Fills b[i].off and *peak. Returns 0, -EINVAL (unknown policy: the message
+ * names it and lists the policies; bad buffer: the message names its index)
+ * or -ENOMEM; the message is in err. */
 int planner_run(const char *policy, struct plan_buffer *b, size_t n,
                 const struct planner_opts *opts, uint64_t *peak,
                 char *err, size_t err_len);
+
+/* The policy called `name` (NULL = the default), or NULL if there is none.
+ * The descriptor is static: its name can be kept as the policy's name. */
+const struct planner_policy *planner_find(const char *name);
+
+/* The policies' names in table order (the default first), joined by sep:
+ * "portfolio, linear-scan, greedy-size" with sep ", ". Always NUL-terminates
+ * out[len] (len > 0). Returns 0, or -ENOSPC when it had to truncate. */
+int planner_policies_format(char *out, size_t len, const char *sep);
 
 const char *planner_default_policy(void);
 size_t planner_policy_count(void);

@@ -1,11 +1,20 @@
 /* planner_internal.h - what the planner's files share; never installed.
  *
- * planner.c: the interface, validation, lower bound, verify, and the shared
- * helpers below (event sort, sort keys, clock). planner_greedy.c: the gap
- * engine, linear-scan, greedy-size. planner_skyline.c: the skyline engine.
- * planner_search.c: branch and bound. planner_portfolio.c: the default
- * policy. Every policy entry point is called by planner_run() after
- * validate(), so n < UINT32_MAX and no offset computed below overflows.
+ * The files, each calling only those below it (no file calls back into one
+ * that calls it):
+ *   planner.c             the interface: the table of policies, planner_run
+ *                         (validation first), planner_find, the list
+ *   planner_portfolio.c   policy "portfolio" (the default)
+ *   planner_linear_scan.c policy "linear-scan"
+ *   planner_greedy_size.c policy "greedy-size"
+ *   planner_skyline.c     the skyline engine (portfolio)
+ *   planner_search.c      branch and bound (portfolio)
+ *   planner_gap.c         the gap engine (greedy-size, portfolio)
+ *   planner_verify.c      planner_verify
+ *   planner_util.c        events, lower bound, sort keys, clock: calls none
+ *                         of the others
+ * Every policy's run is called by planner_run() after validate(), so
+ * n < UINT32_MAX and no offset computed below overflows.
  */
 #ifndef ORION_PLANNER_INTERNAL_H
 #define ORION_PLANNER_INTERNAL_H
@@ -28,7 +37,7 @@ static inline uint64_t align_up(uint64_t v, uint64_t a)
     return (v + a - 1) & ~(a - 1);
 }
 
-/* ---- shared helpers (planner.c) ----------------------------------------- */
+/* ---- shared helpers (planner_util.c) ------------------------------------ */
 
 struct event {
     uint64_t t;
@@ -55,7 +64,7 @@ int planner_key_cmp(const void *pa, const void *pb);
 /* Monotonic clock, in seconds. */
 double planner_now_s(void);
 
-/* ---- the greedy engine and its policies (planner_greedy.c) -------------- */
+/* ---- the gap engine (planner_gap.c) ------------------------------------- */
 
 struct span {
     uint64_t off, end;
@@ -87,12 +96,6 @@ void planner_engine_free(struct engine *e);
 int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
                         uint64_t cutoff, uint64_t *peak);
 
-/* The policies: fill b[i].off and *peak for validated b[0..n), n > 0.
- * Return 0 or -ENOMEM. */
-int planner_linear_scan(struct plan_buffer *b, size_t n, uint64_t *peak);
-int planner_greedy_size(struct plan_buffer *b, size_t n, uint64_t *peak);
-int planner_portfolio(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
-                      uint64_t *peak);
 
 /* ---- the skyline engine (planner_skyline.c) ----------------------------- */
 
@@ -188,5 +191,11 @@ int planner_bnb_try(struct bnb *g, uint64_t cap, uint64_t node_limit, uint64_t *
 void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s,
                       const uint64_t *load, size_t which, bool by_time, struct order_key *kk,
                       uint32_t *order);
+
+/* ---- the policies: one descriptor each, listed by planner.c ------------- */
+
+extern const struct planner_policy planner_portfolio_policy;
+extern const struct planner_policy planner_linear_scan_policy;
+extern const struct planner_policy planner_greedy_size_policy;
 
 #endif

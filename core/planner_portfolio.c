@@ -1,8 +1,19 @@
-/* planner_portfolio.c - the default policy: the best of skyline lowest
- * first and greedy gap filling under several orderings, then branch and
- * bound on small problems and iterated greedy on the skyline order (see
- * planner.c for the phases). The fast mode is deterministic: it spends a
- * work budget, not time.
+/* planner_portfolio.c - the portfolio policy (default): best of several heuristics, then search.
+ *
+ * (1) "lowest first" on a skyline (canonical placements, as in MiniMalloc)
+ * with four tie rules; (2) greedy gap filling with several orderings x
+ * best/first fit while a work budget lasts (the first two always, below
+ * GAP_CAP overlapping pairs; the first is greedy-size's own pass, so the
+ * default never ends above it there); (3) on problems of at most BNB_MAX_N
+ * buffers, a MiniMalloc-style branch and bound at the lower bound, one round
+ * with a small node and work limit; (4) iterated greedy on the best skyline
+ * order for what is left of the work budget. All of it deterministic: the
+ * fast mode spends a work budget, not time. With a time limit, (3) goes on
+ * in rounds with doubling node limits, each try at the lowest cap not proven
+ * impossible and one between it and the best plan found (halfway, closer to
+ * the best after a try runs out of nodes), then (4), until the deadline or a
+ * proven optimum. The engines are planner_skyline.c, planner_gap.c and
+ * planner_search.c.
  */
 #include "planner_internal.h"
 
@@ -174,8 +185,8 @@ static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak
  * never worse than the fast one (when they take longer than the limit, as
  * on the largest traces, the call takes that long). The limit bounds what
  * comes after: more rounds of 3, then 4 again. */
-int planner_portfolio(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
-                      uint64_t *peak)
+static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
+                         uint64_t *peak)
 {
     static const struct {
         enum order_kind order;
@@ -390,3 +401,10 @@ out:
     planner_engine_free(&e);
     return rc;
 }
+
+const struct planner_policy planner_portfolio_policy = {
+    .name = "portfolio",
+    .describe = "best of skyline lowest-first and greedy gap filling orderings, then "
+                "search (a small work budget; with a time limit, branch and bound)",
+    .run = portfolio_run,
+};

@@ -1,5 +1,7 @@
-/* planner_skyline.c - the skyline engine: passes over an order, lowest
- * first by re-keyed buffers and lowest first by valleys.
+/* planner_skyline.c - the skyline engine: passes over an order and lowest-first passes.
+ *
+ * Lowest first comes in two kinds: by lazily re-keyed buffers and by
+ * valleys of the skyline.
  *
  * Buffers placed one after another, each on top of the highest placed
  * buffer it overlaps in time: offset = max over its lifetime of the

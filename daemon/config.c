@@ -50,10 +50,10 @@ static void usage(FILE *f)
 
 static void list_policies(FILE *f)
 {
-    fprintf(f, "policies:");
-    for (size_t i = 0; i < planner_policy_count(); i++)
-        fprintf(f, " %s", planner_policy_name(i));
-    fprintf(f, "\n");
+    char list[256];
+
+    planner_policies_format(list, sizeof(list), " ");
+    fprintf(f, "policies: %s\n", list);
 }
 
 int config_parse_size(const char *s, uint64_t *out)
@@ -226,16 +226,13 @@ int config_parse(int argc, char **argv, struct config *cfg)
             cfg->max_tensors = (uint32_t)v;
             break;
         case OPT_POLICY: {
-            const char *found = NULL;
-            for (size_t i = 0; i < planner_policy_count(); i++)
-                if (strcmp(planner_policy_name(i), optarg) == 0)
-                    found = planner_policy_name(i);
+            const struct planner_policy *found = planner_find(optarg);
             if (found == NULL) {
                 fprintf(stderr, "orionrtd: unknown policy '%s'; ", optarg);
                 list_policies(stderr);
                 return -EINVAL;
             }
-            cfg->policy = found;
+            cfg->policy = found->name;
             break;
         }
         case OPT_MIN_BLOCK:

@@ -42,26 +42,6 @@ static void plan_release(struct job *j)
     job->req = NULL;
 }
 
-static const char *find_policy(const char *name)
-{
-    for (size_t i = 0; i < planner_policy_count(); i++)
-        if (strcmp(planner_policy_name(i), name) == 0)
-            return planner_policy_name(i);
-    return NULL;
-}
-
-static void policies_list(char *out, size_t len)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < planner_policy_count() && used < len; i++) {
-        int n = snprintf(out + used, len - used, "%s%s", i ? ", " : "", planner_policy_name(i));
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
 /* Policy, graph, plan: job->rc and job->err say what was wrong. Pure; on the
  * loop or on the pool. */
 static void plan_run(struct job *j)
@@ -69,15 +49,18 @@ static void plan_run(struct job *j)
     struct plan_job *job = (struct plan_job *)j;
     const Orion__RegisterGraph *rg = job->req->register_graph;
     job->err[0] = '\0';
-    if (rg->policy[0] != '\0' && (job->policy = find_policy(rg->policy)) == NULL) {
+    const struct planner_policy *pol;
+    if (rg->policy[0] != '\0' && (pol = planner_find(rg->policy)) == NULL) {
         char list[256];
         char pname[64];
-        policies_list(list, sizeof(list));
+        planner_policies_format(list, sizeof(list), ", ");
         snprintf(job->err, sizeof(job->err), "unknown policy '%s'; policies: %s",
                  log_clean(rg->policy, pname, sizeof(pname)), list);
         job->rc = -EINVAL;
         return;
     }
+    if (rg->policy[0] != '\0')
+        job->policy = pol->name;
     job->rc = wire_graph_build(rg, &job->lim, &job->wg, job->err, sizeof(job->err));
     if (job->rc < 0)
         return;

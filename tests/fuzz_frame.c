@@ -41,10 +41,8 @@ static void fail(const char *what, unsigned long long a, unsigned long long b)
 
 static const char *known_policy(const char *name)
 {
-    for (size_t i = 0; i < planner_policy_count(); i++)
-        if (strcmp(planner_policy_name(i), name) == 0)
-            return planner_policy_name(i);
-    return NULL;
+    const struct planner_policy *p = planner_find(name);
+    return p != NULL ? p->name : NULL;
 }
 
 static void check_plan(const struct graph *g, const struct graph_plan *p)

@@ -477,6 +477,83 @@ START_TEST(test_planner_rejects_unknown_policy_and_bad_time_limit)
 }
 END_TEST
 
+/* An unknown policy's message lists the policies a caller can pick. */
+START_TEST(test_planner_unknown_policy_message_lists_every_policy)
+{
+    struct plan_buffer b[] = {{0, 5, 8, 0, 0}};
+    uint64_t peak;
+    char err[256] = "";
+    ck_assert_int_eq(planner_run("best-ever", b, 1, NULL, &peak, err, sizeof(err)), -EINVAL);
+    for (size_t i = 0; i < planner_policy_count(); i++)
+        ck_assert_msg(strstr(err, planner_policy_name(i)), "lacks %s: %s",
+                      planner_policy_name(i), err);
+}
+END_TEST
+
+START_TEST(test_planner_find_returns_the_descriptor_of_each_name)
+{
+    ck_assert_ptr_eq(planner_find(NULL), planner_find(planner_default_policy()));
+    ck_assert_str_eq(planner_find(NULL)->name, planner_default_policy());
+    ck_assert_ptr_null(planner_find("best-ever"));
+    ck_assert_ptr_null(planner_find(""));
+    ck_assert_ptr_null(planner_find("Portfolio"));
+    for (size_t i = 0; i < planner_policy_count(); i++) {
+        const char *name = planner_policy_name(i);
+        char copy[64];
+        const struct planner_policy *p;
+        /* Found by value, and handing back the table's own static strings. */
+        snprintf(copy, sizeof(copy), "%s", name);
+        p = planner_find(copy);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_eq(p->name, name);
+        ck_assert_ptr_eq(p->describe, planner_policy_describe(i));
+        ck_assert(p->run != NULL);
+    }
+}
+END_TEST
+
+/* A policy's run, called through planner_run, is the policy named: the
+ * descriptors are not wired to one another's run. */
+START_TEST(test_planner_each_descriptor_runs_its_own_policy)
+{
+    /* linear-scan puts b0 [0,2) at 0 and b1 [1,4) at 8; once b0 has expired
+     * b2 [2,4) fits at 0. greedy-size places b1 first (largest: 16 bytes). */
+    struct plan_buffer a[] = {{0, 2, 8, 0, 0}, {1, 4, 16, 0, 0}, {2, 4, 8, 0, 0}};
+    struct plan_buffer g[3];
+    uint64_t pa, pg;
+    char err[256] = "";
+    memcpy(g, a, sizeof(a));
+    ck_assert_int_eq(planner_run("linear-scan", a, 3, NULL, &pa, err, sizeof(err)), 0);
+    ck_assert_int_eq(planner_run("greedy-size", g, 3, NULL, &pg, err, sizeof(err)), 0);
+    ck_assert_uint_eq(a[0].off, 0);
+    ck_assert_uint_eq(a[1].off, 8);
+    ck_assert_uint_eq(a[2].off, 0);
+    ck_assert_uint_eq(g[1].off, 0);
+    ck_assert_uint_eq(g[0].off, 16);
+    ck_assert_uint_eq(pa, 24);
+    ck_assert_uint_eq(pg, 24);
+}
+END_TEST
+
+START_TEST(test_planner_policies_format_joins_names_and_reports_truncation)
+{
+    char out[256], small[12];
+    ck_assert_int_eq(planner_policies_format(out, sizeof(out), ", "), 0);
+    ck_assert_str_eq(out, "portfolio, linear-scan, greedy-size");
+    ck_assert_int_eq(planner_policies_format(out, sizeof(out), " "), 0);
+    ck_assert_str_eq(out, "portfolio linear-scan greedy-size");
+    /* Exactly fits: the string and its NUL. */
+    ck_assert_int_eq(planner_policies_format(out, strlen("portfolio linear-scan greedy-size") + 1,
+                                             " "),
+                     0);
+    ck_assert_int_eq(planner_policies_format(small, sizeof(small), ", "), -ENOSPC);
+    ck_assert_str_eq(small, "portfolio, ");
+    ck_assert_int_eq(planner_policies_format(small, 1, ", "), -ENOSPC);
+    ck_assert_str_eq(small, "");
+    ck_assert_int_eq(planner_policies_format(NULL, 8, ", "), -ENOSPC);
+}
+END_TEST
+
 /* ---- benchmark files ---------------------------------------------------- */
 
 /* MiniMalloc's README example (input.12.csv):
@@ -748,6 +825,10 @@ static Suite *planner_suite(void)
     tcase_add_test(t, test_planner_rejects_invalid_buffers_naming_the_index);
     tcase_add_test(t, test_planner_rejects_sizes_that_overflow);
     tcase_add_test(t, test_planner_rejects_unknown_policy_and_bad_time_limit);
+    tcase_add_test(t, test_planner_unknown_policy_message_lists_every_policy);
+    tcase_add_test(t, test_planner_find_returns_the_descriptor_of_each_name);
+    tcase_add_test(t, test_planner_each_descriptor_runs_its_own_policy);
+    tcase_add_test(t, test_planner_policies_format_joins_names_and_reports_truncation);
     tcase_add_test(t, test_planner_default_reaches_the_minimalloc_readme_optimum);
     tcase_add_test(t, test_planner_time_limited_search_stops_near_budget_and_is_no_worse);
     tcase_add_test(t, test_planner_time_limited_search_finds_the_brute_force_optimum);

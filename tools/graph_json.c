@@ -1,4 +1,4 @@
-/* graph_json.c - graph JSON to struct graph (and back), with jansson.
+/* graph_json.c - graph JSON to struct graph (and back), with jansson; the graph-json reader.
  *
  * The parsed jansson document is kept alive: the graph's strings point into
  * it. Tensors, ops and one array holding every op's references are ours.
@@ -6,6 +6,7 @@
 #include "graph_json.h"
 #include "errmsg.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -358,6 +359,50 @@ const struct graph *graph_json_graph(const struct graph_json *gj)
 {
     return &gj->graph;
 }
+
+/* ---- the reader row ------------------------------------------------------ */
+
+/* A graph: the first non-space byte is '{', or the name ends in .json. */
+static bool json_sniff(const char *path, const uint8_t *head, size_t n)
+{
+    size_t plen = strlen(path);
+
+    for (size_t i = 0; i < n; i++) {
+        if (isspace(head[i]))
+            continue;
+        if (head[i] == '{')
+            return true;
+        break;
+    }
+    return plen >= 5 && strcmp(path + plen - 5, ".json") == 0;
+}
+
+static void json_release(void *owner)
+{
+    graph_json_free(owner);
+}
+
+static int json_load(const char *src, const uint8_t *data, size_t len, struct plan_input *out,
+                     char *err, size_t err_len)
+{
+    struct graph_json *gj;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = graph_json_parse((const char *)data, len, src, &gj, err, err_len);
+    if (rc < 0)
+        return rc;
+    out->graph = &gj->graph;
+    out->owner = gj;
+    out->release = json_release;
+    return 0;
+}
+
+const struct graph_reader graph_json_reader = {
+    .name = "graph-json",
+    .sniff = json_sniff,
+    .load = json_load,
+};
 
 void graph_json_free(struct graph_json *gj)
 {

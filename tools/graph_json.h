@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "graph_reader.h"
 #include "liveness.h"
 
 /* A loaded graph: owns every string and array that its `graph` points to. */
@@ -51,6 +52,11 @@ void graph_json_free(struct graph_json *gj);
  * Returns 0, -EIO when the stream fails, -EINVAL (an id or size above
  * 2^63 - 1, an unknown kind, a string that is not UTF-8) or -ENOMEM. */
 int graph_json_write(FILE *f, const struct graph *g);
+
+/* The row of graph_reader.c's table for graph JSON ("graph-json"): it takes
+ * an input whose first non-space byte is '{' or whose name ends in .json,
+ * and loads a graph. */
+extern const struct graph_reader graph_json_reader;
 
 /* The JSON word for a kind ("intermediate", ...), or NULL for an unknown
  * value. */

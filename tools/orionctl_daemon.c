@@ -13,6 +13,7 @@
 
 #include <orion/orion.h>
 
+#include "errmsg.h"
 #include "graph_json.h"
 #include "orionctl.h"
 
@@ -184,7 +185,7 @@ static int graph_to_orion(const struct graph *g, const char *policy, orion_graph
     orion_graph *og;
     int rc = orion_graph_new(g->name, &og);
     if (rc < 0) {
-        snprintf(err, err_len, "%s", orion_strerror(rc));
+        errmsg_set(err, err_len, "%s", orion_strerror(rc));
         return rc;
     }
     for (uint32_t i = 0; i < g->n_tensors; i++) {
@@ -197,11 +198,11 @@ static int graph_to_orion(const struct graph *g, const char *policy, orion_graph
         if (rc == 0)
             rc = orion_graph_add_tensor(og, &d);
         if (rc < 0) {
-            snprintf(err, err_len, "tensor %" PRIu64 " (tensors[%" PRIu32 "]): %s%s", t->id, i,
-                     orion_strerror(rc),
-                     (t->kind == TENSOR_EXPORT || t->kind == TENSOR_IMPORT) && rc == -EINVAL
-                         ? " (export and import tensors need a \"share\" name)"
-                         : "");
+            errmsg_set(err, err_len, "tensor %" PRIu64 " (tensors[%" PRIu32 "]): %s%s", t->id, i,
+                       orion_strerror(rc),
+                       (t->kind == TENSOR_EXPORT || t->kind == TENSOR_IMPORT) && rc == -EINVAL
+                           ? " (export and import tensors need a \"share\" name)"
+                           : "");
             goto err_free_graph;
         }
     }
@@ -209,13 +210,13 @@ static int graph_to_orion(const struct graph *g, const char *policy, orion_graph
         const struct graph_op *o = &g->ops[i];
         rc = orion_graph_add_op(og, o->name, o->inputs, o->n_inputs, o->outputs, o->n_outputs);
         if (rc < 0) {
-            snprintf(err, err_len, "op %" PRIu32 ": %s", i, orion_strerror(rc));
+            errmsg_set(err, err_len, "op %" PRIu32 ": %s", i, orion_strerror(rc));
             goto err_free_graph;
         }
     }
     rc = orion_graph_set_policy(og, policy);
     if (rc < 0) {
-        snprintf(err, err_len, "%s", orion_strerror(rc));
+        errmsg_set(err, err_len, "%s", orion_strerror(rc));
         goto err_free_graph;
     }
     *out = og;

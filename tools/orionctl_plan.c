@@ -6,8 +6,8 @@
  * to stderr:
  *   peak=<bytes> lower_bound=<bytes> ratio=<peak/lb> policy=<name> ms=<ms>
  * (ratio is 1.0000 when both are 0, "inf" when only the bound is 0).
+ * Which format the input is, and reading it, is graph_reader.h's table.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -20,11 +20,14 @@
 
 #include "graph.h"
 #include "graph_json.h"
+#include "graph_reader.h"
 #include "orionctl.h"
 #include "planner.h"
 #include "problem_csv.h"
 
 #define ERR_LEN 1024
+/* A load's message: the source's name and then up to ERR_LEN of its own. */
+#define LOAD_ERR_LEN (ERR_LEN + 4096)
 
 struct plan_args {
     const char *policy; /* the planner's static name */
@@ -76,15 +79,6 @@ static void list_policies(void)
     }
 }
 
-/* The planner's static name for `name`, or NULL. */
-static const char *find_policy(const char *name)
-{
-    for (size_t i = 0; i < planner_policy_count(); i++)
-        if (strcmp(planner_policy_name(i), name) == 0)
-            return planner_policy_name(i);
-    return NULL;
-}
-
 static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
 {
     static const struct option opts[] = {
@@ -95,6 +89,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const struct planner_policy *found;
     const char *policy = NULL;
     char *end;
     int c;
@@ -146,13 +141,15 @@ static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
         return 2;
     }
     a->in = argv[optind];
-    a->policy = find_policy(policy != NULL ? policy : planner_default_policy());
-    if (a->policy == NULL) {
-        fprintf(stderr, "orionctl plan: unknown policy '%s'; the policies are:\n", policy);
-        for (size_t i = 0; i < planner_policy_count(); i++)
-            fprintf(stderr, "  %s\n", planner_policy_name(i));
+    found = planner_find(policy);
+    if (found == NULL) {
+        char list[256];
+        planner_policies_format(list, sizeof(list), "\n  ");
+        fprintf(stderr, "orionctl plan: unknown policy '%s'; the policies are:\n  %s\n", policy,
+                list);
         return 2;
     }
+    a->policy = found->name;
     return 0;
 }
 
@@ -203,20 +200,6 @@ out_close:
     return rc;
 }
 
-static bool looks_like_json(const char *path, const char *text, size_t len)
-{
-    size_t plen = strlen(path);
-
-    for (size_t i = 0; i < len; i++) {
-        if (isspace((unsigned char)text[i]))
-            continue;
-        if (text[i] == '{')
-            return true;
-        break;
-    }
-    return plen >= 5 && strcmp(path + plen - 5, ".json") == 0;
-}
-
 static void summary(uint64_t peak, uint64_t lb, const char *policy, double ms)
 {
     char ratio[32];
@@ -263,40 +246,35 @@ static int close_out(FILE *f, const char *path)
     return 0;
 }
 
-static int plan_csv(const struct plan_args *a, const char *src, const char *text, size_t len)
+/* Plan, verify and write a problem (the caller owns p and frees it). */
+static int plan_problem(const struct plan_args *a, const char *src, struct problem *p)
 {
     char err[ERR_LEN];
-    struct problem p;
     uint64_t peak = 0, lb;
     double t0, ms;
     FILE *f;
-    int rc, status = 1;
+    int rc, status;
 
-    rc = problem_csv_parse(text, len, &p, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "orionctl plan: %s: %s\n", src, err);
-        return 1;
-    }
     t0 = now_ms();
-    if (p.n > 0) {
-        rc = planner_run(a->policy, p.bufs, p.n, &a->opts, &peak, err, sizeof(err));
+    if (p->n > 0) {
+        rc = planner_run(a->policy, p->bufs, p->n, &a->opts, &peak, err, sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "orionctl plan: %s: planning failed: %s\n", src, err);
-            goto out_free;
+            return 1;
         }
     }
     ms = now_ms() - t0;
-    rc = planner_verify(p.bufs, p.n, peak, err, sizeof(err));
+    rc = planner_verify(p->bufs, p->n, peak, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "orionctl plan: %s: policy %s produced an invalid plan: %s\n", src,
                 a->policy, err);
-        goto out_free;
+        return 1;
     }
-    lb = planner_lower_bound(p.bufs, p.n);
+    lb = planner_lower_bound(p->bufs, p->n);
     f = open_out(a->out);
     if (f == NULL)
-        goto out_free;
-    rc = problem_csv_write(f, &p);
+        return 1;
+    rc = problem_csv_write(f, p);
     status = close_out(f, a->out);
     if (rc < 0 && status == 0) {
         fprintf(stderr, "orionctl plan: %s: write failed\n",
@@ -305,8 +283,6 @@ static int plan_csv(const struct plan_args *a, const char *src, const char *text
     }
     if (status == 0)
         summary(peak, lb, a->policy, ms);
-out_free:
-    problem_free(&p);
     return status;
 }
 
@@ -329,25 +305,18 @@ static void print_table(FILE *f, const struct graph *g, const struct graph_plan 
     }
 }
 
-static int plan_graph(const struct plan_args *a, const char *src, const char *text, size_t len)
+/* Plan a graph and write its table of tensors. */
+static int plan_graph(const struct plan_args *a, const char *src, const struct graph *g)
 {
     char err[ERR_LEN];
-    struct graph_json *gj;
     struct graph_plan plan;
-    const struct graph *g;
     FILE *f;
     int rc, status = 1;
 
-    rc = graph_json_parse(text, len, src, &gj, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "orionctl plan: %s\n", err);
-        return 1;
-    }
-    g = graph_json_graph(gj);
     rc = graph_plan_build(g, NULL, a->policy, &a->opts, &plan, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "orionctl plan: %s: invalid graph: %s\n", src, err);
-        goto out_free_json;
+        return 1;
     }
     f = open_out(a->out);
     if (f == NULL)
@@ -358,14 +327,15 @@ static int plan_graph(const struct plan_args *a, const char *src, const char *te
         summary(plan.peak_bytes, plan.lower_bound_bytes, plan.policy, plan.plan_ms);
 out_free_plan:
     graph_plan_free(&plan);
-out_free_json:
-    graph_json_free(gj);
     return status;
 }
 
 int orionctl_plan_main(int argc, char **argv)
 {
     struct plan_args a = {0};
+    const struct graph_reader *reader;
+    struct plan_input in;
+    char err[LOAD_ERR_LEN];
     bool done;
     const char *src;
     char *text = NULL;
@@ -381,10 +351,19 @@ int orionctl_plan_main(int argc, char **argv)
         fprintf(stderr, "orionctl plan: %s: cannot read: %s\n", src, strerror(-rc));
         return 1;
     }
-    if (looks_like_json(a.in, text, len))
-        rc = plan_graph(&a, src, text, len);
-    else
-        rc = plan_csv(&a, src, text, len);
+    reader = graph_reader_pick(a.in, (const uint8_t *)text, len);
+    if (reader == NULL) {
+        fprintf(stderr, "orionctl plan: %s: not a format orionctl can read\n", src);
+        free(text);
+        return 1;
+    }
+    rc = reader->load(src, (const uint8_t *)text, len, &in, err, sizeof(err));
     free(text);
+    if (rc < 0) {
+        fprintf(stderr, "orionctl plan: %s\n", err);
+        return 1;
+    }
+    rc = in.graph != NULL ? plan_graph(&a, src, in.graph) : plan_problem(&a, src, in.problem);
+    plan_input_free(&in);
     return rc;
 }

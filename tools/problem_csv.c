@@ -1,4 +1,4 @@
-/* problem_csv.c - MiniMalloc CSV reader and writer. */
+/* problem_csv.c - MiniMalloc CSV reader and writer; the minimalloc-csv row of the reader table. */
 #include "problem_csv.h"
 #include "errmsg.h"
 
@@ -279,8 +279,8 @@ int problem_csv_read(const char *path, struct problem *p, char *err, size_t err_
     if (rc < 0 && err && err_len) {
         /* Prefix the path: "file.csv: line 7: ..." */
         char tmp[512];
-        snprintf(tmp, sizeof(tmp), "%s", err);
-        snprintf(err, err_len, "%s: %s", path, tmp);
+        errmsg_set(tmp, sizeof(tmp), "%s", err);
+        errmsg_set(err, err_len, "%s: %s", path, tmp);
     }
     return rc;
 
@@ -317,3 +317,52 @@ int problem_csv_write(FILE *f, const struct problem *p)
     }
     return ferror(f) ? -EIO : 0;
 }
+
+/* ---- the reader row ------------------------------------------------------ */
+
+/* The last row: whatever no other format took is read as CSV, whose parser
+ * then says what is wrong with it. */
+static bool csv_sniff(const char *path, const uint8_t *head, size_t n)
+{
+    (void)path;
+    (void)head;
+    (void)n;
+    return true;
+}
+
+static void csv_release(void *owner)
+{
+    problem_free(owner);
+    free(owner);
+}
+
+static int csv_load(const char *src, const uint8_t *data, size_t len, struct plan_input *out,
+                    char *err, size_t err_len)
+{
+    struct problem *p;
+    char why[1024];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        errmsg_set(err, err_len, "%s: out of memory", src);
+        return -ENOMEM;
+    }
+    rc = problem_csv_parse((const char *)data, len, p, why, sizeof(why));
+    if (rc < 0) {
+        errmsg_set(err, err_len, "%s: %s", src, why);
+        free(p);
+        return rc;
+    }
+    out->problem = p;
+    out->owner = p;
+    out->release = csv_release;
+    return 0;
+}
+
+const struct graph_reader problem_csv_reader = {
+    .name = "minimalloc-csv",
+    .sniff = csv_sniff,
+    .load = csv_load,
+};

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "graph_reader.h"
 #include "planner.h"
 
 struct problem {
@@ -47,5 +48,10 @@ int problem_csv_write(FILE *f, const struct problem *p);
 
 /* Free what problem_csv_parse/read allocated and zero *p. NULL is fine. */
 void problem_free(struct problem *p);
+
+/* The row of graph_reader.c's table for MiniMalloc CSV ("minimalloc-csv"):
+ * the last row, it takes any input the rows before it did not, and loads a
+ * planning problem. */
+extern const struct graph_reader problem_csv_reader;
 
 #endif

@@ -1,174 +1,18 @@
-/* planner_greedy.c - the greedy engine, linear-scan and greedy-size.
+/* planner_gap.c - the gap engine: one greedy pass placing buffers in a given order.
  *
- * The gap engine finds the placed buffers overlapping a new one in time
- * with a segment tree over buffers sorted by lower holding the largest
- * upper among placed buffers in each subtree (prefix of leaves with lower <
- * upper_i, subtrees whose max upper <= lower_i skipped): a pass costs
- * O(n log n + overlapping pairs). greedy-size is one pass of it; the
- * portfolio runs it with several orderings. linear-scan keeps a list of
- * free regions instead.
+ * It finds the placed buffers overlapping a new one in time with a segment
+ * tree over buffers sorted by lower holding the largest upper among placed
+ * buffers in each subtree (prefix of leaves with lower < upper_i, subtrees
+ * whose max upper <= lower_i skipped): a pass costs O(n log n + overlapping
+ * pairs). greedy-size is one pass of it; the portfolio runs it with several
+ * orderings.
  */
 #include "planner_internal.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- linear-scan ------------------------------------------------------- */
-
-struct heap {
-    uint32_t *v;
-    size_t n;
-};
-
-/* Min-heap of buffer indices by upper. */
-static void heap_push(struct heap *h, const struct plan_buffer *b, uint32_t x)
-{
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (b[h->v[p]].upper <= b[x].upper)
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = x;
-}
-
-static uint32_t heap_pop(struct heap *h, const struct plan_buffer *b)
-{
-    uint32_t top = h->v[0], x = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && b[h->v[c + 1]].upper < b[h->v[c]].upper)
-            c++;
-        if (b[x].upper <= b[h->v[c]].upper)
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = x;
-    return top;
-}
-
-/* Free regions: sorted by offset, disjoint, never adjacent (coalesced). */
-static void free_insert(struct span *fr, size_t *nfr, uint64_t off, uint64_t end)
-{
-    size_t lo = 0, hi = *nfr;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (fr[mid].off < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    /* lo: the first region above off */
-    if (lo > 0 && fr[lo - 1].end == off) {
-        fr[lo - 1].end = end;
-        if (lo < *nfr && fr[lo].off == end) {
-            fr[lo - 1].end = fr[lo].end;
-            memmove(&fr[lo], &fr[lo + 1], (*nfr - lo - 1) * sizeof(*fr));
-            (*nfr)--;
-        }
-        return;
-    }
-    if (lo < *nfr && fr[lo].off == end) {
-        fr[lo].off = off;
-        return;
-    }
-    memmove(&fr[lo + 1], &fr[lo], (*nfr - lo) * sizeof(*fr));
-    fr[lo] = (struct span){off, end};
-    (*nfr)++;
-}
-
-/* Take [a, a+bytes) out of region r. */
-static void free_take(struct span *fr, size_t *nfr, size_t r, uint64_t a, uint64_t bytes)
-{
-    struct span s = fr[r];
-    bool left = a > s.off, right = a + bytes < s.end;
-    if (left && right) {
-        memmove(&fr[r + 2], &fr[r + 1], (*nfr - r - 1) * sizeof(*fr));
-        fr[r].end = a;
-        fr[r + 1] = (struct span){a + bytes, s.end};
-        (*nfr)++;
-    } else if (left) {
-        fr[r].end = a;
-    } else if (right) {
-        fr[r].off = a + bytes;
-    } else {
-        memmove(&fr[r], &fr[r + 1], (*nfr - r - 1) * sizeof(*fr));
-        (*nfr)--;
-    }
-}
-
-int planner_linear_scan(struct plan_buffer *b, size_t n, uint64_t *peak)
-{
-    struct event *ord = malloc(n * sizeof(*ord) + 1);
-    struct span *fr = malloc((2 * n + 1) * sizeof(*fr));
-    struct heap h = {malloc(n * sizeof(uint32_t) + 1), 0};
-    uint64_t top = 0;
-    size_t nfr = 0, k, r;
-    int rc = 0;
-
-    if (!ord || !fr || !h.v) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    /* Order by lower, then index. */
-    for (k = 0; k < n; k++)
-        ord[k] = (struct event){b[k].lower, 0, (uint32_t)k};
-    if (planner_sort_events(ord, n) < 0) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (k = 0; k < n; k++) {
-        uint32_t x = ord[k].idx;
-        uint64_t al = align_of(&b[x]), a = 0;
-        bool placed = false;
-        while (h.n && b[h.v[0]].upper <= b[x].lower) {
-            uint32_t y = heap_pop(&h, b);
-            free_insert(fr, &nfr, b[y].off, b[y].off + b[y].bytes);
-        }
-        for (r = 0; r < nfr; r++) {
-            a = align_up(fr[r].off, al);
-            if (a < fr[r].end && fr[r].end - a >= b[x].bytes) {
-                free_take(fr, &nfr, r, a, b[x].bytes);
-                placed = true;
-                break;
-            }
-        }
-        if (!placed) {
-            if (nfr && fr[nfr - 1].end == top) {
-                a = align_up(fr[nfr - 1].off, al);
-                if (a > fr[nfr - 1].off)
-                    fr[nfr - 1].end = a;
-                else
-                    nfr--;
-            } else {
-                a = align_up(top, al);
-                if (a > top)
-                    free_insert(fr, &nfr, top, a);
-            }
-            top = a + b[x].bytes;
-        }
-        b[x].off = a;
-        heap_push(&h, b, x);
-    }
-    *peak = top;
-out:
-    free(h.v);
-    free(fr);
-    free(ord);
-    return rc;
-}
-
-/* ---- the greedy engine -------------------------------------------------- */
 
 void planner_engine_free(struct engine *e)
 {
@@ -405,38 +249,4 @@ static void span_sort(struct span *s, size_t n)
         }
         s[j] = x;
     }
-}
-
-/* ---- greedy-size -------------------------------------------------------- */
-
-int planner_greedy_size(struct plan_buffer *b, size_t n, uint64_t *peak)
-{
-    struct engine e;
-    uint32_t *order = malloc(n * sizeof(*order) + 1);
-    struct order_key *key = malloc(n * sizeof(*key) + 1);
-    size_t i;
-    int rc;
-
-    if (!order || !key) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    /* TFLite: size descending; ties keep the earlier buffer first. */
-    for (i = 0; i < n; i++)
-        key[i] = (struct order_key){(double)b[i].bytes, 0, 0, (uint32_t)i};
-    qsort(key, n, sizeof(*key), planner_key_cmp);
-    for (i = 0; i < n; i++)
-        order[i] = key[i].idx;
-    rc = planner_engine_init(&e, b, n);
-    if (rc < 0)
-        goto out;
-    rc = planner_engine_pass(&e, order, RULE_BEST_FIT, UINT64_MAX, peak);
-    if (rc == 0)
-        for (i = 0; i < n; i++)
-            b[i].off = e.off[i];
-    planner_engine_free(&e);
-out:
-    free(key);
-    free(order);
-    return rc;
 }

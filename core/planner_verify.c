@@ -1,0 +1,175 @@
+/* planner_verify.c - check a plan: aligned, in bounds, no two live buffers overlapping.
+ *
+ * Sweep time; the live buffers, keyed by the rank of their offset among all
+ * offsets, sit in a Fenwick tree of counts. If the live set is disjoint, a
+ * new buffer can only collide with its neighbours in offset order, so each
+ * start checks the nearest live buffer below and above: O(n log n).
+ */
+#include "planner_internal.h"
+#include "errmsg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define NONE UINT32_MAX
+
+static int u64_cmp(const void *pa, const void *pb)
+{
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+static void fw_add(int32_t *fw, size_t m, size_t i, int32_t d)
+{
+    for (i++; i <= m; i += i & (~i + 1))
+        fw[i] += d;
+}
+
+static int32_t fw_sum(const int32_t *fw, size_t i) /* count of ranks < i */
+{
+    int32_t s = 0;
+    for (; i > 0; i -= i & (~i + 1))
+        s += fw[i];
+    return s;
+}
+
+static size_t fw_kth(const int32_t *fw, size_t m, int32_t k) /* rank of the k-th, k >= 1 */
+{
+    size_t pos = 0, step = 1;
+    while (step * 2 <= m)
+        step *= 2;
+    for (; step; step /= 2) {
+        if (pos + step <= m && fw[pos + step] < k) {
+            pos += step;
+            k -= fw[pos];
+        }
+    }
+    return pos;
+}
+
+static size_t rank_of(const uint64_t *v, size_t m, uint64_t x)
+{
+    size_t lo = 0, hi = m;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int overlap_msg(const struct plan_buffer *b, size_t i, size_t j, char *err, size_t len)
+{
+    if (i > j) {
+        size_t t = i;
+        i = j;
+        j = t;
+    }
+    errmsg_set(err, len,
+            "buffers %zu and %zu overlap: bytes [%" PRIu64 ", %" PRIu64 ") and [%" PRIu64
+            ", %" PRIu64 "), times [%" PRIu64 ", %" PRIu64 ") and [%" PRIu64 ", %" PRIu64 ")",
+            i, j, b[i].off, b[i].off + b[i].bytes, b[j].off, b[j].off + b[j].bytes, b[i].lower,
+            b[i].upper, b[j].lower, b[j].upper);
+    return -EINVAL;
+}
+
+int planner_verify(const struct plan_buffer *b, size_t n, uint64_t peak, char *err,
+                   size_t err_len)
+{
+    struct event *ev = NULL;
+    uint64_t *offs = NULL;
+    int32_t *fw = NULL;
+    uint32_t *slot = NULL;
+    size_t i, m = 0, k;
+    int rc = 0;
+
+    for (i = 0; i < n; i++) {
+        if (b[i].bytes == 0 || b[i].upper <= b[i].lower) {
+            errmsg_set(err, err_len, "buffer %zu: empty size or lifetime", i);
+            return -EINVAL;
+        }
+        if (b[i].align > 1 && (b[i].align & (b[i].align - 1))) {
+            errmsg_set(err, err_len, "buffer %zu: alignment %" PRIu64 " is not a power of two", i,
+                    b[i].align);
+            return -EINVAL;
+        }
+        if (b[i].off % align_of(&b[i])) {
+            errmsg_set(err, err_len, "buffer %zu: offset %" PRIu64 " is not a multiple of %" PRIu64,
+                    i, b[i].off, b[i].align);
+            return -EINVAL;
+        }
+        if (b[i].off > peak || b[i].bytes > peak - b[i].off) {
+            errmsg_set(err, err_len,
+                    "buffer %zu: [%" PRIu64 ", +%" PRIu64 ") is beyond the peak %" PRIu64, i,
+                    b[i].off, b[i].bytes, peak);
+            return -EINVAL;
+        }
+    }
+    if (n == 0)
+        return 0;
+    if (n >= NONE) {
+        errmsg_set(err, err_len, "too many buffers: %zu", n);
+        return -EINVAL;
+    }
+    ev = planner_make_events(b, n);
+    offs = malloc(n * sizeof(*offs));
+    slot = malloc(n * sizeof(*slot));
+    fw = calloc(n + 1, sizeof(*fw));
+    if (!ev || !offs || !slot || !fw) {
+        errmsg_set(err, err_len, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        offs[i] = b[i].off;
+        slot[i] = NONE;
+    }
+    qsort(offs, n, sizeof(*offs), u64_cmp);
+    for (i = 0; i < n; i++)
+        if (i == 0 || offs[i] != offs[m - 1])
+            offs[m++] = offs[i];
+
+    for (k = 0; k < 2 * n; k++) {
+        size_t x = ev[k].idx, r = rank_of(offs, m, b[x].off);
+        int32_t below, total;
+        if (!ev[k].start) {
+            if (slot[r] == x) {
+                slot[r] = NONE;
+                fw_add(fw, m, r, -1);
+            }
+            continue;
+        }
+        if (slot[r] != NONE) {
+            rc = overlap_msg(b, x, slot[r], err, err_len);
+            goto out;
+        }
+        below = fw_sum(fw, r);
+        total = fw_sum(fw, m);
+        if (below > 0) {
+            size_t j = slot[fw_kth(fw, m, below)];
+            if (b[j].off + b[j].bytes > b[x].off) {
+                rc = overlap_msg(b, x, j, err, err_len);
+                goto out;
+            }
+        }
+        if (total > below) {
+            size_t j = slot[fw_kth(fw, m, below + 1)];
+            if (b[x].off + b[x].bytes > b[j].off) {
+                rc = overlap_msg(b, x, j, err, err_len);
+                goto out;
+            }
+        }
+        slot[r] = (uint32_t)x;
+        fw_add(fw, m, r, 1);
+    }
+out:
+    free(fw);
+    free(slot);
+    free(offs);
+    free(ev);
+    return rc;
+}
