@@ -31,10 +31,11 @@ static void usage(FILE *f)
         "  --socket PATH        listening socket (default: $ORION_SOCKET, else\n"
         "                       /run/orionrt/orionrtd.sock for root, else\n"
         "                       $XDG_RUNTIME_DIR/orionrtd.sock, else /tmp/orionrtd-<uid>.sock)\n"
-        "  --arena-size SIZE    shared arena bytes, K/M/G suffixes (default 256M)\n"
-        "  --shm-name NAME      POSIX shm object (default /orionrtd for root, else /orionrtd-<uid>)\n"
+        "  --arena-size SIZE    shared arena bytes, K/M/G suffixes (default 256M),\n"
+        "                       reserved in full at start-up\n"
+        "  --huge-pages         back the arena with huge pages (hugetlbfs if enough are\n"
+        "                       reserved, else shmem transparent huge pages)\n"
         "  --socket-mode MODE   octal mode of the socket (default 0660)\n"
-        "  --arena-mode MODE    octal mode of the shm object (default 0600)\n"
         "  --max-frame SIZE     largest request frame (default 16M)\n"
         "  --client-limit SIZE  bytes one connection may allocate, 0 = no limit (default 0)\n"
         "  --max-tensors N      tensors per graph (default 1048576)\n"
@@ -43,6 +44,8 @@ static void usage(FILE *f)
         "  --max-clients N      connections served at once; more are refused (default 1024)\n"
         "  --hello-timeout SECONDS\n"
         "                       a connection without hello by then is closed (default 10)\n"
+        "  --shm-name NAME, --arena-mode MODE\n"
+        "                       deprecated, ignored: the arena has no name in /dev/shm\n"
         "  --help               this text\n"
         "  --version            the daemon's version\n",
         planner_default_policy());
@@ -143,7 +146,7 @@ static int bad(const char *flag, const char *val, const char *why)
 enum {
     OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_SHM_NAME, OPT_SOCKET_MODE, OPT_ARENA_MODE,
     OPT_MAX_FRAME, OPT_CLIENT_LIMIT, OPT_MAX_TENSORS, OPT_POLICY, OPT_MIN_BLOCK,
-    OPT_MAX_CLIENTS, OPT_HELLO_TIMEOUT, OPT_HELP, OPT_VERSION,
+    OPT_MAX_CLIENTS, OPT_HELLO_TIMEOUT, OPT_HUGE_PAGES, OPT_HELP, OPT_VERSION,
 };
 
 int config_parse(int argc, char **argv, struct config *cfg)
@@ -161,6 +164,7 @@ int config_parse(int argc, char **argv, struct config *cfg)
         {"min-block", required_argument, NULL, OPT_MIN_BLOCK},
         {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
         {"hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT},
+        {"huge-pages", no_argument, NULL, OPT_HUGE_PAGES},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -168,7 +172,6 @@ int config_parse(int argc, char **argv, struct config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->arena_bytes = DEFAULT_ARENA_BYTES;
     cfg->socket_mode = 0660;
-    cfg->arena_mode = 0600;
     cfg->max_frame = DEFAULT_MAX_FRAME;
     cfg->max_tensors = DEFAULT_MAX_TENSORS;
     cfg->policy = planner_default_policy();
@@ -195,20 +198,16 @@ int config_parse(int argc, char **argv, struct config *cfg)
             cfg->arena_bytes = v;
             break;
         case OPT_SHM_NAME:
-            if (optarg[0] != '/' || optarg[1] == '\0' || strchr(optarg + 1, '/') != NULL ||
-                strlen(optarg) > 255)
-                return bad("--shm-name", optarg, "'/name', one slash, at most 255 bytes");
-            free(cfg->shm_name);
-            if ((cfg->shm_name = strdup(optarg)) == NULL)
-                return -ENOMEM;
+        case OPT_ARENA_MODE:
+            /* Kept so that units and scripts written for the named shm
+             * object still start: the arena is a sealed memfd now. */
+            fprintf(stderr, "orionrtd: warning: %s is deprecated and ignored: the arena is "
+                    "an anonymous sealed memfd, with no name in /dev/shm and no mode\n",
+                    c == OPT_SHM_NAME ? "--shm-name" : "--arena-mode");
             break;
         case OPT_SOCKET_MODE:
             if (parse_mode(optarg, &cfg->socket_mode) < 0)
                 return bad("--socket-mode", optarg, "an octal mode such as 0660");
-            break;
-        case OPT_ARENA_MODE:
-            if (parse_mode(optarg, &cfg->arena_mode) < 0)
-                return bad("--arena-mode", optarg, "an octal mode such as 0600");
             break;
         case OPT_MAX_FRAME:
             if (config_parse_size(optarg, &v) < 0 || v < 64 || v > MAX_FRAME_LIMIT)
@@ -250,6 +249,9 @@ int config_parse(int argc, char **argv, struct config *cfg)
             if (parse_seconds_ms(optarg, &cfg->hello_timeout_ms) < 0)
                 return bad("--hello-timeout", optarg, "seconds from 0.001 to 3600, such as 10 or 0.5");
             break;
+        case OPT_HUGE_PAGES:
+            cfg->huge_pages = true;
+            break;
         case OPT_HELP:
             usage(stdout);
             list_policies(stdout);
@@ -283,22 +285,11 @@ int config_parse(int argc, char **argv, struct config *cfg)
             return -ENOMEM;
         cfg->socket_is_default = !from_env;
     }
-    if (cfg->shm_name == NULL) {
-        char buf[64];
-        if (geteuid() == 0)
-            snprintf(buf, sizeof(buf), "/orionrtd");
-        else
-            snprintf(buf, sizeof(buf), "/orionrtd-%u", (unsigned)geteuid());
-        if ((cfg->shm_name = strdup(buf)) == NULL)
-            return -ENOMEM;
-    }
     return 0;
 }
 
 void config_free(struct config *cfg)
 {
     free(cfg->socket_path);
-    free(cfg->shm_name);
     cfg->socket_path = NULL;
-    cfg->shm_name = NULL;
 }

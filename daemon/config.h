@@ -9,10 +9,9 @@
 struct config {
     char *socket_path;       /* owned */
     bool socket_is_default;  /* no --socket and no $ORION_SOCKET: create its parent */
-    char *shm_name;          /* owned, "/name" */
     uint64_t arena_bytes;
+    bool huge_pages;         /* back the arena with huge pages (arena.h) */
     mode_t socket_mode;
-    mode_t arena_mode;
     uint32_t max_frame;
     uint64_t client_limit;   /* 0 = none */
     uint32_t max_tensors;
@@ -22,7 +21,9 @@ struct config {
     uint64_t hello_timeout_ms; /* a connection without hello by then is closed */
 };
 
-/* Parse argv into *cfg (defaults for what is not given). Returns 0 to run,
+/* Parse argv into *cfg (defaults for what is not given). --shm-name and
+ * --arena-mode are accepted and ignored, with a warning on stderr: the arena
+ * has no name and no mode any more (a sealed memfd). Returns 0 to run,
  * 1 when --help or --version was printed (exit 0), or -EINVAL after printing
  * what was wrong and the usage to stderr (exit 2), -ENOMEM (exit 1).
  * Free with config_free whatever the result. */

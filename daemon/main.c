@@ -1,16 +1,21 @@
 /* main.c - orionrtd: flags, the arena, the loop, readiness, shutdown.
  *
- * Start-up order: flags (bad flag: usage, exit 2), the listening socket (a
- * live daemon on it is refused first, so that is the message a second daemon
- * gives), the shm arena, the buddy allocator over it, the registry; then
- * READY=1 to systemd and the loop. Any failure: one "cannot start" line,
- * everything made so far undone, exit 1.
+ * Start-up order: flags (bad flag: usage, exit 2), the single-instance lock
+ * "<socket>.lock" (lockfile.h; taken before the socket path is touched, so a
+ * second daemon stops there with "socket ... in use by a running daemon"),
+ * the listening socket, the arena (a sealed memfd, reserved in full), the
+ * buddy allocator over it, the registry; then READY=1 to systemd and the
+ * loop. Any failure: one "cannot start" line, everything made so far undone,
+ * exit 1. The lock is dropped last, after the socket file is gone.
  *
  * Decisions where the protocol is silent (see also server.h, registry.h):
- *  - The arena is sized with ftruncate and its room checked with fstatvfs,
- *    not reserved with posix_fallocate: a large arena costs no memory until
- *    it is used. Bytes are not zeroed on allocation: every client maps the
- *    whole arena read-write anyway.
+ *  - The arena is reserved at start-up (fallocate): an arena costs its full
+ *    size in memory from the start, and a daemon that cannot have it refuses
+ *    to start rather than let a client die of SIGBUS later. Bytes are not
+ *    zeroed on allocation: every client maps the whole arena read-write
+ *    anyway.
+ *  - Under socket activation no lock file is taken: the daemon never touches
+ *    the socket path, and systemd runs one instance per socket unit.
  *  - Buffers are not sealed by a graph's export; the exporter may seal them
  *    (BufferSeal) if its consumers wait for SEALED.
  *  - A SEALED wait on a buffer whose creator left before sealing fails at
@@ -34,6 +39,7 @@
 #include "buddy.h"
 #include "config.h"
 #include "dispatch.h"
+#include "lockfile.h"
 #include "log.h"
 #include "notify.h"
 #include "registry.h"
@@ -41,6 +47,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +78,15 @@ static void fit_fd_limit(const struct config *cfg)
                 (unsigned long long)rl.rlim_cur, cfg->max_clients, FD_RESERVE);
 }
 
+/* Was the listening socket passed by systemd? (server.c reads and clears the
+ * variables later; this only looks.) */
+static bool socket_activated(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    return pid != NULL && fds != NULL && strtol(pid, NULL, 10) == (long)getpid() &&
+           strtol(fds, NULL, 10) >= 1;
+}
+
 /* Close whatever is still open once the server let go (start-up failure). */
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
@@ -85,6 +101,7 @@ int main(int argc, char **argv)
     char err[512] = "";
     struct config cfg;
     struct arena arena;
+    struct lockfile lock = { .fd = -1 };
     buddy *b = NULL;
     struct registry *reg = NULL;
     static struct server srv; /* large (read buffer): not on the stack */
@@ -114,20 +131,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "orionrtd: cannot start: event loop: %s\n", uv_strerror(rc));
         goto out_config;
     }
-    /* The socket first: "in use by a running daemon" is the message a second
-     * daemon on the default names should give. */
+    /* The lock before anything touches the socket path: of two daemons
+     * started at once, the loser must not probe, unlink or bind it. */
+    if (!socket_activated() &&
+        (rc = lockfile_acquire(cfg.socket_path, cfg.socket_is_default, &lock, err,
+                               sizeof(err))) < 0) {
+        fprintf(stderr, "orionrtd: cannot start: %s\n", err);
+        goto out_loop;
+    }
     if ((rc = server_start(&srv, &loop, &cfg, err, sizeof(err))) < 0) {
         fprintf(stderr, "orionrtd: cannot start: %s\n", err);
         goto out_server;
     }
     sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
-    if ((rc = arena_open(cfg.shm_name, cfg.arena_bytes, cfg.arena_mode, &arena, err,
-                         sizeof(err))) < 0) {
+    if ((rc = arena_open(cfg.arena_bytes, cfg.huge_pages, &arena, err, sizeof(err))) < 0) {
         fprintf(stderr, "orionrtd: cannot start: %s\n", err);
         goto out_server;
     }
-    if (arena.reclaimed)
-        log_msg("reclaimed stale shm object %s left by a daemon that is gone", cfg.shm_name);
     if ((rc = buddy_create(cfg.arena_bytes, cfg.min_block, &b)) < 0) {
         fprintf(stderr, "orionrtd: cannot start: cannot manage an arena of %llu bytes with "
                 "%llu-byte blocks: %s\n", (unsigned long long)cfg.arena_bytes,
@@ -139,10 +159,12 @@ int main(int argc, char **argv)
         goto out_buddy;
     }
     server_attach(&srv, &arena, b, reg, dispatch_frame);
-    log_msg("listening on %s; arena %s of %llu bytes (blocks of %llu), policy %s, "
-            "max frame %u, client limit %llu, max clients %u, hello timeout %g s",
-            srv.activated ? "the socket from systemd" : cfg.socket_path, cfg.shm_name,
-            (unsigned long long)cfg.arena_bytes, (unsigned long long)cfg.min_block, cfg.policy,
+    log_msg("listening on %s; arena of %llu bytes reserved on %s of %llu bytes "
+            "(blocks of %llu), policy %s, max frame %u, client limit %llu, max clients %u, "
+            "hello timeout %g s",
+            srv.activated ? "the socket from systemd" : cfg.socket_path,
+            (unsigned long long)cfg.arena_bytes, arena_pages_str(arena.pages),
+            (unsigned long long)arena.page_bytes, (unsigned long long)cfg.min_block, cfg.policy,
             cfg.max_frame, (unsigned long long)cfg.client_limit, cfg.max_clients,
             (double)cfg.hello_timeout_ms / 1000.0);
     char ready[256];
@@ -164,7 +186,9 @@ out_server:
     uv_walk(&loop, close_walk_cb, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     server_cleanup(&srv);
+out_loop:
     uv_loop_close(&loop);
+    lockfile_release(&lock); /* last: the socket file is gone */
     if (status == 0)
         log_msg("stopped");
 out_config:

@@ -13,10 +13,9 @@ cmake --build build -j"$(nproc)" >/dev/null
 
 run=$(mktemp -d /tmp/orion-demo.XXXXXX)
 sock="$run/orionrtd.sock"
-shm="/orion-demo-$$"
 ctl=(build/tools/orionctl --socket "$sock")
 
-build/daemon/orionrtd --socket "$sock" --shm-name "$shm" --arena-size 256M \
+build/daemon/orionrtd --socket "$sock" --arena-size 256M \
     2> >(sed -u 's/^/    | /' >&2) &
 daemon=$!
 stop() {

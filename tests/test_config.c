@@ -60,7 +60,7 @@ START_TEST(test_config_defaults)
     ck_assert(!cfg.socket_is_default);
     ck_assert_uint_eq(cfg.arena_bytes, 256ull << 20);
     ck_assert_uint_eq(cfg.socket_mode, 0660);
-    ck_assert_uint_eq(cfg.arena_mode, 0600);
+    ck_assert(!cfg.huge_pages);
     ck_assert_uint_eq(cfg.max_frame, 16u << 20);
     ck_assert_uint_eq(cfg.client_limit, 0);
     ck_assert_uint_eq(cfg.max_tensors, 1u << 20);
@@ -68,12 +68,6 @@ START_TEST(test_config_defaults)
     ck_assert_uint_eq(cfg.max_clients, 1024);
     ck_assert_uint_eq(cfg.hello_timeout_ms, 10000);
     ck_assert_str_eq(cfg.policy, planner_default_policy());
-    char want[64];
-    if (geteuid() == 0)
-        snprintf(want, sizeof(want), "/orionrtd");
-    else
-        snprintf(want, sizeof(want), "/orionrtd-%u", (unsigned)geteuid());
-    ck_assert_str_eq(cfg.shm_name, want);
     config_free(&cfg);
 }
 END_TEST
@@ -108,9 +102,8 @@ END_TEST
 START_TEST(test_config_every_flag_is_taken)
 {
     struct config cfg;
-    const char *flags[] = {"--socket", "/tmp/s.sock", "--arena-size", "64M", "--shm-name",
-                           "/orion-x", "--socket-mode", "0600", "--arena-mode=0640",
-                           "--max-frame", "1M", "--client-limit", "8M", "--max-tensors", "1000",
+    const char *flags[] = {"--socket", "/tmp/s.sock", "--arena-size", "64M", "--huge-pages",
+                           "--socket-mode", "0600", "--max-frame", "1M", "--client-limit", "8M", "--max-tensors", "1000",
                            "--policy", planner_policy_name(planner_policy_count() - 1),
                            "--min-block", "16K", "--max-clients", "2", "--hello-timeout",
                            "0.3", NULL};
@@ -118,9 +111,8 @@ START_TEST(test_config_every_flag_is_taken)
     ck_assert_str_eq(cfg.socket_path, "/tmp/s.sock");
     ck_assert(!cfg.socket_is_default);
     ck_assert_uint_eq(cfg.arena_bytes, 64ull << 20);
-    ck_assert_str_eq(cfg.shm_name, "/orion-x");
+    ck_assert(cfg.huge_pages);
     ck_assert_uint_eq(cfg.socket_mode, 0600);
-    ck_assert_uint_eq(cfg.arena_mode, 0640);
     ck_assert_uint_eq(cfg.max_frame, 1u << 20);
     ck_assert_uint_eq(cfg.client_limit, 8ull << 20);
     ck_assert_uint_eq(cfg.max_tensors, 1000);
@@ -153,10 +145,7 @@ START_TEST(test_config_bad_flags_are_usage_errors)
         {"--bogus", NULL},
         {"--arena-size", "0", NULL},
         {"--arena-size", "12Q", NULL},
-        {"--shm-name", "noslash", NULL},
-        {"--shm-name", "/a/b", NULL},
         {"--socket-mode", "0999", NULL},
-        {"--arena-mode", "rw", NULL},
         {"--max-frame", "2G", NULL},
         {"--max-tensors", "0", NULL},
         {"--policy", "no-such-policy", NULL},
@@ -178,6 +167,8 @@ START_TEST(test_config_bad_flags_are_usage_errors)
         {"--hello-timeout", ".", NULL},
         {"--arena-size", "4K", "--min-block", "8K"},
         {"--socket", NULL},
+        {"--shm-name", NULL},
+        {"--huge-pages=yes", NULL},
         {"extra", NULL},
     };
     FILE *quiet = freopen("/dev/null", "w", stderr);
@@ -214,8 +205,8 @@ START_TEST(test_config_help_names_every_flag)
     size_t n = fread(text, 1, sizeof(text) - 1, out);
     text[n] = '\0';
     fclose(out);
-    const char *names[] = {"--socket", "--arena-size", "--shm-name", "--socket-mode",
-                           "--arena-mode", "--max-frame", "--client-limit", "--max-tensors",
+    const char *names[] = {"--socket", "--arena-size", "--huge-pages", "--shm-name",
+                           "--socket-mode", "--arena-mode", "--max-frame", "--client-limit", "--max-tensors",
                            "--policy", "--min-block", "--max-clients", "--hello-timeout",
                            "--help", "--version"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -223,6 +214,37 @@ START_TEST(test_config_help_names_every_flag)
                       text);
     ck_assert_ptr_nonnull(strstr(text, "(default 1024)"));
     ck_assert_ptr_nonnull(strstr(text, "(default 10)"));
+}
+END_TEST
+
+/* The arena has no name and no mode any more: the old flags still start the
+ * daemon (units and scripts that pass them keep working), with a warning
+ * that names the flag, and whatever their value. */
+START_TEST(test_config_shm_name_and_arena_mode_are_ignored_with_a_warning)
+{
+    FILE *errf = tmpfile();
+    ck_assert_ptr_nonnull(errf);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fileno(errf), STDERR_FILENO), 0);
+    struct config cfg;
+    const char *flags[] = {"--shm-name", "/orion-x", "--arena-mode", "0640", "--shm-name",
+                           "not-a-name", "--arena-mode=rw", NULL};
+    int rc = parse(&cfg, flags);
+    config_free(&cfg);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ck_assert_int_eq(rc, 0);
+    char text[4096];
+    rewind(errf);
+    size_t n = fread(text, 1, sizeof(text) - 1, errf);
+    text[n] = '\0';
+    fclose(errf);
+    ck_assert_msg(strstr(text, "warning: --shm-name is deprecated and ignored") &&
+                  strstr(text, "warning: --arena-mode is deprecated and ignored") &&
+                  strstr(text, "memfd"), "stderr: %s", text);
 }
 END_TEST
 
@@ -238,6 +260,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_hello_timeout_takes_whole_and_fractional_seconds);
     tcase_add_test(tc, test_config_bad_flags_are_usage_errors);
     tcase_add_test(tc, test_config_help_names_every_flag);
+    tcase_add_test(tc, test_config_shm_name_and_arena_mode_are_ignored_with_a_warning);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -280,14 +280,15 @@ START_TEST(test_hello_passes_one_fd_that_maps_the_arena)
     uint8_t *p = mmap(NULL, arena_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, afd, 0);
     ck_assert_ptr_ne(p, MAP_FAILED);
 
-    /* The passed fd is the daemon's arena: a write through it shows in the
-     * shm object the daemon created under its name. */
+    /* The passed fd is the daemon's arena: a write through it shows through
+     * the descriptor another connection receives (the arena has no name). */
     p[12345] = 0xa5;
     p[arena_bytes - 1] = 0x5a;
-    char path[128];
-    snprintf(path, sizeof path, "/dev/shm%s", D.shm_name);
-    int nfd = open(path, O_RDONLY);
-    ck_assert_msg(nfd >= 0, "%s: %s", path, strerror(errno));
+    int fd2 = harness_connect(D.socket_path);
+    ck_assert_int_ge(fd2, 0);
+    int nfd = -1;
+    ck_assert_int_eq(harness_hello(fd2, ORION_PROTOCOL_VERSION, &arena_bytes, &nfd, NULL), 0);
+    close(fd2);
     uint8_t *q = mmap(NULL, arena_bytes, PROT_READ, MAP_SHARED, nfd, 0);
     ck_assert_ptr_ne(q, MAP_FAILED);
     ck_assert_uint_eq(q[12345], 0xa5);
@@ -1264,19 +1265,22 @@ static bool shm_exists(const char *name)
     return path_exists(p);
 }
 
-START_TEST(test_sigterm_exits_zero_and_removes_socket_and_shm)
+START_TEST(test_sigterm_exits_zero_and_removes_socket_and_lock)
 {
     start_daemon(NULL);
     int fd = session(); /* a client still connected does not stop a clean exit */
     ck_assert(path_exists(D.socket_path));
-    ck_assert(shm_exists(D.shm_name));
+    ck_assert(!shm_exists(D.shm_name)); /* the arena is a memfd: no name at all */
+    char lock[128];
+    snprintf(lock, sizeof lock, "%s.lock", D.socket_path);
+    ck_assert(path_exists(lock));
     int st;
     ck_assert_int_eq(harness_daemon_stop(&D, &st), 0);
     char buf[64];
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon %s",
                   harness_status_str(st, buf, sizeof buf));
     ck_assert_msg(!path_exists(D.socket_path), "socket file left behind");
-    ck_assert_msg(!shm_exists(D.shm_name), "shm object left behind");
+    ck_assert_msg(!path_exists(lock), "lock file left behind");
     ck_assert_int_eq(harness_expect_close(fd, 1000, NULL), 0);
     close(fd);
 }
@@ -1347,51 +1351,53 @@ START_TEST(test_second_daemon_on_live_socket_exits_nonzero_naming_socket)
 }
 END_TEST
 
-START_TEST(test_second_daemon_on_live_shm_name_is_refused)
+/* --shm-name is ignored now: two daemons given the same name each serve
+ * their own arena. */
+START_TEST(test_two_daemons_given_one_shm_name_serve_separate_arenas)
 {
     start_daemon(NULL);
     int fd = session();
     ck_assert_int_eq(buf_code(fd, CREATE, "survivor", 4096, 0), 0);
     struct harness_daemon d2;
-    ck_assert_int_eq(harness_daemon_prepare(&d2), 0);
-    const char *args[] = { HARNESS_FLAG_SOCKET, "@SOCKET@", HARNESS_FLAG_SHM, D.shm_name,
-                           HARNESS_FLAG_ARENA, "1M", NULL };
-    ck_assert_int_eq(harness_daemon_run(&d2, args, 5000), 0);
-    char *log = harness_daemon_log(&d2);
-    ck_assert_msg(WIFEXITED(d2.status) && WEXITSTATUS(d2.status) != 0, "second daemon: %s",
-                  log);
-    ck_assert_msg(strstr(log, D.shm_name + 1), "message does not name the shm object: %s", log);
-    free(log);
-    ck_assert_msg(!path_exists(d2.socket_path), "refused daemon left its socket");
-    /* The first daemon's arena is intact and it still serves. */
-    ck_assert(shm_exists(D.shm_name));
-    char p[128];
-    snprintf(p, sizeof p, "/dev/shm%s", D.shm_name);
-    struct stat sb;
-    ck_assert_int_eq(stat(p, &sb), 0);
-    ck_assert_uint_eq((uint64_t)sb.st_size, ARENA_16M);
+    memset(&d2, 0, sizeof d2);
+    const char *args[] = { HARNESS_FLAG_SHM, D.shm_name, HARNESS_FLAG_ARENA, "1M", NULL };
+    char *why = NULL;
+    int rc = harness_daemon_start_explained(&d2, args, &why);
+    ck_assert_msg(rc == 0, "second daemon: %s", why ? why : "");
+    int fd2 = harness_session(d2.socket_path);
+    ck_assert_int_ge(fd2, 0);
+    ck_assert_uint_eq(stats_on(fd2).arena_bytes, 1u << 20);
+    close(fd2);
+    ck_assert_uint_eq(stats_on(fd).arena_bytes, ARENA_16M);
     ck_assert_int_eq(buf_code(fd, OPEN, "survivor", 0, 0), 0);
+    ck_assert(!shm_exists(D.shm_name));
     close(fd);
     harness_daemon_cleanup(&d2);
 }
 END_TEST
 
-START_TEST(test_stale_shm_object_is_reclaimed)
+/* The daemon never looks in /dev/shm: an object of the old name stays as it
+ * is, and the arena is the daemon's own. */
+START_TEST(test_shm_object_of_the_old_name_is_left_alone)
 {
     ck_assert_int_eq(harness_daemon_prepare(&D), 0);
     int sfd = shm_open(D.shm_name, O_CREAT | O_EXCL | O_RDWR, 0600);
     ck_assert_msg(sfd >= 0, "shm_open: %s", strerror(errno));
     ck_assert_int_eq(ftruncate(sfd, 4096), 0);
-    close(sfd);
     start_daemon(NULL);
     int fd = harness_connect(D.socket_path);
     uint64_t bytes = 0;
     int afd = -1;
     ck_assert_int_eq(harness_hello(fd, ORION_PROTOCOL_VERSION, &bytes, &afd, NULL), 0);
     ck_assert_uint_eq(bytes, ARENA_16M);
-    struct stat sb;
+    struct stat sb, ob;
     ck_assert_int_eq(fstat(afd, &sb), 0);
     ck_assert_uint_eq((uint64_t)sb.st_size, ARENA_16M);
+    ck_assert_int_eq(fstat(sfd, &ob), 0);
+    ck_assert_int_eq(ob.st_size, 4096);
+    ck_assert(sb.st_ino != ob.st_ino || sb.st_dev != ob.st_dev);
+    ck_assert(shm_exists(D.shm_name));
+    close(sfd);
     close(afd);
     close(fd);
 }
@@ -1562,12 +1568,12 @@ static Suite *daemon_suite(void)
     tc = tcase_create("lifecycle");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_sigterm_exits_zero_and_removes_socket_and_shm);
+    tcase_add_test(tc, test_sigterm_exits_zero_and_removes_socket_and_lock);
     tcase_add_test(tc, test_sigint_exits_zero);
     tcase_add_test(tc, test_daemon_notifies_ready_with_mainpid_and_stopping);
     tcase_add_test(tc, test_second_daemon_on_live_socket_exits_nonzero_naming_socket);
-    tcase_add_test(tc, test_second_daemon_on_live_shm_name_is_refused);
-    tcase_add_test(tc, test_stale_shm_object_is_reclaimed);
+    tcase_add_test(tc, test_two_daemons_given_one_shm_name_serve_separate_arenas);
+    tcase_add_test(tc, test_shm_object_of_the_old_name_is_left_alone);
     tcase_add_test(tc, test_stale_socket_file_is_replaced);
     tcase_add_test(tc, test_socket_activation_serves_and_leaves_socket_to_systemd);
     tcase_add_test(tc, test_unknown_flag_exits_2);
