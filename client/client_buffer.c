@@ -168,7 +168,16 @@ int orion_buffer_wait_unused(orion_buffer *b, int64_t timeout_ms)
     Orion__Request req = ORION__REQUEST__INIT;
     req.body_case = ORION__REQUEST__BODY_BUFFER_WAIT;
     req.buffer_wait = &body;
-    return buffer_call(b->c, &req, b->name, 0, NULL);
+    Orion__Response *resp;
+    rc = client_call(b->c, &req, ORION__RESPONSE__BODY_BUFFER, &resp);
+    if (rc < 0)
+        return rc;
+    bool gone = resp->buffer->holder_gone;
+    orion__response__free_unpacked(resp, NULL);
+    if (gone)
+        return client_fail(b->c, -EOWNERDEAD, "buffer '%s' is unused: its last other holder "
+                           "disconnected (exited or was killed) without releasing it", b->name);
+    return 0;
 }
 
 void *orion_buffer_ptr(const orion_buffer *b)

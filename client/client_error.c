@@ -26,7 +26,9 @@ static const struct {
     { -EPERM, "only the creating connection may do that" },
     { -EALREADY, "already sealed" },
     { -ETIMEDOUT, "timed out" },
-    { -EPIPE, "connection to orionrtd lost" },
+    { -EPIPE, "the other side went away: the connection to orionrtd, or a buffer's creator "
+              "before sealing it (orion_client_error says which)" },
+    { -EOWNERDEAD, "the last other holder disconnected without releasing the buffer" },
     { -EPROTO, "protocol error" },
     { -EPROTONOSUPPORT, "protocol version not supported" },
     { -ECONNREFUSED, "orionrtd refused the connection" },

@@ -16,12 +16,18 @@ struct reg_hold {
     struct reg_hold *own_prev, *own_next; /* in owner->holds */
 };
 
+/* SEALED waits are kept by name (the buffer may not exist yet) in these
+ * buckets, UNUSED waits on their buffer: waking costs the waiters of that
+ * name or buffer, not every waiter. */
+#define WAIT_BUCKETS 1024u
+
 struct registry {
     buddy *buddy;
     struct reg_buffer **table;
     size_t n_buckets;                     /* a power of two */
     size_t n_buffers;
-    struct reg_wait *waits;
+    struct reg_wait *sealed_waits[WAIT_BUCKETS];
+    bool owner_leaving;                   /* in registry_owner_gone */
 };
 
 static uint64_t hash_name(const char *s)
@@ -69,12 +75,15 @@ void registry_free(struct registry *r)
         while (r->table[i] != NULL) {
             struct reg_buffer *b = r->table[i];
             r->table[i] = b->hnext;
+            for (struct reg_wait *w = b->unused_waits; w != NULL; w = w->next)
+                w->pending = false;
             buddy_free(r->buddy, b->off);
             free_buffer_mem(b);
         }
     }
-    for (struct reg_wait *w = r->waits; w != NULL; w = w->next)
-        w->pending = false;
+    for (size_t i = 0; i < WAIT_BUCKETS; i++)
+        for (struct reg_wait *w = r->sealed_waits[i]; w != NULL; w = w->next)
+            w->pending = false;
     free(r->table);
     free(r);
 }
@@ -235,26 +244,47 @@ int registry_hold(struct registry *r, struct reg_buffer *b, struct reg_owner *o,
     return 0;
 }
 
+/* The list a pending wait is on. */
+static struct reg_wait **wait_list(struct registry *r, struct reg_wait *w)
+{
+    if (w->what == REG_WAIT_UNUSED)
+        return &w->buf->unused_waits;
+    return &r->sealed_waits[hash_name(w->name) & (WAIT_BUCKETS - 1)];
+}
+
 static void wait_unlink(struct registry *r, struct reg_wait *w)
 {
     assert(w->pending);
     if (w->prev != NULL)
         w->prev->next = w->next;
     else
-        r->waits = w->next;
+        *wait_list(r, w) = w->next;
     if (w->next != NULL)
         w->next->prev = w->prev;
     w->prev = w->next = NULL;
+    if (w->oprev != NULL)
+        w->oprev->onext = w->onext;
+    else
+        w->owner->waits = w->onext;
+    if (w->onext != NULL)
+        w->onext->oprev = w->oprev;
+    w->oprev = w->onext = NULL;
     w->pending = false;
 }
 
 static void wait_link(struct registry *r, struct reg_wait *w)
 {
+    struct reg_wait **l = wait_list(r, w);
     w->prev = NULL;
-    w->next = r->waits;
-    if (r->waits != NULL)
-        r->waits->prev = w;
-    r->waits = w;
+    w->next = *l;
+    if (*l != NULL)
+        (*l)->prev = w;
+    *l = w;
+    w->oprev = NULL;
+    w->onext = w->owner->waits;
+    if (w->owner->waits != NULL)
+        w->owner->waits->oprev = w;
+    w->owner->waits = w;
     w->pending = true;
 }
 
@@ -292,25 +322,19 @@ static void ready_run(struct reg_wait *ready, struct reg_buffer *b)
     }
 }
 
-/* Resolve every pending wait that b's state now satisfies, in one pass (a
- * name may have thousands of waiters). The waits are judged in list order,
- * each against the state the ones before it left (a SEALED wait's new hold
- * makes an UNUSED wait behind it on b not ready, as it must), then unlinked
- * onto a private list; the callbacks run after the scan. No wait becomes
- * ready by another's resolution (resolving only adds holds), so one pass sees
- * all of them. */
+/* Resolve every pending wait that b's state now satisfies, in one pass over
+ * the waits on b's name (a name may have thousands of waiters): SEALED waits
+ * first, newest first, then UNUSED ones, each judged against the
+ * state the ones before it left (a SEALED wait's new hold makes an UNUSED
+ * wait not ready, as it must); they are unlinked onto a private list and the
+ * callbacks run after the scan. No wait becomes ready by another's
+ * resolution (resolving only adds holds), so one pass sees all of them. */
 static void wake_waits(struct registry *r, struct reg_buffer *b)
 {
     struct reg_wait *ready = NULL, *tail = NULL, *next;
-    for (struct reg_wait *w = r->waits; w != NULL; w = next) {
+    for (struct reg_wait *w = r->sealed_waits[hash_name(b->name) & (WAIT_BUCKETS - 1)];
+         w != NULL; w = next) {
         next = w->next;
-        if (w->what == REG_WAIT_UNUSED) {
-            if (w->buf == b && unused_ready(b, w->owner)) {
-                wait_unlink(r, w);
-                ready_push(&ready, &tail, w, 0);
-            }
-            continue;
-        }
         if (strcmp(w->name, b->name) != 0)
             continue;
         if (b->sealed) {
@@ -323,25 +347,42 @@ static void wake_waits(struct registry *r, struct reg_buffer *b)
             ready_push(&ready, &tail, w, -EPIPE);
         }
     }
+    for (struct reg_wait *w = b->unused_waits; w != NULL; w = next) {
+        next = w->next;
+        if (unused_ready(b, w->owner)) {
+            wait_unlink(r, w);
+            ready_push(&ready, &tail, w, r->owner_leaving ? REG_WAIT_HOLDER_GONE : 0);
+        }
+    }
     ready_run(ready, b);
+}
+
+static void created_unlink(struct reg_buffer *b)
+{
+    if (b->cprev != NULL)
+        b->cprev->cnext = b->cnext;
+    else
+        b->creator->created = b->cnext;
+    if (b->cnext != NULL)
+        b->cnext->cprev = b->cprev;
+    b->cprev = b->cnext = NULL;
 }
 
 static void free_buffer(struct registry *r, struct reg_buffer *b)
 {
     assert(b->holders == NULL);
-    struct reg_wait *gone = NULL, *gone_tail = NULL, *next;
-    for (struct reg_wait *w = r->waits; w != NULL; w = next) {
-        next = w->next;
-        if (w->what == REG_WAIT_UNUSED && w->buf == b) {
-            wait_unlink(r, w);
-            ready_push(&gone, &gone_tail, w, -ENOENT);
-        }
+    struct reg_wait *gone = NULL, *gone_tail = NULL;
+    while (b->unused_waits != NULL) {
+        struct reg_wait *w = b->unused_waits;
+        wait_unlink(r, w);
+        ready_push(&gone, &gone_tail, w, -ENOENT);
     }
     ready_run(gone, b);
     table_remove(r, b);
     if (b->creator != NULL) {
         assert(b->creator->used_bytes >= b->alloc_bytes);
         b->creator->used_bytes -= b->alloc_bytes;
+        created_unlink(b);
     }
     int rc = buddy_free(r->buddy, b->off);
     assert(rc == 0);
@@ -428,6 +469,10 @@ int registry_create(struct registry *r, const char *name, uint64_t bytes, uint64
     b->bytes = bytes;
     b->creator = o;
     b->creator_id = o->id;
+    b->cnext = o->created;
+    if (o->created != NULL)
+        o->created->cprev = b;
+    o->created = b;
     if (r->n_buffers >= r->n_buckets)
         table_grow(r);
     size_t k = hash_name(name) & (r->n_buckets - 1);
@@ -505,25 +550,21 @@ void registry_wait_cancel(struct registry *r, struct reg_wait *w)
 
 void registry_owner_gone(struct registry *r, struct reg_owner *o)
 {
-    struct reg_wait *next;
-    for (struct reg_wait *w = r->waits; w != NULL; w = next) {
-        next = w->next;
-        if (w->owner == o)
-            wait_unlink(r, w);
-    }
+    while (o->waits != NULL)
+        wait_unlink(r, o->waits);
     /* Orphans first, so that their waiters hear -EPIPE even when dropping
      * this owner's holds then frees the buffer. */
-    for (size_t i = 0; i < r->n_buckets; i++) {
-        for (struct reg_buffer *b = r->table[i]; b != NULL; b = b->hnext) {
-            if (b->creator != o)
-                continue;
-            b->creator = NULL;
-            if (!b->sealed) {
-                b->orphaned = true;
-                wake_waits(r, b);
-            }
+    while (o->created != NULL) {
+        struct reg_buffer *b = o->created;
+        created_unlink(b);
+        b->creator = NULL;
+        if (!b->sealed) {
+            b->orphaned = true;
+            wake_waits(r, b);
         }
     }
+    r->owner_leaving = true;
     while (o->holds != NULL)
         drop_record(r, o->holds);
+    r->owner_leaving = false;
 }

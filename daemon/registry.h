@@ -32,6 +32,10 @@ struct reg_owner {
                                 created, plus what the caller adds: workspaces) */
     struct reg_hold *holds;  /* its hold records */
     uint32_t n_holds;        /* records in holds: buffers it holds */
+    /* the registry's: what it must visit when the owner goes, so that a
+     * departure costs what the owner had, not what the registry has */
+    struct reg_buffer *created; /* buffers it created, while it lives */
+    struct reg_wait *waits;     /* its pending waits */
 };
 
 struct reg_buffer {
@@ -47,15 +51,21 @@ struct reg_buffer {
     uint32_t n_holders;      /* owners holding it */
     struct reg_hold *holders;
     struct reg_buffer *hnext; /* hash chain */
+    struct reg_buffer *cprev, *cnext; /* in creator->created */
+    struct reg_wait *unused_waits;    /* pending UNUSED waits on it */
 };
 
 enum reg_hold_kind { REG_HOLD_CONN, REG_HOLD_GRAPH };
 enum reg_wait_for { REG_WAIT_SEALED = 0, REG_WAIT_UNUSED = 1 };
 
 struct reg_wait;
-/* status 0: resolved (for SEALED a connection hold was added for the waiter);
- * -EPIPE: the creator left unsealed; -ENOENT: the buffer went away. The wait
- * is no longer registered when this runs; it must not call into the registry. */
+/* status 0: resolved (for SEALED a connection hold was added for the waiter;
+ * for UNUSED the last other holder released it); REG_WAIT_HOLDER_GONE: UNUSED
+ * resolved because the last other holder went away (registry_owner_gone)
+ * without releasing; -EPIPE: the creator left unsealed; -ENOENT: the buffer
+ * went away. The wait is no longer registered when this runs; it must not
+ * call into the registry. */
+#define REG_WAIT_HOLDER_GONE 1
 typedef void (*reg_wait_cb)(struct reg_wait *w, int status, struct reg_buffer *b);
 
 struct reg_wait {
@@ -66,7 +76,9 @@ struct reg_wait {
     /* the registry's */
     char name[REGISTRY_NAME_MAX + 1];
     struct reg_buffer *buf;   /* UNUSED: the buffer waited on */
-    struct reg_wait *prev, *next; /* in the pending list; then the resolved list */
+    struct reg_wait *prev, *next; /* in buf->unused_waits or the name's bucket;
+                                     then in the resolved list */
+    struct reg_wait *oprev, *onext; /* in owner->waits */
     int status;               /* the status it is called back with */
     bool pending;
 };

@@ -64,9 +64,11 @@ int reply_ok(struct session *s, uint64_t request_id)
     return reply_send(s, &resp);
 }
 
-int reply_buffer(struct session *s, uint64_t request_id, const struct reg_buffer *b)
+static int buffer_reply(struct session *s, uint64_t request_id, const struct reg_buffer *b,
+                        bool holder_gone)
 {
     Orion__BufferReply br = ORION__BUFFER_REPLY__INIT;
+    br.holder_gone = holder_gone;
     br.name = b->name;
     br.offset = b->off;
     br.bytes = b->bytes;
@@ -77,6 +79,16 @@ int reply_buffer(struct session *s, uint64_t request_id, const struct reg_buffer
     resp.body_case = ORION__RESPONSE__BODY_BUFFER;
     resp.buffer = &br;
     return reply_send(s, &resp);
+}
+
+int reply_buffer(struct session *s, uint64_t request_id, const struct reg_buffer *b)
+{
+    return buffer_reply(s, request_id, b, false);
+}
+
+int reply_buffer_holder_gone(struct session *s, uint64_t request_id, const struct reg_buffer *b)
+{
+    return buffer_reply(s, request_id, b, true);
 }
 
 int reply_with_fd(struct session *s, const Orion__Response *resp, int fd)

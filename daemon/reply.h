@@ -21,8 +21,9 @@ int reply_error(struct session *s, uint64_t request_id, int code, const char *fm
 /* Reply Ok. */
 int reply_ok(struct session *s, uint64_t request_id);
 
-/* Reply BufferReply for b. */
+/* Reply BufferReply for b (holder_gone: see orion.proto). */
 int reply_buffer(struct session *s, uint64_t request_id, const struct reg_buffer *b);
+int reply_buffer_holder_gone(struct session *s, uint64_t request_id, const struct reg_buffer *b);
 
 /* Send resp with descriptor fd as SCM_RIGHTS on its first byte; only with
  * nothing else queued. */

@@ -115,6 +115,8 @@ static void on_wait_done(struct reg_wait *w, int status, struct reg_buffer *b)
     uv_timer_stop(&s->timer);
     if (status == 0)
         reply_buffer(s, s->wait_request_id, b);
+    else if (status == REG_WAIT_HOLDER_GONE)
+        reply_buffer_holder_gone(s, s->wait_request_id, b);
     else if (status == -EPIPE)
         reply_error(s, s->wait_request_id, -EPIPE,
                     "the creator of buffer '%s' disconnected before sealing it", w->name);

@@ -34,7 +34,10 @@ ORION_API int orion_buffer_wait(orion_client *c, const char *name, int64_t timeo
 ORION_API int orion_buffer_seal(orion_buffer *b);
 
 /* Wait until no other connection holds b (and at least one did): a producer
- * keeps its buffer until its consumers are done. Timing as orion_buffer_wait. */
+ * keeps its buffer until its consumers are done. Timing as orion_buffer_wait.
+ * 0 when the last other holder released it; -EOWNERDEAD when it is unused
+ * because the last other holder disconnected (exited, was killed) without
+ * releasing it: a consumer that may not have finished. */
 ORION_API int orion_buffer_wait_unused(orion_buffer *b, int64_t timeout_ms);
 
 ORION_API void *orion_buffer_ptr(const orion_buffer *b);
