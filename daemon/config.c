@@ -23,6 +23,11 @@
 #define MAX_CLIENTS_LIMIT (1u << 20)
 #define DEFAULT_HELLO_TIMEOUT_MS 10000u
 #define HELLO_TIMEOUT_LIMIT_S 3600.0
+#define DEFAULT_IO_TIMEOUT_MS 10000u
+#define DEFAULT_MAX_PENDING ((uint64_t)256 << 20)
+#define DEFAULT_MAX_GRAPHS 4096u
+#define DEFAULT_CLIENT_MEMORY ((uint64_t)16 << 20)
+#define DEFAULT_MAX_UID_CLIENTS 512u
 
 static void usage(FILE *f)
 {
@@ -44,6 +49,16 @@ static void usage(FILE *f)
         "  --max-clients N      connections served at once; more are refused (default 1024)\n"
         "  --hello-timeout SECONDS\n"
         "                       a connection without hello by then is closed (default 10)\n"
+        "  --io-timeout SECONDS a request frame once begun must arrive whole by then,\n"
+        "                       else the connection is closed (default 10)\n"
+        "  --max-pending SIZE   bytes of partial request frames buffered for all\n"
+        "                       connections together (default 256M)\n"
+        "  --max-graphs N       graphs one connection may hold (default 4096)\n"
+        "  --client-memory SIZE daemon memory (names, records) one connection may make\n"
+        "                       the daemon hold (default 16M)\n"
+        "  --max-uid-clients N  connections one user may have at once (default 512)\n"
+        "  --uid-limit SIZE     arena bytes one user's connections may hold together,\n"
+        "                       0 = no limit (default 0)\n"
         "  --shm-name NAME, --arena-mode MODE\n"
         "                       deprecated, ignored: the arena has no name in /dev/shm\n"
         "  --help               this text\n"
@@ -147,6 +162,8 @@ enum {
     OPT_SOCKET = 256, OPT_ARENA_SIZE, OPT_SHM_NAME, OPT_SOCKET_MODE, OPT_ARENA_MODE,
     OPT_MAX_FRAME, OPT_CLIENT_LIMIT, OPT_MAX_TENSORS, OPT_POLICY, OPT_MIN_BLOCK,
     OPT_MAX_CLIENTS, OPT_HELLO_TIMEOUT, OPT_HUGE_PAGES, OPT_HELP, OPT_VERSION,
+    OPT_IO_TIMEOUT, OPT_MAX_PENDING, OPT_MAX_GRAPHS, OPT_CLIENT_MEMORY, OPT_MAX_UID_CLIENTS,
+    OPT_UID_LIMIT,
 };
 
 int config_parse(int argc, char **argv, struct config *cfg)
@@ -165,6 +182,12 @@ int config_parse(int argc, char **argv, struct config *cfg)
         {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
         {"hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT},
         {"huge-pages", no_argument, NULL, OPT_HUGE_PAGES},
+        {"io-timeout", required_argument, NULL, OPT_IO_TIMEOUT},
+        {"max-pending", required_argument, NULL, OPT_MAX_PENDING},
+        {"max-graphs", required_argument, NULL, OPT_MAX_GRAPHS},
+        {"client-memory", required_argument, NULL, OPT_CLIENT_MEMORY},
+        {"max-uid-clients", required_argument, NULL, OPT_MAX_UID_CLIENTS},
+        {"uid-limit", required_argument, NULL, OPT_UID_LIMIT},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -178,6 +201,11 @@ int config_parse(int argc, char **argv, struct config *cfg)
     cfg->min_block = DEFAULT_MIN_BLOCK;
     cfg->max_clients = DEFAULT_MAX_CLIENTS;
     cfg->hello_timeout_ms = DEFAULT_HELLO_TIMEOUT_MS;
+    cfg->io_timeout_ms = DEFAULT_IO_TIMEOUT_MS;
+    cfg->max_pending = DEFAULT_MAX_PENDING;
+    cfg->max_graphs = DEFAULT_MAX_GRAPHS;
+    cfg->client_memory = DEFAULT_CLIENT_MEMORY;
+    cfg->max_uid_clients = DEFAULT_MAX_UID_CLIENTS;
 
     uint64_t v;
     int c;
@@ -251,6 +279,35 @@ int config_parse(int argc, char **argv, struct config *cfg)
             break;
         case OPT_HUGE_PAGES:
             cfg->huge_pages = true;
+            break;
+        case OPT_IO_TIMEOUT:
+            if (parse_seconds_ms(optarg, &cfg->io_timeout_ms) < 0)
+                return bad("--io-timeout", optarg, "seconds from 0.001 to 3600, such as 10 or 0.5");
+            break;
+        case OPT_MAX_PENDING:
+            if (config_parse_size(optarg, &v) < 0 || v == 0)
+                return bad("--max-pending", optarg, "a size > 0 such as 256M");
+            cfg->max_pending = v;
+            break;
+        case OPT_MAX_GRAPHS:
+            if (config_parse_size(optarg, &v) < 0 || v == 0 || v > UINT32_MAX)
+                return bad("--max-graphs", optarg, "a count from 1 to 4294967295");
+            cfg->max_graphs = (uint32_t)v;
+            break;
+        case OPT_CLIENT_MEMORY:
+            if (config_parse_size(optarg, &v) < 0 || v < 4096)
+                return bad("--client-memory", optarg, "a size of at least 4K");
+            cfg->client_memory = v;
+            break;
+        case OPT_MAX_UID_CLIENTS:
+            if (config_parse_size(optarg, &v) < 0 || v == 0 || v > MAX_CLIENTS_LIMIT)
+                return bad("--max-uid-clients", optarg, "a count from 1 to 1048576");
+            cfg->max_uid_clients = (uint32_t)v;
+            break;
+        case OPT_UID_LIMIT:
+            if (config_parse_size(optarg, &v) < 0)
+                return bad("--uid-limit", optarg, "a size, 0 = no limit");
+            cfg->uid_limit = v;
             break;
         case OPT_HELP:
             usage(stdout);

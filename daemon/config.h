@@ -19,6 +19,12 @@ struct config {
     uint64_t min_block;
     uint32_t max_clients;    /* connections served at once; more are refused */
     uint64_t hello_timeout_ms; /* a connection without hello by then is closed */
+    uint64_t io_timeout_ms;  /* a frame once begun must arrive whole by then */
+    uint64_t max_pending;    /* bytes of partial frames buffered, all connections */
+    uint32_t max_graphs;     /* graphs one connection may hold */
+    uint64_t client_memory;  /* daemon memory one connection may make it hold */
+    uint32_t max_uid_clients; /* connections one uid may have */
+    uint64_t uid_limit;      /* arena bytes one uid may hold, 0 = none */
 };
 
 /* Parse argv into *cfg (defaults for what is not given). --shm-name and

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* How long a connection closed for a protocol error may take to read its
  * last reply. */
@@ -18,6 +19,14 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     frame_reader_free(&s->rd);
     free(s);
+}
+
+static void on_pid_poll_closed(uv_handle_t *h)
+{
+    struct session *s = h->data;
+    close(s->pidfd);
+    s->pidfd = -1;
+    on_handle_closed(h);
 }
 
 void conn_close(struct session *s)
@@ -34,6 +43,13 @@ void conn_close(struct session *s)
                 rel.holds, rel.holds == 1 ? "" : "s", (unsigned long long)rel.bytes);
         srv->n_sessions--;
     }
+    if (s->user != NULL) {
+        s->user->conns--;
+        s->user = NULL;
+        uids_prune(&srv->uids);
+    }
+    srv->pending_bytes -= s->buffered;
+    s->buffered = 0;
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -43,6 +59,9 @@ void conn_close(struct session *s)
     uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->hello_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->io_timer, on_handle_closed);
+    if (s->pidfd >= 0)
+        uv_close((uv_handle_t *)&s->pid_poll, on_pid_poll_closed);
 }
 
 static void on_deferred_close(uv_timer_t *t)

@@ -172,6 +172,15 @@ int registry_alloc(buddy *b, struct reg_owner *o, uint64_t limit, uint64_t bytes
                  (unsigned long long)want);
         return -ENOSPC;
     }
+    struct reg_quota *q = o != NULL ? o->quota : NULL;
+    if (q != NULL && q->limit != 0 && (q->used_bytes > q->limit || want > q->limit - q->used_bytes)) {
+        snprintf(err, err_len,
+                 "user limit of %llu bytes would be passed: this user's connections hold %llu, "
+                 "%llu asked (--uid-limit)",
+                 (unsigned long long)q->limit, (unsigned long long)q->used_bytes,
+                 (unsigned long long)want);
+        return -ENOSPC;
+    }
     int rc = buddy_alloc(b, want, align, off);
     if (rc == -ENOSPC) {
         snprintf(err, err_len, "arena cannot hold %llu bytes: %llu free, largest free block %llu",
@@ -188,7 +197,50 @@ int registry_alloc(buddy *b, struct reg_owner *o, uint64_t limit, uint64_t bytes
         *got = want;
     if (o != NULL)
         o->used_bytes += *got;
+    if (q != NULL)
+        q->used_bytes += *got;
     return 0;
+}
+
+void registry_unaccount(struct reg_owner *o, uint64_t bytes)
+{
+    assert(o->used_bytes >= bytes);
+    o->used_bytes -= bytes;
+    if (o->quota != NULL) {
+        assert(o->quota->used_bytes >= bytes);
+        o->quota->used_bytes -= bytes;
+    }
+}
+
+static void mem_msg(const struct reg_owner *o, uint64_t n, char *err, size_t err_len)
+{
+    if (err != NULL)
+        snprintf(err, err_len, "this connection makes the daemon hold %llu bytes of "
+                 "records and names; %llu more would pass its limit of %llu "
+                 "(--client-memory)", (unsigned long long)o->mem_bytes,
+                 (unsigned long long)n, (unsigned long long)o->mem_limit);
+}
+
+int registry_charge(struct reg_owner *o, uint64_t n, char *err, size_t err_len)
+{
+    if (o->mem_limit != 0 && (o->mem_bytes > o->mem_limit || n > o->mem_limit - o->mem_bytes)) {
+        mem_msg(o, n, err, err_len);
+        return -ENOSPC;
+    }
+    o->mem_bytes += n;
+    return 0;
+}
+
+void registry_uncharge(struct reg_owner *o, uint64_t n)
+{
+    assert(o->mem_bytes >= n);
+    o->mem_bytes -= n;
+}
+
+/* Daemon memory a buffer record costs its creator. */
+static uint64_t buffer_cost(const char *name)
+{
+    return sizeof(struct reg_buffer) + strlen(name) + 1;
 }
 
 /* o's record on b, looked for in the shorter of the two lists: a buffer many
@@ -222,8 +274,12 @@ int registry_hold(struct registry *r, struct reg_buffer *b, struct reg_owner *o,
     (void)r;
     struct reg_hold *h = find_hold(b, o);
     if (h == NULL) {
-        if ((h = calloc(1, sizeof(*h))) == NULL)
+        if (registry_charge(o, sizeof(*h), NULL, 0) < 0)
+            return -ENOSPC;
+        if ((h = calloc(1, sizeof(*h))) == NULL) {
+            registry_uncharge(o, sizeof(*h));
             return -ENOMEM;
+        }
         h->buf = b;
         h->owner = o;
         h->buf_next = b->holders;
@@ -382,7 +438,12 @@ static void free_buffer(struct registry *r, struct reg_buffer *b)
     if (b->creator != NULL) {
         assert(b->creator->used_bytes >= b->alloc_bytes);
         b->creator->used_bytes -= b->alloc_bytes;
+        registry_uncharge(b->creator, buffer_cost(b->name));
         created_unlink(b);
+    }
+    if (b->quota != NULL) {
+        assert(b->quota->used_bytes >= b->alloc_bytes);
+        b->quota->used_bytes -= b->alloc_bytes;
     }
     int rc = buddy_free(r->buddy, b->off);
     assert(rc == 0);
@@ -408,6 +469,7 @@ static void drop_record(struct registry *r, struct reg_hold *h)
     if (h->own_next != NULL)
         h->own_next->own_prev = h->own_prev;
     o->n_holds--;
+    registry_uncharge(o, sizeof(*h));
     free(h);
     if (b->holders == NULL)
         free_buffer(r, b);
@@ -452,23 +514,29 @@ int registry_create(struct registry *r, const char *name, uint64_t bytes, uint64
         snprintf(err, err_len, "buffer '%s' exists", name);
         return -EEXIST;
     }
+    char why[300];
+    if ((rc = registry_charge(o, buffer_cost(name), why, sizeof(why))) < 0) {
+        snprintf(err, err_len, "buffer '%s': %s", name, why);
+        return rc;
+    }
     struct reg_buffer *b = calloc(1, sizeof(*b));
     if (b == NULL)
-        goto err_nomem;
+        goto err_uncharge;
     if ((b->name = strdup(name)) == NULL)
         goto err_free_buf;
-    char why[200];
     rc = registry_alloc(r->buddy, o, limit, bytes, align, &b->off, &b->alloc_bytes, why,
                         sizeof(why));
     if (rc < 0) {
         snprintf(err, err_len, "buffer '%s': %s", name, why);
         free(b->name);
         free(b);
+        registry_uncharge(o, buffer_cost(name));
         return rc;
     }
     b->bytes = bytes;
     b->creator = o;
     b->creator_id = o->id;
+    b->quota = o->quota;
     b->cnext = o->created;
     if (o->created != NULL)
         o->created->cprev = b;
@@ -479,8 +547,13 @@ int registry_create(struct registry *r, const char *name, uint64_t bytes, uint64
     b->hnext = r->table[k];
     r->table[k] = b;
     r->n_buffers++;
-    if (registry_hold(r, b, o, kind) < 0) {
+    if ((rc = registry_hold(r, b, o, kind)) < 0) {
         free_buffer(r, b);
+        if (rc == -ENOSPC) {
+            mem_msg(o, sizeof(struct reg_hold), why, sizeof(why));
+            snprintf(err, err_len, "buffer '%s': %s", name, why);
+            return rc;
+        }
         goto err_nomem;
     }
     *out = b;
@@ -488,6 +561,8 @@ int registry_create(struct registry *r, const char *name, uint64_t bytes, uint64
 
 err_free_buf:
     free(b);
+err_uncharge:
+    registry_uncharge(o, buffer_cost(name));
 err_nomem:
     snprintf(err, err_len, "out of memory creating buffer '%s'", name);
     return -ENOMEM;

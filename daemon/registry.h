@@ -25,11 +25,21 @@
 struct registry;
 struct reg_hold;
 
+/* Arena bytes shared by several owners (one user's connections) against one
+ * limit. Owned by the caller; must outlive every buffer charged to it. */
+struct reg_quota {
+    uint64_t used_bytes;
+    uint64_t limit;          /* 0 = none */
+};
+
 /* What a connection is to the registry. Embedded in the session. */
 struct reg_owner {
     uint64_t id;             /* unique for the daemon's life, > 0 */
     uint64_t used_bytes;     /* arena bytes allocated on its behalf (buffers it
                                 created, plus what the caller adds: workspaces) */
+    struct reg_quota *quota; /* its user's arena bytes, or NULL */
+    uint64_t mem_bytes;      /* daemon memory held on its behalf (records, names) */
+    uint64_t mem_limit;      /* 0 = none; past it: -ENOSPC */
     struct reg_hold *holds;  /* its hold records */
     uint32_t n_holds;        /* records in holds: buffers it holds */
     /* the registry's: what it must visit when the owner goes, so that a
@@ -47,6 +57,7 @@ struct reg_buffer {
     bool orphaned;           /* creator left before sealing */
     uint64_t creator_id;
     struct reg_owner *creator; /* NULL once the creator is gone */
+    struct reg_quota *quota;   /* the creator's user's, charged alloc_bytes */
     bool other_held;         /* an owner other than the creator has held it */
     uint32_t n_holders;      /* owners holding it */
     struct reg_hold *holders;
@@ -94,11 +105,21 @@ void registry_free(struct registry *r);
 bool registry_name_valid(const char *name);
 
 /* Allocate `bytes` aligned to `align` (a power of two) from the allocator,
- * for an owner o with limit `limit` (0 = none) on its used_bytes. Adds the
- * allocated bytes to o->used_bytes (o may be NULL). Returns 0 with *off and
- * *got, or -ENOSPC / -EINVAL with a message in err (asked, free, largest). */
+ * for an owner o with limit `limit` (0 = none) on its used_bytes, and its
+ * quota's limit. Adds the allocated bytes to o->used_bytes and its quota (o
+ * may be NULL). Returns 0 with *off and *got, or -ENOSPC / -EINVAL with a
+ * message in err (asked, free, largest; which limit). Give the bytes back
+ * with buddy_free and registry_unaccount. */
 int registry_alloc(buddy *b, struct reg_owner *o, uint64_t limit, uint64_t bytes,
                    uint64_t align, uint64_t *off, uint64_t *got, char *err, size_t err_len);
+
+/* Take bytes that registry_alloc added off o and its quota. */
+void registry_unaccount(struct reg_owner *o, uint64_t bytes);
+
+/* Charge n bytes of daemon memory to o: 0, or -ENOSPC (nothing charged)
+ * with a message in err when it would pass o->mem_limit. */
+int registry_charge(struct reg_owner *o, uint64_t n, char *err, size_t err_len);
+void registry_uncharge(struct reg_owner *o, uint64_t n);
 
 /* Create buffer `name` of `bytes` bytes aligned to `align` (0 = 64; a power of
  * two up to 1 MiB), unsealed, created by owner o and held once by it with
@@ -111,7 +132,8 @@ int registry_create(struct registry *r, const char *name, uint64_t bytes, uint64
 /* The buffer called name, or NULL. */
 struct reg_buffer *registry_find(struct registry *r, const char *name);
 
-/* Add one hold of `kind` by o on b. Returns 0 or -ENOMEM. */
+/* Add one hold of `kind` by o on b. Returns 0, -ENOMEM, or -ENOSPC (o's
+ * daemon memory limit: a new hold record is charged to it). */
 int registry_hold(struct registry *r, struct reg_buffer *b, struct reg_owner *o,
                   enum reg_hold_kind kind);
 

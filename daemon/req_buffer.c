@@ -54,7 +54,14 @@ int req_buffer_open(struct session *s, Orion__Request *req)
     struct reg_buffer *b = named_buffer(s, req->request_id, name);
     if (b == NULL)
         return REQ_DONE;
-    if (registry_hold(s->srv->reg, b, &s->owner, REG_HOLD_CONN) < 0) {
+    int rc = registry_hold(s->srv->reg, b, &s->owner, REG_HOLD_CONN);
+    if (rc == -ENOSPC) {
+        reply_error(s, req->request_id, rc, "opening buffer '%s' would pass this connection's "
+                    "--client-memory of %llu bytes", name,
+                    (unsigned long long)s->owner.mem_limit);
+        return REQ_DONE;
+    }
+    if (rc < 0) {
         reply_error(s, req->request_id, -ENOMEM, "out of memory opening buffer '%s'", name);
         return REQ_DONE;
     }

@@ -119,7 +119,12 @@ static int place(struct session *s, const struct plan_job *job, struct sgraph *g
                 return -EINVAL;
             }
             if ((rc = registry_hold(srv->reg, b, &s->owner, REG_HOLD_GRAPH)) < 0) {
-                snprintf(err, err_len, "out of memory");
+                if (rc == -ENOSPC)
+                    snprintf(err, err_len, "tensor %llu imports '%s': over this connection's "
+                             "--client-memory of %llu bytes", (unsigned long long)t->id,
+                             t->share, (unsigned long long)s->owner.mem_limit);
+                else
+                    snprintf(err, err_len, "out of memory");
                 return rc;
             }
         } else {
@@ -189,20 +194,36 @@ static void plan_done(struct job *j, struct session *s)
                     job->err[0] ? job->err : strerror(-job->rc));
         return;
     }
+    if (s->n_graphs >= srv->cfg->max_graphs) {
+        reply_error(s, id, -ENOSPC, "graph '%s': this connection holds %u graphs, the limit is "
+                    "%u (--max-graphs)", gname, s->n_graphs, srv->cfg->max_graphs);
+        return;
+    }
     uint32_t n_shared = 0;
     for (uint32_t i = 0; i < gr->n_tensors; i++)
         n_shared += gr->tensors[i].kind == TENSOR_EXPORT || gr->tensors[i].kind == TENSOR_IMPORT;
+    uint64_t cost = sizeof(struct sgraph) + (gr->name != NULL ? strlen(gr->name) + 1 : 0) +
+                    (uint64_t)n_shared * sizeof(struct reg_buffer *);
+    if (registry_charge(&s->owner, cost, err, sizeof(err)) < 0) {
+        reply_error(s, id, -ENOSPC, "graph '%s': %s", gname, err);
+        return;
+    }
     struct sgraph *g = calloc(1, sizeof(*g));
     uint64_t *place_off = calloc(gr->n_tensors ? gr->n_tensors : 1, sizeof(*place_off));
     if (g == NULL || place_off == NULL ||
         (n_shared > 0 && (g->bufs = calloc(n_shared, sizeof(*g->bufs))) == NULL) ||
         (gr->name != NULL && (g->name = strdup(gr->name)) == NULL)) {
         free(place_off);
-        if (g != NULL)
+        if (g != NULL) {
+            g->mem_bytes = cost;
             sgraph_free(srv->buddy, srv->reg, &s->owner, g);
+        } else {
+            registry_uncharge(&s->owner, cost);
+        }
         reply_error(s, id, -ENOMEM, "graph '%s': out of memory", gname);
         return;
     }
+    g->mem_bytes = cost;
     int rc = place(s, job, g, place_off, err, sizeof(err));
     if (rc < 0) {
         free(place_off);

@@ -15,8 +15,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static void process(struct session *s);
+static void after_input(struct session *s);
 
 /* ---- reading ---------------------------------------------------------- */
 
@@ -48,6 +51,20 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         conn_close(s);
         return;
     }
+    struct server *srv = s->srv;
+    after_input(s);
+    if (srv->pending_bytes > srv->cfg->max_pending) {
+        log_msg("client %llu: %llu bytes of partial requests are buffered for all clients, the "
+                "limit is %llu; closing", (unsigned long long)s->id,
+                (unsigned long long)srv->pending_bytes, (unsigned long long)srv->cfg->max_pending);
+        if (!session_has(s, SESSION_BUSY))
+            reply_error(s, 0, -ENOBUFS, "the daemon holds %llu bytes of unfinished requests, the "
+                        "limit is %llu (--max-pending): try again later",
+                        (unsigned long long)srv->pending_bytes,
+                        (unsigned long long)srv->cfg->max_pending);
+        conn_close_after_writes(s);
+        return;
+    }
     if (session_has(s, SESSION_BUSY)) {
         /* Keep reading while a request is pending, so that a peer that dies
          * meanwhile is seen at once; but a peer that sends more than a frame
@@ -60,6 +77,57 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     process(s);
+}
+
+/* Does rd hold the start of a frame that has not fully arrived? */
+static bool partial_frame(const struct frame_reader *rd)
+{
+    size_t pos = rd->pos;
+    while (pos < rd->len) {
+        if (rd->len - pos < FRAME_HEADER_BYTES)
+            return true;
+        uint64_t n = frame_get_header(rd->buf + pos);
+        if (rd->len - pos - FRAME_HEADER_BYTES < n)
+            return true;
+        pos += FRAME_HEADER_BYTES + n;
+    }
+    return false;
+}
+
+static void on_io_timeout(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    if (session_leaving(s))
+        return;
+    double limit = (double)s->srv->cfg->io_timeout_ms / 1000.0;
+    size_t have = s->rd.len - s->rd.pos;
+    log_msg("client %llu (pid %d): a request frame is unfinished after %g s (%zu bytes); "
+            "closing", (unsigned long long)s->id, (int)s->pid, limit, have);
+    if (session_has(s, SESSION_BUSY)) {
+        conn_close(s); /* no reply may go before the pending one's */
+        return;
+    }
+    reply_error(s, 0, -ETIMEDOUT, "request frame not complete after %g s: %zu bytes arrived "
+                "(--io-timeout)", limit, have);
+    conn_close_after_writes(s);
+}
+
+/* After input was fed or consumed: count it in the daemon's pending bytes,
+ * and run the I/O deadline while a frame is begun but not whole. */
+static void after_input(struct session *s)
+{
+    struct server *srv = s->srv;
+    size_t now = s->rd.len - s->rd.pos;
+    srv->pending_bytes = srv->pending_bytes - s->buffered + now;
+    s->buffered = now;
+    if (session_has(s, SESSION_CLOSING))
+        return;
+    if (!partial_frame(&s->rd)) {
+        uv_timer_stop(&s->io_timer);
+    } else if (!uv_is_active((uv_handle_t *)&s->io_timer)) {
+        uv_update_time(srv->loop); /* the deadline counts from now */
+        uv_timer_start(&s->io_timer, on_io_timeout, srv->cfg->io_timeout_ms, 0);
+    }
 }
 
 static void process(struct session *s)
@@ -89,6 +157,8 @@ static void process(struct session *s)
         }
         s->srv->on_frame(s, msg, len);
     }
+    if (!session_has(s, SESSION_CLOSING))
+        after_input(s);
     if (!session_has(s, SESSION_CLOSING | SESSION_DRAINING | SESSION_READING)) {
         if (uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read) == 0)
             session_set(s, SESSION_READING);
@@ -131,19 +201,44 @@ static void on_hello_timeout(uv_timer_t *t)
     conn_close_after_writes(s);
 }
 
-/* One connection too many: say why, if it can be said without waiting, and
- * close. It holds a descriptor only until the reply is written, and is not
- * counted as a client. */
-static void refuse(struct session *s)
+/* One connection too many: say why (`why`, the reply's words), if it can be
+ * said without waiting, and close. It holds a descriptor only until the
+ * reply is written, and is not counted as a client. */
+static void refuse(struct session *s, int code, const char *why)
 {
-    struct server *srv = s->srv;
     session_set(s, SESSION_REFUSED);
-    log_msg("client %llu (pid %d, uid %d) refused: too many clients (%u connected, the limit "
-            "is %u)", (unsigned long long)s->id, (int)s->pid, (int)s->uid, srv->n_sessions,
-            srv->cfg->max_clients);
-    reply_error(s, 0, -EBUSY, "too many clients: %u connected, the limit is %u",
-                srv->n_sessions, srv->cfg->max_clients);
+    log_msg("client %llu (pid %d, uid %d) refused: %s", (unsigned long long)s->id, (int)s->pid,
+            (int)s->uid, why);
+    reply_error(s, 0, code, "%s", why);
     conn_close_after_writes(s);
+}
+
+static void on_peer_exit(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct session *s = h->data;
+    log_msg("client %llu: its process %d exited", (unsigned long long)s->id, (int)s->pid);
+    conn_close(s);
+}
+
+/* Watch the peer process itself, so that its death releases what it held at
+ * once even while children it forked keep the socket open. */
+static void watch_peer(struct session *s)
+{
+    if (s->pid <= 0)
+        return;
+    int fd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+    if (fd < 0)
+        return; /* an old kernel, or it is gone already: EOF will tell */
+    if (uv_poll_init(s->srv->loop, &s->pid_poll, fd) < 0) {
+        close(fd);
+        return;
+    }
+    s->pid_poll.data = s;
+    s->pidfd = fd;
+    s->open_handles++;
+    uv_poll_start(&s->pid_poll, UV_READABLE, on_peer_exit);
 }
 
 static void on_accept_failed_closed(uv_handle_t *h)
@@ -174,7 +269,10 @@ static void on_connection(uv_stream_t *listener, int status)
     s->timer.data = s;
     uv_timer_init(srv->loop, &s->hello_timer);
     s->hello_timer.data = s;
-    s->open_handles = 3;
+    uv_timer_init(srv->loop, &s->io_timer);
+    s->io_timer.data = s;
+    s->open_handles = 4;
+    s->pidfd = -1;
     s->id = ++srv->next_session_id;
     s->pid = 0;
     s->uid = (uid_t)-1;
@@ -193,11 +291,30 @@ static void on_connection(uv_stream_t *listener, int status)
     if (srv->sessions != NULL)
         srv->sessions->prev = s;
     srv->sessions = s;
+    char why[160];
     if (srv->n_sessions >= srv->cfg->max_clients) {
-        refuse(s);
+        snprintf(why, sizeof(why), "too many clients: %u connected, the limit is %u",
+                 srv->n_sessions, srv->cfg->max_clients);
+        refuse(s, -EBUSY, why);
         return;
     }
+    struct uid_usage *u = uids_get(&srv->uids, s->uid);
+    if (u == NULL) {
+        refuse(s, -ENOMEM, "out of memory accepting a client");
+        return;
+    }
+    if (u->conns >= srv->cfg->max_uid_clients) {
+        snprintf(why, sizeof(why), "too many connections from uid %d: %u, the limit is %u "
+                 "(--max-uid-clients)", (int)s->uid, u->conns, srv->cfg->max_uid_clients);
+        refuse(s, -EBUSY, why);
+        return;
+    }
+    u->conns++;
+    s->user = u;
+    s->owner.quota = &u->quota;
+    s->owner.mem_limit = srv->cfg->client_memory;
     srv->n_sessions++;
+    watch_peer(s);
     log_msg("client %llu (pid %d, uid %d) connected", (unsigned long long)s->id, (int)s->pid,
             (int)s->uid);
     uv_update_time(srv->loop); /* the deadline counts from the accept */
@@ -262,6 +379,7 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
     srv->cfg = cfg;
     srv->limits = deflim;
     srv->limits.max_tensors = cfg->max_tensors;
+    srv->uids.limit = cfg->uid_limit;
 
     uv_pipe_init(loop, &srv->listener, 0);
     srv->listener.data = srv;
@@ -314,6 +432,7 @@ void server_stop(struct server *srv)
 
 void server_cleanup(struct server *srv)
 {
+    uids_free(&srv->uids);
     if (srv->bound && !srv->activated)
         sockfile_remove(srv->cfg->socket_path, srv->sock_dev, srv->sock_ino);
     srv->bound = false;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "liveness.h"
 #include "registry.h"
+#include "uids.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,6 +53,8 @@ struct server {
     uv_signal_t sig_term, sig_int;
     struct session *sessions;
     uint32_t n_sessions;
+    struct uids uids;          /* per-user connections and arena quota */
+    uint64_t pending_bytes;    /* unconsumed request bytes of all connections */
     uint32_t n_graphs;
     uint64_t next_session_id;
     uint64_t next_graph_id;

@@ -38,9 +38,10 @@ void sgraph_free(buddy *b, struct registry *reg, struct reg_owner *o, struct sgr
         int rc = buddy_free(b, g->ws_off);
         assert(rc == 0);
         (void)rc;
-        assert(o->used_bytes >= g->ws_bytes);
-        o->used_bytes -= g->ws_bytes;
+        registry_unaccount(o, g->ws_bytes);
     }
+    if (g->mem_bytes > 0)
+        registry_uncharge(o, g->mem_bytes);
     free(g->bufs);
     free(g->name);
     free(g);

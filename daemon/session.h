@@ -38,6 +38,7 @@ struct sgraph {
     uint64_t ws_bytes;          /* as allocated, counted in the owner's used_bytes */
     struct reg_buffer **bufs;   /* export/import buffers it holds (a graph hold each) */
     uint32_t n_bufs;
+    uint64_t mem_bytes;         /* daemon memory charged to the owner for it */
     struct sgraph *next;
 };
 
@@ -46,11 +47,16 @@ struct session {
     uv_pipe_t pipe;
     uv_timer_t timer;           /* wait timeouts; also the deferred resume/close */
     uv_timer_t hello_timer;     /* the hello deadline */
+    uv_timer_t io_timer;        /* the deadline of a frame begun */
+    uv_poll_t pid_poll;         /* the peer process's exit, on its pidfd */
+    int pidfd;                  /* -1: not watched */
     uv_shutdown_t shutdown_req;
     int open_handles;
     uint64_t id;
     pid_t pid;
     uid_t uid;
+    struct uid_usage *user;     /* its uid's record (NULL if refused before) */
+    size_t buffered;            /* its unconsumed input, counted in srv->pending_bytes */
     unsigned flags;             /* enum session_flag bits */
     struct reg_owner owner;
     struct frame_reader rd;
@@ -90,8 +96,9 @@ void session_cancel_set(struct session *s, void (*cb)(void *arg), void *arg);
 void session_cancel_clear(struct session *s);
 
 /* Undo a graph that is not (or no longer) linked into a session: drop its
- * buffer holds (newest first), free its workspace and take its bytes off o,
- * free it. The one teardown of a graph, for unwinding and for release. */
+ * buffer holds (newest first), free its workspace and take its bytes off o
+ * (and the memory charge g->mem_bytes), free it. The one teardown of a
+ * graph, for unwinding and for release. */
 void sgraph_free(buddy *b, struct registry *reg, struct reg_owner *o, struct sgraph *g);
 
 /* Link g into s (newest first). */

@@ -141,6 +141,12 @@ int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *
                      struct wire_graph *wg, char *err, size_t err_len)
 {
     memset(wg, 0, sizeof(*wg));
+    size_t name_len = strlen(rg->name);
+    if (name_len > WIRE_NAME_MAX) {
+        errmsg_set(err, err_len, "graph name of %zu bytes; the limit is %u", name_len,
+                   WIRE_NAME_MAX);
+        return -EINVAL;
+    }
     int rc = liveness_check_counts(rg->n_tensors, rg->n_ops, lim, err, err_len);
     if (rc < 0)
         return rc;

@@ -18,6 +18,9 @@
  * (protobuf-c keeps each one in its own allocation). */
 #define WIRE_UNKNOWN_MAX 1024u
 
+/* The longest graph name the daemon keeps (as buffer names). */
+#define WIRE_NAME_MAX TENSOR_SHARE_MAX
+
 /* Decode msg[0..len) as an orion.Request, after a scan of its wire bytes:
  * protobuf-c allocates ~80 bytes for a 2-byte empty Tensor or Op, and one
  * block for every unknown field, so tensors and ops are counted against lim
@@ -40,9 +43,10 @@ struct wire_graph {
 };
 
 /* Build wg from rg. Counts and references are checked against lim first
- * (the liveness checks, before anything is allocated or narrowed); tensor
- * kinds, alignments and share names are left to liveness. Returns 0, or
- * -E2BIG / -ENOMEM with a message in err. */
+ * (the liveness checks, before anything is allocated or narrowed), and the
+ * graph's name against WIRE_NAME_MAX (-EINVAL); tensor kinds, alignments and
+ * share names are left to liveness. Returns 0, or -EINVAL / -E2BIG / -ENOMEM
+ * with a message in err. */
 int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *lim,
                      struct wire_graph *wg, char *err, size_t err_len);
 
