@@ -4,6 +4,8 @@
  *   harness_daemon.h  start and stop orionrtd, readiness, its paths and log
  *   harness_proc.h    helper processes: fork, exec, capture, wait, deadlines
  *   harness_wire.h    a raw protocol client: frames, requests, replies, fds
+ *
+ * The Check fixture the integration suites share is harness_fixture.h.
  */
 #ifndef ORION_TEST_HARNESS_H
 #define ORION_TEST_HARNESS_H

@@ -20,29 +20,10 @@
 
 #include <orion/orion.h>
 
-#include "harness.h"
+#include "harness_fixture.h"
 
 #define ARENA_16M ((uint64_t)16 << 20)
 #define CHILD_MS 15000
-
-static struct harness_daemon D;
-
-/* Stop the test's daemon; a daemon that does not exit 0 on SIGTERM, or
- * whose log shows a sanitizer report, fails the test that ran it. */
-static void teardown(void)
-{
-    char *why = NULL;
-    int rc = harness_daemon_finish(&D, &why);
-    ck_assert_msg(rc == 0, "%s", why ? why : "out of memory");
-    free(why);
-}
-
-static void start_daemon(const char *const *extra)
-{
-    char *why = NULL;
-    if (harness_daemon_start_explained(&D, extra, &why) < 0)
-        ck_abort_msg("%s", why ? why : "orionrtd did not start");
-}
 
 static orion_client *connect_ok(void)
 {
@@ -131,7 +112,7 @@ static uint8_t pat(uint64_t seed, uint64_t i)
 
 START_TEST(test_connect_stats_and_close)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     ck_assert_uint_eq(orion_client_arena_bytes(c), ARENA_16M);
     uint8_t *base = orion_client_arena_base(c);
@@ -172,7 +153,7 @@ END_TEST
 START_TEST(test_connect_over_max_clients_is_ebusy_naming_the_limit)
 {
     const char *extra[] = { HARNESS_FLAG_MAX_CLIENTS, "1", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     /* The harness's readiness probe may still be counted for a moment. */
     orion_client *a = NULL;
     char err[256] = "";
@@ -244,7 +225,7 @@ static int zc_reader(void *p)
 
 START_TEST(test_named_buffer_is_shared_byte_for_byte_among_processes)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int pfd[2];
     ck_assert_int_eq(pipe(pfd), 0);
     pid_t kids[ZC_READERS];
@@ -370,7 +351,7 @@ static orion_plan *register_importer(orion_client *c, orion_graph **gout)
 
 START_TEST(test_exported_tensor_is_read_by_importing_process)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int ready[2], go[2];
     ck_assert_int_eq(pipe(ready), 0);
     ck_assert_int_eq(pipe(go), 0);
@@ -403,7 +384,7 @@ END_TEST
 
 START_TEST(test_exported_buffer_outlives_dead_exporter_while_held)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int ready[2];
     ck_assert_int_eq(pipe(ready), 0);
     struct xfer_arg a = { ready[1], -1 };
@@ -495,7 +476,7 @@ static void make_dag(struct dag *d)
 
 START_TEST(test_plan_pointers_are_in_arena_and_live_tensors_do_not_overlap)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     static struct dag d;
     make_dag(&d);
     orion_client *c = connect_ok();
@@ -594,7 +575,7 @@ END_TEST
 
 START_TEST(test_invalid_graph_error_names_op_and_tensor)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     orion_graph *g = graph_or_die();
     uint64_t in = 1, mid = 4242, out = 3;
@@ -644,7 +625,7 @@ static int hoarder(void *p)
 
 START_TEST(test_sigkilled_client_leaves_nothing_allocated)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     assert_clean_via(c, 1);
     int ready[2];
@@ -677,7 +658,7 @@ END_TEST
 
 START_TEST(test_buffer_wait_times_out)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     orion_buffer *b = NULL;
     int64_t t0 = harness_now_ms();
@@ -720,7 +701,7 @@ static int late_producer(void *p)
 
 START_TEST(test_buffer_wait_returns_when_producer_seals)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int64_t t0 = harness_now_ms();
     pid_t kid = harness_fork(late_producer, NULL);
     ck_assert_int_gt(kid, 0);
@@ -763,7 +744,7 @@ static int unsealed_quitter(void *p)
 
 START_TEST(test_buffer_wait_fails_epipe_when_creator_leaves_unsealed)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     pid_t kid = harness_fork(unsealed_quitter, NULL);
     ck_assert_int_gt(kid, 0);
@@ -799,7 +780,7 @@ static int use_parents_client(void *p)
 
 START_TEST(test_forked_child_using_parents_client_gets_echild)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     pid_t kid = harness_fork(use_parents_client, c);
     ck_assert_int_gt(kid, 0);
@@ -826,7 +807,7 @@ static int sleep_with_inherited_socket(void *p)
  * close must still end the connection, and so release what it held. */
 START_TEST(test_close_releases_at_once_while_forked_child_lives)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     int go[2];
     ck_assert_int_eq(pipe(go), 0);
@@ -870,7 +851,7 @@ static char *checksum_of(const char *out)
 #if defined(PRODUCER_PATH) && defined(CONSUMER_PATH)
 START_TEST(test_producer_and_consumer_examples_print_matching_checksums)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     char cons_out[128];
     harness_daemon_path(&D, "consumer.out", cons_out, sizeof cons_out);
     const char *cons_argv[] = { CONSUMER_PATH, "--socket", D.socket_path, "--timeout-ms",
@@ -938,7 +919,7 @@ static uint64_t juint(json_t *o, const char *key)
 
 START_TEST(test_orionctl_stats_json_has_documented_keys)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     orion_client *c = connect_ok();
     orion_buffer *b = NULL;
     ck_assert_int_eq(orion_buffer_create(c, "visible", 100000, &b), 0);
@@ -967,7 +948,7 @@ END_TEST
 
 START_TEST(test_orionctl_register_json_prints_peak_and_lower_bound)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     char path[128];
     harness_daemon_path(&D, "chain.json", path, sizeof path);
     FILE *f = fopen(path, "w");
@@ -1022,9 +1003,7 @@ static Suite *client_suite(void)
     Suite *s = suite_create("client");
     TCase *tc;
 
-    tc = tcase_create("basics");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("basics", 30);
     tcase_add_test(tc, test_connect_stats_and_close);
     tcase_add_test(tc, test_connect_to_missing_socket_fails_with_message);
     tcase_add_test(tc, test_connect_over_max_clients_is_ebusy_naming_the_limit);
@@ -1033,9 +1012,7 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_close_releases_at_once_while_forked_child_lives);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("sharing");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = harness_fixture_tcase("sharing", 60);
     tcase_add_test(tc, test_named_buffer_is_shared_byte_for_byte_among_processes);
     tcase_add_test(tc, test_exported_tensor_is_read_by_importing_process);
     tcase_add_test(tc, test_exported_buffer_outlives_dead_exporter_while_held);
@@ -1043,17 +1020,13 @@ static Suite *client_suite(void)
     tcase_add_test(tc, test_sigkilled_client_leaves_nothing_allocated);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("waits");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("waits", 30);
     tcase_add_test(tc, test_buffer_wait_times_out);
     tcase_add_test(tc, test_buffer_wait_returns_when_producer_seals);
     tcase_add_test(tc, test_buffer_wait_fails_epipe_when_creator_leaves_unsealed);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("tools");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = harness_fixture_tcase("tools", 60);
 #if defined(PRODUCER_PATH) && defined(CONSUMER_PATH)
     tcase_add_test(tc, test_producer_and_consumer_examples_print_matching_checksums);
 #endif
@@ -1067,9 +1040,5 @@ static Suite *client_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(client_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_fixture_run(client_suite());
 }

@@ -18,31 +18,12 @@
 #include <unistd.h>
 
 #include "frame.h"
-#include "harness.h"
+#include "harness_fixture.h"
 
 #define ARENA_16M ((uint64_t)16 << 20)
 #define REPLY_MS 5000
 /* daemon/dispatch.h: unknown fields a request may carry. */
 #define DISPATCH_UNKNOWN_MAX 1024u
-
-static struct harness_daemon D;
-
-/* Stop the test's daemon; a daemon that does not exit 0 on SIGTERM, or
- * whose log shows a sanitizer report, fails the test that ran it. */
-static void teardown(void)
-{
-    char *why = NULL;
-    int rc = harness_daemon_finish(&D, &why);
-    ck_assert_msg(rc == 0, "%s", why ? why : "out of memory");
-    free(why);
-}
-
-static void start_daemon(const char *const *extra)
-{
-    char *why = NULL;
-    if (harness_daemon_start_explained(&D, extra, &why) < 0)
-        ck_abort_msg("%s", why ? why : "orionrtd did not start");
-}
 
 static int session(void)
 {
@@ -263,7 +244,7 @@ static int buf_code(int fd, Orion__Request__BodyCase what, const char *name, uin
 
 START_TEST(test_hello_passes_one_fd_that_maps_the_arena)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = harness_connect(D.socket_path);
     ck_assert_int_ge(fd, 0);
     uint64_t arena_bytes = 0;
@@ -302,7 +283,7 @@ END_TEST
 
 START_TEST(test_hello_with_wrong_version_is_refused_and_closed)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = harness_connect(D.socket_path);
     ck_assert_int_ge(fd, 0);
     Orion__Request req = ORION__REQUEST__INIT;
@@ -328,7 +309,7 @@ END_TEST
 
 START_TEST(test_request_before_hello_is_refused_and_closed)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = harness_connect(D.socket_path);
     ck_assert_int_ge(fd, 0);
     Orion__Request req = ORION__REQUEST__INIT;
@@ -347,7 +328,7 @@ END_TEST
 
 START_TEST(test_second_hello_is_refused_and_connection_stays)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     uint64_t bytes;
     int afd = -1;
@@ -361,7 +342,7 @@ END_TEST
 
 START_TEST(test_reply_echoes_request_id_and_pipelined_requests_answer_in_order)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     /* Three requests in one write; three replies, in order. */
     uint8_t wire[256];
@@ -431,7 +412,7 @@ static int count_lines_with(const char *log, const char *what)
 START_TEST(test_connection_over_max_clients_is_told_ebusy_and_closed)
 {
     const char *extra[] = { HARNESS_FLAG_MAX_CLIENTS, "2", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     int a = session_when_room();
     int b = session_when_room();
     wait_clients(b, 2); /* a and b, nothing stale */
@@ -470,7 +451,7 @@ END_TEST
 START_TEST(test_connection_without_hello_is_closed_after_the_deadline)
 {
     const char *extra[] = { HARNESS_FLAG_HELLO_TIMEOUT, "0.3", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     int keep = session();
     int idle = harness_connect(D.socket_path);
     ck_assert_int_ge(idle, 0);
@@ -514,7 +495,7 @@ END_TEST
 
 START_TEST(test_http_garbage_closes_connection_only)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int keep = session();
     int fd = harness_connect(D.socket_path);
     ck_assert_int_ge(fd, 0);
@@ -534,7 +515,7 @@ END_TEST
 START_TEST(test_frame_above_max_frame_closes_connection)
 {
     const char *extra[] = { HARNESS_FLAG_MAX_FRAME, "1024", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     int fd = session();
     uint8_t body[2048];
     memset(body, 0, sizeof body);
@@ -556,7 +537,7 @@ END_TEST
 
 START_TEST(test_zero_length_frame_closes_connection)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     ck_assert_int_eq(harness_send_frame(fd, NULL, 0), 0);
     ck_assert_int_eq(harness_expect_close(fd, 2000, NULL), 0);
@@ -567,7 +548,7 @@ END_TEST
 
 START_TEST(test_truncated_frame_then_close_leaves_nothing)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     Orion__Request req = ORION__REQUEST__INIT;
     Orion__Stats st = ORION__STATS__INIT;
@@ -589,7 +570,7 @@ END_TEST
 
 START_TEST(test_partial_frame_does_not_block_other_clients)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int slow = session();
     uint8_t hdr[4];
     frame_put_header(hdr, 64);
@@ -608,7 +589,7 @@ END_TEST
 
 START_TEST(test_invalid_protobuf_replies_eproto_and_closes)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     /* Field 1 with wire type 7 (does not exist) then a runaway varint. */
     const uint8_t bad[] = { 0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -630,7 +611,7 @@ END_TEST
 
 START_TEST(test_request_without_body_replies_eproto_and_closes)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     Orion__Request req = ORION__REQUEST__INIT;
     req.request_id = 4242;
@@ -696,7 +677,7 @@ static uint8_t *raw_request(uint64_t id, unsigned wrap, const uint8_t rec[2], si
  * the limit must not make the daemon allocate a gigabyte before it counts. */
 START_TEST(test_huge_tensor_count_is_refused_before_decoding)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     const uint8_t empty_tensor[2] = { 2 << 3 | 2, 0 };
     size_t len;
@@ -723,7 +704,7 @@ END_TEST
 /* protobuf-c keeps every unknown field in an allocation of its own. */
 START_TEST(test_request_with_millions_of_unknown_fields_is_refused)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     const uint8_t unknown[2] = { 15 << 3 | 0, 0 };
     size_t len;
@@ -756,7 +737,7 @@ END_TEST
  * the deadline). */
 START_TEST(test_peer_that_reads_nothing_is_closed_after_a_pooled_bad_request)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     /* Replies it does not read, enough to fill the socket's buffer. */
     Orion__Stats sb = ORION__STATS__INIT;
@@ -796,7 +777,7 @@ END_TEST
 
 START_TEST(test_register_places_tensors_in_workspace_and_release_frees)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     Orion__Response *r = do_register(fd, chain_t, 4, chain_o, 3, NULL);
     ck_assert_msg(r->body_case == ORION__RESPONSE__BODY_REGISTER_GRAPH, "refused: %d %s",
@@ -834,7 +815,7 @@ END_TEST
 
 START_TEST(test_release_of_another_connections_graph_is_refused)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session(), b = session();
     Orion__Response *r = do_register(a, chain_t, 4, chain_o, 3, NULL);
     ck_assert_int_eq(r->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
@@ -923,7 +904,7 @@ START_TEST(test_invalid_graph_is_refused_with_named_message_and_nothing_leaks)
 {
     const struct bad_graph *bg = &bad_graphs[_i];
     const char *extra[] = { HARNESS_FLAG_MAX_TENSORS, "8", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     int fd = session();
     Orion__Response *r = do_register(fd, bg->t, bg->nt, bg->o, bg->no, bg->policy);
     ck_assert_msg(code_of(r) == bg->code, "%s: code %d (%s), want %d", bg->what, code_of(r),
@@ -951,7 +932,7 @@ END_TEST
 START_TEST(test_arena_exhaustion_is_enospc_with_nothing_half_made)
 {
     const char *extra[] = { HARNESS_FLAG_ARENA, "1M", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     int fd = session();
     ck_assert_int_eq(buf_code(fd, CREATE, "half", 512 << 10, 0), 0);
     Orion__StatsReply before = stats_on(fd);
@@ -988,7 +969,7 @@ END_TEST
 START_TEST(test_client_limit_is_enospc_per_connection)
 {
     const char *extra[] = { HARNESS_FLAG_CLIENT_LIMIT, "64K", NULL };
-    start_daemon(extra);
+    harness_fixture_start(extra);
     int a = session(), b = session();
     ck_assert_int_eq(buf_code(a, CREATE, "a1", 48 << 10, 0), 0);
     Orion__StatsReply before = stats_on(a);
@@ -1015,7 +996,7 @@ END_TEST
 
 START_TEST(test_buffer_create_open_seal_release_rules)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session(), b = session();
     Orion__Response *r = buf_req(a, CREATE, "buf1", 4000, 0, 0, 0);
     ck_assert_msg(r->body_case == ORION__RESPONSE__BODY_BUFFER, "create: %s", msg_of(r));
@@ -1060,7 +1041,7 @@ END_TEST
 
 START_TEST(test_buffer_open_counts_holds)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session(), b = session();
     ck_assert_int_eq(buf_code(a, CREATE, "held", 4096, 0), 0);
     ck_assert_int_eq(buf_code(b, OPEN, "held", 0, 0), 0);
@@ -1079,7 +1060,7 @@ END_TEST
 
 START_TEST(test_buffer_bad_arguments_are_einval)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     char long_name[300];
     memset(long_name, 'n', 256);
@@ -1107,7 +1088,7 @@ END_TEST
  * its own wait for the seal must fail at once, not hang for ever. */
 START_TEST(test_creator_waiting_for_its_own_seal_is_edeadlk_not_a_hang)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session();
     ck_assert_int_eq(buf_code(a, CREATE, "mine", 4096, 0), 0);
     Orion__Response *r = buf_req(a, ORION__REQUEST__BODY_BUFFER_WAIT, "mine", 0, 0, -1,
@@ -1132,7 +1113,7 @@ END_TEST
 
 START_TEST(test_buffer_wait_times_out_and_sees_creator_disconnect)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session(), b = session();
     /* Absent, checked once. */
     Orion__Response *r = buf_req(b, ORION__REQUEST__BODY_BUFFER_WAIT, "absent", 0, 0, 0,
@@ -1174,7 +1155,7 @@ END_TEST
 
 START_TEST(test_buffer_wait_sealed_replies_on_seal_and_unused_on_last_other_release)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session(), b = session();
     ck_assert_int_eq(buf_code(a, CREATE, "frame0", 4096, 0), 0);
     Orion__Request req = ORION__REQUEST__INIT;
@@ -1217,7 +1198,7 @@ END_TEST
 
 START_TEST(test_disconnect_releases_graphs_buffers_and_pending_waits)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int a = session();
     Orion__Response *r = do_register(a, chain_t, 4, chain_o, 3, NULL);
     ck_assert_int_eq(r->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
@@ -1266,7 +1247,7 @@ static bool shm_exists(const char *name)
 
 START_TEST(test_sigterm_exits_zero_and_removes_socket_and_shm)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session(); /* a client still connected does not stop a clean exit */
     ck_assert(path_exists(D.socket_path));
     ck_assert(shm_exists(D.shm_name));
@@ -1284,7 +1265,7 @@ END_TEST
 
 START_TEST(test_daemon_notifies_ready_with_mainpid_and_stopping)
 {
-    start_daemon(NULL); /* returns once READY=1 came (harness.h) */
+    harness_fixture_start(NULL); /* returns once READY=1 came (harness.h) */
     char want[64];
     snprintf(want, sizeof want, "MAINPID=%ld", (long)D.pid);
     ck_assert_msg(strstr(D.notify_msg, want), "READY message without %s: %s", want,
@@ -1310,7 +1291,7 @@ END_TEST
 
 START_TEST(test_sigint_exits_zero)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     ck_assert_int_eq(kill(D.pid, SIGINT), 0);
     int st;
     ck_assert_int_eq(harness_wait(D.pid, 5000 * harness_slowdown(), &st), 0);
@@ -1327,7 +1308,7 @@ END_TEST
 
 START_TEST(test_second_daemon_on_live_socket_exits_nonzero_naming_socket)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     struct harness_daemon d2;
     ck_assert_int_eq(harness_daemon_prepare(&d2), 0);
     const char *args[] = { HARNESS_FLAG_SOCKET, D.socket_path, HARNESS_FLAG_SHM, "@SHM@",
@@ -1349,7 +1330,7 @@ END_TEST
 
 START_TEST(test_second_daemon_on_live_shm_name_is_refused)
 {
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     ck_assert_int_eq(buf_code(fd, CREATE, "survivor", 4096, 0), 0);
     struct harness_daemon d2;
@@ -1383,7 +1364,7 @@ START_TEST(test_stale_shm_object_is_reclaimed)
     ck_assert_msg(sfd >= 0, "shm_open: %s", strerror(errno));
     ck_assert_int_eq(ftruncate(sfd, 4096), 0);
     close(sfd);
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = harness_connect(D.socket_path);
     uint64_t bytes = 0;
     int afd = -1;
@@ -1407,7 +1388,7 @@ START_TEST(test_stale_socket_file_is_replaced)
     close(s); /* the file stays; nobody listens */
     ck_assert(path_exists(D.socket_path));
     ck_assert_int_eq(harness_connect(D.socket_path), -ECONNREFUSED);
-    start_daemon(NULL);
+    harness_fixture_start(NULL);
     int fd = session();
     ck_assert_uint_eq(stats_on(fd).arena_bytes, ARENA_16M);
     close(fd);
@@ -1504,9 +1485,7 @@ static Suite *daemon_suite(void)
     Suite *s = suite_create("daemon");
     TCase *tc;
 
-    tc = tcase_create("handshake");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("handshake", 30);
     tcase_add_test(tc, test_hello_passes_one_fd_that_maps_the_arena);
     tcase_add_test(tc, test_hello_with_wrong_version_is_refused_and_closed);
     tcase_add_test(tc, test_request_before_hello_is_refused_and_closed);
@@ -1514,16 +1493,12 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_reply_echoes_request_id_and_pipelined_requests_answer_in_order);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("limits");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("limits", 30);
     tcase_add_test(tc, test_connection_over_max_clients_is_told_ebusy_and_closed);
     tcase_add_test(tc, test_connection_without_hello_is_closed_after_the_deadline);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("framing");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("framing", 30);
     tcase_add_test(tc, test_http_garbage_closes_connection_only);
     tcase_add_test(tc, test_frame_above_max_frame_closes_connection);
     tcase_add_test(tc, test_zero_length_frame_closes_connection);
@@ -1536,9 +1511,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_peer_that_reads_nothing_is_closed_after_a_pooled_bad_request);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("graphs");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("graphs", 30);
     tcase_add_test(tc, test_register_places_tensors_in_workspace_and_release_frees);
     tcase_add_test(tc, test_release_of_another_connections_graph_is_refused);
     tcase_add_loop_test(tc, test_invalid_graph_is_refused_with_named_message_and_nothing_leaks,
@@ -1547,9 +1520,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_client_limit_is_enospc_per_connection);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("buffers");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 30);
+    tc = harness_fixture_tcase("buffers", 30);
     tcase_add_test(tc, test_buffer_create_open_seal_release_rules);
     tcase_add_test(tc, test_buffer_open_counts_holds);
     tcase_add_test(tc, test_buffer_bad_arguments_are_einval);
@@ -1559,9 +1530,7 @@ static Suite *daemon_suite(void)
     tcase_add_test(tc, test_disconnect_releases_graphs_buffers_and_pending_waits);
     suite_add_tcase(s, tc);
 
-    tc = tcase_create("lifecycle");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_set_timeout(tc, 60);
+    tc = harness_fixture_tcase("lifecycle", 60);
     tcase_add_test(tc, test_sigterm_exits_zero_and_removes_socket_and_shm);
     tcase_add_test(tc, test_sigint_exits_zero);
     tcase_add_test(tc, test_daemon_notifies_ready_with_mainpid_and_stopping);
@@ -1579,9 +1548,5 @@ static Suite *daemon_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(daemon_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return harness_fixture_run(daemon_suite());
 }
