@@ -46,6 +46,9 @@ case "$mode" in
         # the daemon that the integration suites start runs under valgrind too:
         # an error or a leak in it makes it exit non-zero, which fails the test.
         export CK_FORK=no
+        # Every time bound in the suites (the harness's and test_planner's)
+        # stretches by this: valgrind slows code down 20-50x.
+        export ORION_TEST_SLOWDOWN="${ORION_TEST_SLOWDOWN:-20}"
         export ORIONRTD="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $PWD/build-vg/daemon/orionrtd"
         run_suites build-vg \
             "-DORION_TEST_WRAPPER=valgrind;-q;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite"

@@ -1,0 +1,240 @@
+/* test_daemon_graphs.c - graphs over a raw socket: register, place, release, every
+ * class of invalid graph, arena exhaustion, the per-connection limit.
+ *
+ * Each test starts its own daemon (harness_fixture.h) on a private socket and
+ * shm name, so the tests are independent and may run in any order. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon_checks.h"
+
+START_TEST(test_register_places_tensors_in_workspace_and_release_frees)
+{
+    harness_fixture_start(NULL);
+    int fd = session();
+    Orion__Response *r = do_register(fd, chain_t, 4, chain_o, 3, NULL);
+    ck_assert_msg(r->body_case == ORION__RESPONSE__BODY_REGISTER_GRAPH, "refused: %d %s",
+                  code_of(r), msg_of(r));
+    Orion__RegisterGraphReply *g = r->register_graph;
+    ck_assert_uint_eq(g->n_tensors, 4);
+    /* Lower bound of the chain: the largest sum of live sizes at one op.
+     * The input lives from the start to its last read, the output from its
+     * write to the end: op0 {1,2}: 5120, op1 {2,3}: 6144, op2 {3,4}: 2560. */
+    ck_assert_uint_eq(g->lower_bound_bytes, 4096 + 2048);
+    ck_assert_uint_ge(g->peak_bytes, g->lower_bound_bytes);
+    ck_assert_uint_lt(g->workspace_offset, ARENA_16M);
+    ck_assert_uint_eq(g->workspace_offset % 64, 0);
+    for (size_t i = 0; i < 4; i++) {
+        Orion__TensorPlacement *t = g->tensors[i];
+        ck_assert_uint_eq(t->id, chain_t[i].id);
+        ck_assert_uint_eq(t->bytes, chain_t[i].bytes);
+        ck_assert_uint_eq(t->offset % 64, 0);
+        ck_assert_uint_ge(t->offset, g->workspace_offset);
+        ck_assert_uint_le(t->offset + t->bytes, g->workspace_offset + g->peak_bytes);
+    }
+    Orion__StatsReply st = stats_on(fd);
+    ck_assert_uint_eq(st.graphs, 1);
+    ck_assert_uint_ge(st.used_bytes, g->peak_bytes);
+    ck_assert_uint_eq(st.used_bytes + st.free_bytes, st.arena_bytes);
+    uint64_t id = g->graph_id;
+    orion__response__free_unpacked(r, NULL);
+    ck_assert_int_eq(release_graph(fd, id), 0);
+    /* Released twice, or someone else's id: -EINVAL. */
+    ck_assert_int_eq(release_graph(fd, id), -EINVAL);
+    assert_clean(1);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_release_of_another_connections_graph_is_refused)
+{
+    harness_fixture_start(NULL);
+    int a = session(), b = session();
+    Orion__Response *r = do_register(a, chain_t, 4, chain_o, 3, NULL);
+    ck_assert_int_eq(r->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    uint64_t id = r->register_graph->graph_id;
+    orion__response__free_unpacked(r, NULL);
+    ck_assert_int_eq(release_graph(b, id), -EINVAL);
+    ck_assert_uint_eq(stats_on(b).graphs, 1);
+    close(a);
+    assert_clean(1);
+    close(b);
+}
+END_TEST
+
+/* One invalid graph per class: refused with the code and a message naming
+ * the op and tensor; the connection stays usable and nothing leaks. */
+struct bad_graph {
+    const char *what;
+    struct tspec t[10];
+    size_t nt;
+    struct ospec o[4];
+    size_t no;
+    const char *policy;
+    int code;
+    const char *needles[3];
+};
+
+#define IN ORION__TENSOR_KIND__INPUT
+#define OUT ORION__TENSOR_KIND__OUTPUT
+#define MID ORION__TENSOR_KIND__INTERMEDIATE
+
+static const struct bad_graph bad_graphs[] = {
+    { "unknown tensor id",
+      { { 1, 256, 0, IN, NULL }, { 2, 256, 0, OUT, NULL } }, 2,
+      { { "op_reads_ghost", { 1, 4242 }, 2, { 2 }, 1 } }, 1,
+      NULL, -EINVAL, { "4242", "op_reads_ghost" } },
+    { "duplicate tensor id",
+      { { 1, 256, 0, IN, NULL }, { 4242, 256, 0, OUT, NULL }, { 4242, 512, 0, OUT, NULL } }, 3,
+      { { "op_dup", { 1 }, 1, { 4242 }, 1 } }, 1,
+      NULL, -EINVAL, { "4242" } },
+    { "tensor written twice",
+      { { 1, 256, 0, IN, NULL }, { 4242, 256, 0, MID, NULL }, { 2, 256, 0, OUT, NULL } }, 3,
+      { { "first_writer", { 1 }, 1, { 4242 }, 1 },
+        { "second_writer", { 1 }, 1, { 4242 }, 1 },
+        { "reader", { 4242 }, 1, { 2 }, 1 } }, 3,
+      NULL, -EINVAL, { "4242", "second_writer" } },
+    { "read before written",
+      { { 1, 256, 0, IN, NULL }, { 4242, 256, 0, MID, NULL }, { 2, 256, 0, OUT, NULL } }, 3,
+      { { "early_reader", { 4242 }, 1, { 2 }, 1 },
+        { "late_writer", { 1 }, 1, { 4242 }, 1 } }, 2,
+      NULL, -EINVAL, { "4242", "early_reader" } },
+    { "zero size",
+      { { 1, 256, 0, IN, NULL }, { 4242, 0, 0, OUT, NULL } }, 2,
+      { { "op_zero", { 1 }, 1, { 4242 }, 1 } }, 1,
+      NULL, -EINVAL, { "4242" } },
+    { "size that overflows",
+      { { 1, 256, 0, IN, NULL }, { 4242, UINT64_MAX - 63, 0, OUT, NULL } }, 2,
+      { { "op_huge", { 1 }, 1, { 4242 }, 1 } }, 1,
+      NULL, -EINVAL, { "4242" } },
+    { "alignment not a power of two",
+      { { 1, 256, 0, IN, NULL }, { 4242, 256, 96, OUT, NULL } }, 2,
+      { { "op_align", { 1 }, 1, { 4242 }, 1 } }, 1,
+      NULL, -EINVAL, { "4242" } },
+    { "empty graph", { { 0 } }, 0, { { 0 } }, 0, NULL, -EINVAL, { NULL } },
+    { "more tensors than --max-tensors 8",
+      { { 1, 64, 0, IN, NULL }, { 2, 64, 0, MID, NULL }, { 3, 64, 0, MID, NULL },
+        { 4, 64, 0, MID, NULL }, { 5, 64, 0, MID, NULL }, { 6, 64, 0, MID, NULL },
+        { 7, 64, 0, MID, NULL }, { 8, 64, 0, MID, NULL }, { 9, 64, 0, OUT, NULL } }, 9,
+      { { "op_many", { 1 }, 1, { 2, 3, 4, 5, 6, 7, 8, 9 }, 8 } }, 1,
+      NULL, -E2BIG, { "8", "9" } },
+    { "unknown policy",
+      { { 1, 256, 0, IN, NULL }, { 2, 256, 0, OUT, NULL } }, 2,
+      { { "op", { 1 }, 1, { 2 }, 1 } }, 1,
+      "no-such-policy", -EINVAL, { "no-such-policy" } },
+    { "import of an unpublished name",
+      { { 4242, 256, 0, ORION__TENSOR_KIND__IMPORT, "nobody-exports-this" },
+        { 2, 256, 0, OUT, NULL } }, 2,
+      { { "op_import", { 4242 }, 1, { 2 }, 1 } }, 1,
+      NULL, -ENOENT, { "nobody-exports-this" } },
+    { "export without a name",
+      { { 1, 256, 0, IN, NULL }, { 4242, 256, 0, ORION__TENSOR_KIND__EXPORT, "" } }, 2,
+      { { "op_export", { 1 }, 1, { 4242 }, 1 } }, 1,
+      NULL, -EINVAL, { "4242" } },
+};
+
+START_TEST(test_invalid_graph_is_refused_with_named_message_and_nothing_leaks)
+{
+    const struct bad_graph *bg = &bad_graphs[_i];
+    const char *extra[] = { HARNESS_FLAG_MAX_TENSORS, "8", NULL };
+    harness_fixture_start(extra);
+    int fd = session();
+    Orion__Response *r = do_register(fd, bg->t, bg->nt, bg->o, bg->no, bg->policy);
+    ck_assert_msg(code_of(r) == bg->code, "%s: code %d (%s), want %d", bg->what, code_of(r),
+                  msg_of(r), bg->code);
+    for (int k = 0; k < 3 && bg->needles[k]; k++)
+        ck_assert_msg(strstr(msg_of(r), bg->needles[k]), "%s: message \"%s\" lacks \"%s\"",
+                      bg->what, msg_of(r), bg->needles[k]);
+    orion__response__free_unpacked(r, NULL);
+    /* Same connection still usable, and nothing was left behind. */
+    Orion__StatsReply st = stats_on(fd);
+    ck_assert_uint_eq(st.used_bytes, 0);
+    ck_assert_uint_eq(st.graphs, 0);
+    ck_assert_uint_eq(st.buffers, 0);
+    ck_assert_uint_eq(st.allocations, 0);
+    register_chain_ok(fd);
+    /* A second, well-behaved client is served. */
+    int fd2 = session();
+    register_chain_ok(fd2);
+    close(fd2);
+    assert_clean(1);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_arena_exhaustion_is_enospc_with_nothing_half_made)
+{
+    const char *extra[] = { HARNESS_FLAG_ARENA, "1M", NULL };
+    harness_fixture_start(extra);
+    int fd = session();
+    ck_assert_int_eq(buf_code(fd, CREATE, "half", 512 << 10, 0), 0);
+    Orion__StatsReply before = stats_on(fd);
+    ck_assert_uint_eq(before.arena_bytes, 1 << 20);
+
+    ck_assert_int_eq(buf_code(fd, CREATE, "too-big", 768 << 10, 0), -ENOSPC);
+    /* A graph whose export fits but whose workspace does not: the export's
+     * name must not survive the failure. */
+    const struct tspec t[] = {
+        { 1, 4096, 0, IN, NULL },
+        { 2, 768 << 10, 0, ORION__TENSOR_KIND__PERSISTENT, NULL },
+        { 3, 4096, 0, ORION__TENSOR_KIND__EXPORT, "exported-then-failed" },
+    };
+    const struct ospec o[] = { { "op", { 1, 2 }, 2, { 3 }, 1 } };
+    Orion__Response *r = do_register(fd, t, 3, o, 1, NULL);
+    ck_assert_msg(code_of(r) == -ENOSPC, "code %d: %s", code_of(r), msg_of(r));
+    orion__response__free_unpacked(r, NULL);
+    ck_assert_int_eq(buf_code(fd, OPEN, "exported-then-failed", 0, 0), -ENOENT);
+
+    Orion__StatsReply after = stats_on(fd);
+    ck_assert_uint_eq(after.used_bytes, before.used_bytes);
+    ck_assert_uint_eq(after.allocations, before.allocations);
+    ck_assert_uint_eq(after.buffers, before.buffers);
+    ck_assert_uint_eq(after.graphs, 0);
+    /* Freeing the half makes room. */
+    ck_assert_int_eq(buf_code(fd, RELEASE, "half", 0, 0), 0);
+    ck_assert_int_eq(buf_code(fd, CREATE, "now-fits", 768 << 10, 0), 0);
+    ck_assert_int_eq(buf_code(fd, RELEASE, "now-fits", 0, 0), 0);
+    assert_clean(1);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_client_limit_is_enospc_per_connection)
+{
+    const char *extra[] = { HARNESS_FLAG_CLIENT_LIMIT, "64K", NULL };
+    harness_fixture_start(extra);
+    int a = session(), b = session();
+    ck_assert_int_eq(buf_code(a, CREATE, "a1", 48 << 10, 0), 0);
+    Orion__StatsReply before = stats_on(a);
+    ck_assert_int_eq(buf_code(a, CREATE, "a2", 32 << 10, 0), -ENOSPC);
+    const struct tspec t[] = { { 1, 32 << 10, 0, IN, NULL }, { 2, 64, 0, OUT, NULL } };
+    const struct ospec o[] = { { "op", { 1 }, 1, { 2 }, 1 } };
+    Orion__Response *r = do_register(a, t, 2, o, 1, NULL);
+    ck_assert_msg(code_of(r) == -ENOSPC, "code %d: %s", code_of(r), msg_of(r));
+    orion__response__free_unpacked(r, NULL);
+    Orion__StatsReply after = stats_on(a);
+    ck_assert_uint_eq(after.used_bytes, before.used_bytes);
+    ck_assert_uint_eq(after.buffers, before.buffers);
+    /* The limit is per connection: b has its own 64K. */
+    ck_assert_int_eq(buf_code(b, CREATE, "b1", 48 << 10, 0), 0);
+    close(a);
+    close(b);
+    assert_clean(0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("daemon");
+    TCase *tc = harness_fixture_tcase("graphs", 30);
+    tcase_add_test(tc, test_register_places_tensors_in_workspace_and_release_frees);
+    tcase_add_test(tc, test_release_of_another_connections_graph_is_refused);
+    tcase_add_loop_test(tc, test_invalid_graph_is_refused_with_named_message_and_nothing_leaks,
+                        0, (int)(sizeof bad_graphs / sizeof bad_graphs[0]));
+    tcase_add_test(tc, test_arena_exhaustion_is_enospc_with_nothing_half_made);
+    tcase_add_test(tc, test_client_limit_is_enospc_per_connection);
+    suite_add_tcase(s, tc);
+    return harness_fixture_run(s);
+}
