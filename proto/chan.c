@@ -139,14 +139,16 @@ static bool header_ok(const struct chan_ctl *ctl, const struct chan_geom *g,
 
 /* ---- The daemon's side. --------------------------------------------------- */
 
-int chan_init(struct chan_ref *r, void *base, uint64_t region_bytes, const struct chan_geom *g)
+int chan_init(struct chan_ref *r, void *base, uint64_t region_bytes, const struct chan_geom *geom)
 {
     struct chan_layout l;
     struct chan_ctl *ctl = base;
+    struct chan_geom gc, *g = &gc;
     int rc;
 
-    if (r == NULL || base == NULL || ((uintptr_t)base & (CHAN_ALIGN - 1)) != 0)
+    if (r == NULL || base == NULL || geom == NULL || ((uintptr_t)base & (CHAN_ALIGN - 1)) != 0)
         return -EINVAL;
+    gc = *geom; /* geom may point into *r */
     rc = chan_layout(g, &l);
     if (rc != 0)
         return rc;
