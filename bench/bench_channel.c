@@ -1,0 +1,415 @@
+/* bench_channel.c - phase 1: the channel ring (proto/chan.c) against a raw
+ * shared-memory futex ring written here (the limit), two processes over a
+ * MAP_SHARED mapping, no daemon.
+ *
+ * For 4 KiB, 1 MiB and 16 MiB messages, in two modes:
+ *   handoff  the producer writes 8 bytes, the consumer reads 8 (the transport)
+ *   touch    the producer writes every byte, the consumer reads every byte
+ * it measures the ping-pong round trip (p50, p99: A sends, B receives and
+ * sends back, A receives) and the one-way rate (depth 4), and counts futex
+ * system calls and voluntary context switches per iteration in both
+ * processes. Both rings spin the same bounded time (CHAN_SPIN_NS_DEFAULT)
+ * before sleeping. Last line: key=value.
+ *
+ *   bench_channel [--quick]
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "futex.h"
+
+#define DEPTH 4u
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *shm(uint64_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    return p;
+}
+
+/* ---- The raw ring: SPSC, head/tail counters, a futex per direction. ------ */
+
+struct raw {
+    _Alignas(64) _Atomic uint64_t head; /* producer */
+    _Alignas(64) _Atomic uint64_t tail; /* consumer */
+    _Alignas(64) _Atomic uint32_t data_futex;
+    _Atomic uint32_t data_sleepers;
+    _Alignas(64) _Atomic uint32_t space_futex;
+    _Atomic uint32_t space_sleepers;
+    _Alignas(64) uint64_t bytes[DEPTH];
+    _Alignas(64) uint8_t slots[];
+};
+
+static _Atomic uint64_t raw_syscalls;
+
+static void raw_wake(_Atomic uint32_t *f, _Atomic uint32_t *s)
+{
+    if (atomic_load(s) != 0) {
+        atomic_fetch_add(f, 1);
+        atomic_fetch_add_explicit(&raw_syscalls, 1, memory_order_relaxed);
+        orion_futex_wake(f, INT_MAX);
+    }
+}
+
+/* Wait until *var relation holds: spin CHAN_SPIN_NS_DEFAULT, then futex. */
+static void raw_wait(_Atomic uint64_t *var, uint64_t want_gt, _Atomic uint32_t *f,
+                     _Atomic uint32_t *s)
+{
+    uint64_t end = 0;
+    for (uint32_t i = 1;; i++) {
+        if (atomic_load_explicit(var, memory_order_acquire) > want_gt)
+            return;
+        __builtin_ia32_pause();
+        if ((i & 63) == 0) {
+            uint64_t t = now_ns();
+            if (end == 0)
+                end = t + CHAN_SPIN_NS_DEFAULT;
+            else if (t >= end)
+                break;
+        }
+    }
+    for (;;) {
+        uint32_t v;
+        atomic_fetch_add(s, 1);
+        v = atomic_load(f);
+        if (atomic_load(var) > want_gt) {
+            atomic_fetch_sub(s, 1);
+            return;
+        }
+        atomic_fetch_add_explicit(&raw_syscalls, 1, memory_order_relaxed);
+        orion_futex_wait(f, v, NULL);
+        atomic_fetch_sub(s, 1);
+    }
+}
+
+/* ---- One interface over both. ------------------------------------------- */
+
+struct end {
+    int kind; /* 0 raw, 1 chan */
+    struct raw *r;
+    uint64_t stride;
+    uint64_t ptail, chead; /* raw: local copies */
+    struct chan_producer p;
+    struct chan_consumer c;
+};
+
+static void *e_acquire(struct end *e)
+{
+    if (e->kind == 0) {
+        /* a slot is free when head - tail < DEPTH */
+        if (e->chead >= DEPTH)
+            raw_wait(&e->r->tail, e->chead - DEPTH, &e->r->space_futex, &e->r->space_sleepers);
+        return e->r->slots + (e->chead % DEPTH) * e->stride;
+    }
+    void *s;
+    if (chan_acquire(&e->p, -1, &s) != 0)
+        abort();
+    return s;
+}
+
+static void e_publish(struct end *e, void *slot, uint64_t bytes)
+{
+    if (e->kind == 0) {
+        (void)slot;
+        e->r->bytes[e->chead % DEPTH] = bytes;
+        atomic_store(&e->r->head, ++e->chead);
+        raw_wake(&e->r->data_futex, &e->r->data_sleepers);
+        return;
+    }
+    if (chan_publish(&e->p, slot, bytes) != 0)
+        abort();
+}
+
+static const void *e_receive(struct end *e, uint64_t *bytes)
+{
+    if (e->kind == 0) {
+        raw_wait(&e->r->head, e->ptail, &e->r->data_futex, &e->r->data_sleepers);
+        *bytes = e->r->bytes[e->ptail % DEPTH];
+        return e->r->slots + (e->ptail % DEPTH) * e->stride;
+    }
+    const void *s;
+    if (chan_receive(&e->c, -1, &s, bytes, NULL) != 0)
+        abort();
+    return s;
+}
+
+static void e_done(struct end *e, const void *slot)
+{
+    if (e->kind == 0) {
+        (void)slot;
+        atomic_store(&e->r->tail, ++e->ptail);
+        raw_wake(&e->r->space_futex, &e->r->space_sleepers);
+        return;
+    }
+    if (chan_done(&e->c, slot) != 0)
+        abort();
+}
+
+/* A one-direction channel of either kind, set up by the "daemon" (us). */
+struct pipe_ {
+    int kind;
+    void *mem;
+    uint64_t mem_bytes;
+    struct chan_ref ref;
+    uint32_t idx;
+    uint64_t start;
+};
+
+static void pipe_make(struct pipe_ *p, int kind, uint64_t bytes)
+{
+    p->kind = kind;
+    if (kind == 0) {
+        p->mem_bytes = sizeof(struct raw) + DEPTH * ((bytes + 63) & ~63ull);
+        p->mem = shm(p->mem_bytes);
+    } else {
+        struct chan_geom g = {bytes, DEPTH, 1};
+        chan_layout_bytes(&g, &p->mem_bytes);
+        p->mem = shm(p->mem_bytes);
+        if (chan_init(&p->ref, p->mem, p->mem_bytes, &g) != 0 ||
+            chan_attach(&p->ref, &p->idx, &p->start) != 0)
+            abort();
+    }
+}
+
+static void end_open(struct end *e, struct pipe_ *p, int producer, uint64_t bytes)
+{
+    memset(e, 0, sizeof(*e));
+    e->kind = p->kind;
+    e->stride = (bytes + 63) & ~63ull;
+    if (p->kind == 0) {
+        e->r = p->mem;
+        return;
+    }
+    if (producer ? chan_producer_open(&e->p, p->mem, p->mem_bytes, &p->ref.geom)
+                 : chan_consumer_open(&e->c, p->mem, p->mem_bytes, &p->ref.geom, p->idx,
+                                      p->start))
+        abort();
+}
+
+static void produce(void *slot, uint64_t bytes, uint64_t seq, int touch)
+{
+    if (touch)
+        memset(slot, (int)(seq & 0xff), bytes);
+    else
+        memcpy(slot, &seq, 8);
+}
+
+static uint64_t consume(const void *slot, uint64_t bytes, int touch)
+{
+    uint64_t sum = 0, v;
+    if (!touch) {
+        memcpy(&v, slot, 8);
+        return v;
+    }
+    for (uint64_t i = 0; i + 8 <= bytes; i += 8) {
+        memcpy(&v, (const uint8_t *)slot + i, 8);
+        sum += v;
+    }
+    return sum;
+}
+
+struct counts {
+    _Atomic uint64_t syscalls;
+    _Atomic uint64_t csw;
+    _Atomic uint64_t sink;
+};
+
+static uint64_t my_syscalls(void) { return chan_syscalls() + atomic_load(&raw_syscalls); }
+
+static uint64_t my_csw(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)ru.ru_nvcsw;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct result {
+    double p50_us, p99_us, rate, sys_per_iter, csw_per_iter;
+};
+
+/* Ping-pong: we send on ab, the child echoes on ba. */
+static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct result *out)
+{
+    struct pipe_ ab, ba;
+    struct counts *cnt = shm(sizeof(*cnt));
+    uint64_t *lat = calloc(iters, sizeof(*lat));
+    uint64_t s0, c0, sink = 0;
+    pid_t pid;
+
+    pipe_make(&ab, kind, bytes);
+    pipe_make(&ba, kind, bytes);
+    pid = fork();
+    if (pid == 0) {
+        struct end in, outp;
+        end_open(&in, &ab, 0, bytes);
+        end_open(&outp, &ba, 1, bytes);
+        uint64_t sy = my_syscalls(), cs = my_csw(), sk = 0;
+        for (uint32_t i = 0; i < iters + 10; i++) {
+            uint64_t b;
+            const void *m = e_receive(&in, &b);
+            sk += consume(m, b, touch);
+            e_done(&in, m);
+            void *s = e_acquire(&outp);
+            produce(s, bytes, i, touch);
+            e_publish(&outp, s, bytes);
+        }
+        atomic_store(&cnt->syscalls, my_syscalls() - sy);
+        atomic_store(&cnt->csw, my_csw() - cs);
+        atomic_store(&cnt->sink, sk);
+        _exit(0);
+    }
+    struct end outp, in;
+    end_open(&outp, &ab, 1, bytes);
+    end_open(&in, &ba, 0, bytes);
+    s0 = 0;
+    c0 = 0;
+    for (uint32_t i = 0; i < iters + 10; i++) {
+        if (i == 10) {
+            s0 = my_syscalls();
+            c0 = my_csw();
+        }
+        uint64_t t0 = now_ns(), b;
+        void *s = e_acquire(&outp);
+        produce(s, bytes, i, touch);
+        e_publish(&outp, s, bytes);
+        const void *m = e_receive(&in, &b);
+        sink += consume(m, b, touch);
+        e_done(&in, m);
+        if (i >= 10)
+            lat[i - 10] = now_ns() - t0;
+    }
+    uint64_t sys = my_syscalls() - s0, csw = my_csw() - c0;
+    waitpid(pid, NULL, 0);
+    sys += atomic_load(&cnt->syscalls);
+    csw += atomic_load(&cnt->csw);
+    qsort(lat, iters, sizeof(*lat), cmp_u64);
+    out->p50_us = lat[iters / 2] / 1e3;
+    out->p99_us = lat[(uint64_t)iters * 99 / 100] / 1e3;
+    out->sys_per_iter = (double)sys / iters;
+    out->csw_per_iter = (double)csw / iters;
+    if (sink == 42)
+        fputc(' ', stderr);
+    free(lat);
+    munmap(ab.mem, ab.mem_bytes);
+    munmap(ba.mem, ba.mem_bytes);
+    munmap(cnt, sizeof(*cnt));
+}
+
+/* One-way: the child produces n messages as fast as it can. */
+static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
+{
+    struct pipe_ ab;
+    struct end in;
+    uint64_t t0 = 0, sink = 0;
+    pid_t pid;
+
+    pipe_make(&ab, kind, bytes);
+    pid = fork();
+    if (pid == 0) {
+        struct end outp;
+        end_open(&outp, &ab, 1, bytes);
+        for (uint32_t i = 0; i < n + 10; i++) {
+            void *s = e_acquire(&outp);
+            produce(s, bytes, i, touch);
+            e_publish(&outp, s, bytes);
+        }
+        _exit(0);
+    }
+    end_open(&in, &ab, 0, bytes);
+    for (uint32_t i = 0; i < n + 10; i++) {
+        uint64_t b;
+        if (i == 10)
+            t0 = now_ns();
+        const void *m = e_receive(&in, &b);
+        sink += consume(m, b, touch);
+        e_done(&in, m);
+    }
+    double rate = n / ((now_ns() - t0) / 1e9);
+    waitpid(pid, NULL, 0);
+    if (sink == 42)
+        fputc(' ', stderr);
+    munmap(ab.mem, ab.mem_bytes);
+    return rate;
+}
+
+int main(int argc, char **argv)
+{
+    static const uint64_t sizes[] = {4096, 1u << 20, 16u << 20};
+    static const char *names[] = {"4k", "1m", "16m"};
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    double worst_p50 = 0, worst_rate = 1e9, worst_sys = 0;
+    char kv[2048];
+    size_t kvn = 0;
+
+    printf("two processes, depth %u, spin %u ns before sleeping; p50/p99 are round trips\n",
+           DEPTH, CHAN_SPIN_NS_DEFAULT);
+    printf("%-4s %-7s | %9s %9s %9s | %9s %9s %9s | %10s %10s | %6s %6s | %5s %5s\n", "size",
+           "mode", "raw p50", "chan p50", "ratio", "raw p99", "chan p99", "ratio", "raw /s",
+           "chan /s", "ratio", "", "sys/it", "csw/it");
+    for (int si = 0; si < 3; si++) {
+        for (int touch = 0; touch < 2; touch++) {
+            uint64_t b = sizes[si];
+            uint32_t iters = b <= 4096 ? 20000 : b <= (1u << 20) ? (touch ? 400 : 5000)
+                                                                 : (touch ? 60 : 2000);
+            struct result r[2];
+            double rate[2];
+            if (quick)
+                iters = iters / 10 + 10;
+            for (int k = 0; k < 2; k++) {
+                pingpong(k, b, touch, iters, &r[k]);
+                rate[k] = oneway(k, b, touch, iters * 2);
+            }
+            double pr = r[1].p50_us / r[0].p50_us, rr = rate[1] / rate[0];
+            printf("%-4s %-7s | %9.2f %9.2f %9.2f | %9.2f %9.2f %9.2f | %10.0f %10.0f | %6.2f "
+                   "%6s | %5.2f %5.2f\n",
+                   names[si], touch ? "touch" : "handoff", r[0].p50_us, r[1].p50_us, pr,
+                   r[0].p99_us, r[1].p99_us, r[1].p99_us / r[0].p99_us, rate[0], rate[1], rr, "",
+                   r[1].sys_per_iter, r[1].csw_per_iter);
+            printf("%-4s %-7s   (raw ring: %.2f syscalls/it, %.2f csw/it)\n", "", "",
+                   r[0].sys_per_iter, r[0].csw_per_iter);
+            kvn += (size_t)snprintf(kv + kvn, sizeof(kv) - kvn,
+                                    " pp_p50_ratio_%s_%s=%.2f rate_ratio_%s_%s=%.2f "
+                                    "chan_sys_per_iter_%s_%s=%.2f",
+                                    names[si], touch ? "touch" : "handoff", pr, names[si],
+                                    touch ? "touch" : "handoff", rr, names[si],
+                                    touch ? "touch" : "handoff", r[1].sys_per_iter);
+            if (pr > worst_p50)
+                worst_p50 = pr;
+            if (rr < worst_rate)
+                worst_rate = rr;
+            if (r[1].sys_per_iter > worst_sys)
+                worst_sys = r[1].sys_per_iter;
+            fflush(stdout);
+        }
+    }
+    printf("worst_pp_p50_ratio=%.2f worst_rate_ratio=%.2f worst_chan_sys_per_iter=%.2f%s\n",
+           worst_p50, worst_rate, worst_sys, kv);
+    return 0;
+}
