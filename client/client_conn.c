@@ -514,6 +514,9 @@ int orion_client_connect(const char *socket_path, orion_client **out, char *err,
         goto err_close_fd;
     }
 
+    rc = client_check_peer(c, socket_path);
+    if (rc < 0)
+        goto err_close_fd;
     rc = set_recv_timeout(c->fd, HANDSHAKE_TIMEOUT_S);
     if (rc < 0) {
         client_fail(c, rc, "cannot set the handshake timeout: %s", strerror(-rc));

@@ -470,6 +470,7 @@ static void drop_record(struct registry *r, struct reg_hold *h)
         h->own_next->own_prev = h->own_prev;
     o->n_holds--;
     registry_uncharge(o, sizeof(*h));
+    b->last_drop_gone = r->owner_leaving;
     free(h);
     if (b->holders == NULL)
         free_buffer(r, b);
@@ -593,7 +594,7 @@ int registry_wait(struct registry *r, struct reg_wait *w, const char *name, bool
             return -ENOENT;
         if (unused_ready(b, w->owner)) {
             *out = b;
-            return 0;
+            return b->last_drop_gone ? REG_WAIT_HOLDER_GONE : 0;
         }
         w->buf = b;
     } else {
@@ -614,7 +615,7 @@ int registry_wait(struct registry *r, struct reg_wait *w, const char *name, bool
     if (!may_block)
         return -ETIMEDOUT;
     wait_link(r, w);
-    return 1;
+    return REG_WAIT_PENDING;
 }
 
 void registry_wait_cancel(struct registry *r, struct reg_wait *w)

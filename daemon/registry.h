@@ -64,6 +64,7 @@ struct reg_buffer {
     struct reg_buffer *hnext; /* hash chain */
     struct reg_buffer *cprev, *cnext; /* in creator->created */
     struct reg_wait *unused_waits;    /* pending UNUSED waits on it */
+    bool last_drop_gone;      /* the last hold record dropped went with its owner */
 };
 
 enum reg_hold_kind { REG_HOLD_CONN, REG_HOLD_GRAPH };
@@ -77,6 +78,7 @@ struct reg_wait;
  * went away. The wait is no longer registered when this runs; it must not
  * call into the registry. */
 #define REG_WAIT_HOLDER_GONE 1
+#define REG_WAIT_PENDING 2
 typedef void (*reg_wait_cb)(struct reg_wait *w, int status, struct reg_buffer *b);
 
 struct reg_wait {
@@ -152,7 +154,9 @@ int registry_seal(struct registry *r, struct reg_buffer *b, struct reg_owner *o)
 
 /* Start a wait (w->owner, w->what, w->cb, w->data set by the caller).
  * Returns 0 if it is satisfied at once (*out set; for SEALED a hold was
- * added), 1 if it is now pending (cb will run later), or a negative errno:
+ * added), REG_WAIT_HOLDER_GONE if an UNUSED wait is satisfied at once
+ * because the last other holder went away without releasing, 2 if it is now
+ * pending (cb will run later), or a negative errno:
  * -EINVAL (bad name), -ENOENT (UNUSED: o does not hold name), -EPIPE (SEALED:
  * the creator left before sealing), -EDEADLK (SEALED: o created it and has
  * not sealed it, which o cannot do while it waits), -ETIMEDOUT (not satisfied and

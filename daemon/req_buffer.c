@@ -153,7 +153,10 @@ int req_buffer_wait(struct session *s, Orion__Request *req)
     case 0:
         reply_buffer(s, id, b);
         break;
-    case 1:
+    case REG_WAIT_HOLDER_GONE:
+        reply_buffer_holder_gone(s, id, b);
+        break;
+    case REG_WAIT_PENDING:
         session_set(s, SESSION_BUSY);
         s->wait_request_id = id;
         if (m->timeout_ms > 0) {

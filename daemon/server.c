@@ -347,23 +347,25 @@ static int bind_socket(struct server *srv, const struct config *cfg, char *err, 
     int rc = sockfile_prepare(path, cfg->socket_is_default, err, err_len);
     if (rc < 0)
         return rc;
-    /* Narrow the umask around bind so the file is never wider than asked. */
-    mode_t old = umask(0177);
-    rc = uv_pipe_bind(&srv->listener, path);
-    umask(old);
-    if (rc < 0) {
-        snprintf(err, err_len, "cannot bind socket %s: %s", path, uv_strerror(rc));
-        return rc;
-    }
-    if ((rc = sockfile_identify(path, &srv->sock_dev, &srv->sock_ino)) < 0) {
-        snprintf(err, err_len, "socket %s vanished after bind: %s", path, strerror(-rc));
+    int fd = sockfile_bind(path, err, err_len);
+    if (fd < 0)
+        return fd;
+    if ((rc = uv_pipe_open(&srv->listener, fd)) < 0) {
+        close(fd);
+        unlink(path);
+        snprintf(err, err_len, "cannot use socket %s: %s", path, uv_strerror(rc));
         return rc;
     }
     srv->bound = true;
+    (void)sockfile_identify(path, &srv->sock_id); /* for a failed chmod's clean-up */
     if (chmod(path, cfg->socket_mode) < 0) {
         rc = -errno;
         snprintf(err, err_len, "cannot set mode %04o on %s: %s", (unsigned)cfg->socket_mode,
                  path, strerror(-rc));
+        return rc;
+    }
+    if ((rc = sockfile_identify(path, &srv->sock_id)) < 0) {
+        snprintf(err, err_len, "socket %s vanished after bind: %s", path, strerror(-rc));
         return rc;
     }
     return 0;
@@ -434,6 +436,6 @@ void server_cleanup(struct server *srv)
 {
     uids_free(&srv->uids);
     if (srv->bound && !srv->activated)
-        sockfile_remove(srv->cfg->socket_path, srv->sock_dev, srv->sock_ino);
+        sockfile_remove(srv->cfg->socket_path, &srv->sock_id);
     srv->bound = false;
 }

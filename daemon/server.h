@@ -21,6 +21,7 @@
 #include "config.h"
 #include "liveness.h"
 #include "registry.h"
+#include "sockfile.h"
 #include "uids.h"
 
 #include <stdbool.h>
@@ -47,8 +48,8 @@ struct server {
     bool listening;
     bool activated;            /* socket from systemd: not ours to unlink */
     bool bound;                /* we created the socket file: */
-    dev_t sock_dev;            /* its identity, so that we never remove */
-    ino_t sock_ino;            /* a file another daemon made since */
+    struct sockfile_id sock_id; /* its identity, so that we never remove a
+                                   file someone else made there since */
     server_frame_cb on_frame;
     uv_signal_t sig_term, sig_int;
     struct session *sessions;

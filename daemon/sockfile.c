@@ -76,6 +76,12 @@ static int check_parent_dir(const char *path, char *err, size_t err_len)
         snprintf(err, err_len, "cannot use socket %s: %s is not a directory", path, dir);
         return -ENOTDIR;
     }
+    if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        snprintf(err, err_len, "cannot use socket %s: directory %s (mode %04o) is writable by "
+                 "every user and not sticky, so another user could replace the socket", path,
+                 dir, (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
     return 0;
 }
 
@@ -141,19 +147,49 @@ int sockfile_prepare(const char *path, bool make_dir, char *err, size_t err_len)
     return clear_stale_socket(path, err, err_len);
 }
 
-int sockfile_identify(const char *path, dev_t *dev, ino_t *ino)
+int sockfile_bind(const char *path, char *err, size_t err_len)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        snprintf(err, err_len, "socket path %s is too long", path);
+        return -ENAMETOOLONG;
+    }
+    memcpy(sa.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, err_len, "cannot create a socket: %s", strerror(e));
+        return -e;
+    }
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    umask(old);
+    if (rc < 0) {
+        close(fd);
+        snprintf(err, err_len, "cannot bind socket %s: %s", path, strerror(e));
+        return -e;
+    }
+    return fd;
+}
+
+int sockfile_identify(const char *path, struct sockfile_id *id)
 {
     struct stat st;
     if (lstat(path, &st) < 0)
         return -errno;
-    *dev = st.st_dev;
-    *ino = st.st_ino;
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    id->ctime = st.st_ctim;
     return 0;
 }
 
-void sockfile_remove(const char *path, dev_t dev, ino_t ino)
+void sockfile_remove(const char *path, const struct sockfile_id *id)
 {
     struct stat st;
-    if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+    if (lstat(path, &st) == 0 && st.st_dev == id->dev && st.st_ino == id->ino &&
+        st.st_ctim.tv_sec == id->ctime.tv_sec && st.st_ctim.tv_nsec == id->ctime.tv_nsec)
         unlink(path);
 }

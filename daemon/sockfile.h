@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Sockets passed by systemd (socket activation) for this process: their
  * count (the first is fd 3), or 0. Clears the LISTEN_* variables so that
@@ -22,11 +23,28 @@ int sockfile_systemd_fds(void);
  * running daemon"); anything else at path refused. */
 int sockfile_prepare(const char *path, bool make_dir, char *err, size_t err_len);
 
-/* The identity of the file at path now (after bind), for sockfile_remove. */
-int sockfile_identify(const char *path, dev_t *dev, ino_t *ino);
+/* Bind a new Unix stream socket (close-on-exec, non-blocking) at path, with
+ * the file's mode never wider than 0600 while it is being made. Returns the
+ * descriptor, or a negative errno with a message in err. Bound here rather
+ * than by uv_pipe_bind, which remembers the path and unlinks it when the
+ * handle closes, whoever's file is there by then. */
+int sockfile_bind(const char *path, char *err, size_t err_len);
 
-/* Unlink path only if it is still the file identified (dev, ino): never a
- * socket another daemon bound there since. */
-void sockfile_remove(const char *path, dev_t dev, ino_t ino);
+/* The identity of a file: device, inode and change time (inode numbers are
+ * reused at once on some file systems; the change time to the nanosecond
+ * tells a new file of a reused number apart). */
+struct sockfile_id {
+    dev_t dev;
+    ino_t ino;
+    struct timespec ctime;
+};
+
+/* The identity of the file at path now (after bind and chmod), for
+ * sockfile_remove. */
+int sockfile_identify(const char *path, struct sockfile_id *id);
+
+/* Unlink path only if it is still the file identified: never a socket
+ * someone else put there since. */
+void sockfile_remove(const char *path, const struct sockfile_id *id);
 
 #endif

@@ -265,7 +265,7 @@ START_TEST(test_registry_wait_sealed_resolves_on_seal_with_a_hold)
     wait_init(&w, &O2, REG_WAIT_SEALED, &out);
     /* Not there yet: a non-blocking check times out, a blocking one pends. */
     ck_assert_int_eq(registry_wait(R, &w, "later", false, &got), -ETIMEDOUT);
-    ck_assert_int_eq(registry_wait(R, &w, "later", true, &got), 1);
+    ck_assert_int_eq(registry_wait(R, &w, "later", true, &got), REG_WAIT_PENDING);
     struct reg_buffer *b = create("later", 100, &O1);
     ck_assert_int_eq(out.calls, 0); /* exists, unsealed */
     ck_assert_int_eq(registry_seal(R, b, &O1), 0);
@@ -292,7 +292,7 @@ START_TEST(test_registry_wait_sealed_hears_epipe_when_creator_leaves_unsealed)
     struct reg_buffer *b = create("p", 100, &O1);
     ck_assert_int_eq(registry_hold(R, b, &O3, REG_HOLD_CONN), 0); /* keeps it alive */
     wait_init(&w, &O2, REG_WAIT_SEALED, &out);
-    ck_assert_int_eq(registry_wait(R, &w, "p", true, &got), 1);
+    ck_assert_int_eq(registry_wait(R, &w, "p", true, &got), REG_WAIT_PENDING);
     registry_owner_gone(R, &O1);
     ck_assert_int_eq(out.calls, 1);
     ck_assert_int_eq(out.status, -EPIPE);
@@ -318,7 +318,7 @@ START_TEST(test_registry_wait_sealed_by_unsealing_creator_is_edeadlk)
     ck_assert_int_eq(registry_wait(R, &w, "own", false, &got), -ETIMEDOUT);
     /* Another connection may wait for it. */
     wait_init(&w, &O2, REG_WAIT_SEALED, &out);
-    ck_assert_int_eq(registry_wait(R, &w, "own", true, &got), 1);
+    ck_assert_int_eq(registry_wait(R, &w, "own", true, &got), REG_WAIT_PENDING);
     ck_assert_int_eq(registry_seal(R, b, &O1), 0);
     ck_assert_int_eq(out.calls, 1);
     ck_assert_int_eq(out.status, 0);
@@ -338,7 +338,7 @@ START_TEST(test_registry_wait_unused_needs_a_hold_and_fires_on_last_other_releas
     ck_assert_int_eq(registry_wait(R, &w, "u", false, &got), -ETIMEDOUT);
     ck_assert_int_eq(registry_hold(R, b, &O2, REG_HOLD_CONN), 0);
     ck_assert_int_eq(registry_hold(R, b, &O3, REG_HOLD_GRAPH), 0);
-    ck_assert_int_eq(registry_wait(R, &w, "u", true, &got), 1);
+    ck_assert_int_eq(registry_wait(R, &w, "u", true, &got), REG_WAIT_PENDING);
     ck_assert_int_eq(registry_release(R, b, &O2, REG_HOLD_CONN), 0);
     ck_assert_int_eq(out.calls, 0); /* O3's graph still holds it */
     ck_assert_int_eq(registry_release(R, b, &O3, REG_HOLD_GRAPH), 0);
@@ -359,8 +359,8 @@ START_TEST(test_registry_wait_cancel_and_owner_gone_withdraw_waits_silently)
     struct reg_buffer *got = NULL;
     wait_init(&w1, &O2, REG_WAIT_SEALED, &o1);
     wait_init(&w2, &O3, REG_WAIT_SEALED, &o2);
-    ck_assert_int_eq(registry_wait(R, &w1, "n", true, &got), 1);
-    ck_assert_int_eq(registry_wait(R, &w2, "n", true, &got), 1);
+    ck_assert_int_eq(registry_wait(R, &w1, "n", true, &got), REG_WAIT_PENDING);
+    ck_assert_int_eq(registry_wait(R, &w2, "n", true, &got), REG_WAIT_PENDING);
     registry_wait_cancel(R, &w1);
     registry_wait_cancel(R, &w1); /* no-op */
     registry_owner_gone(R, &O3);
@@ -404,7 +404,7 @@ START_TEST(test_registry_seal_wakes_many_waiters_each_once_in_one_pass)
         own[i].id = 100 + i;
         wait_init(&w[i], &own[i], REG_WAIT_SEALED, &out[i]);
         const char *name = i < MANY_WAITERS ? "many" : "other";
-        ck_assert_int_eq(registry_wait(R, &w[i], name, true, &got), 1);
+        ck_assert_int_eq(registry_wait(R, &w[i], name, true, &got), REG_WAIT_PENDING);
     }
     struct reg_buffer *b = create("many", 100, &O1);
     double t0 = thread_cpu_ms();
