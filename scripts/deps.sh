@@ -5,6 +5,8 @@ orion_deps() {
     local pkgs=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev
                 protobuf-c-compiler check libsubunit-dev libjansson-dev)
     [ "${1:-}" = "--valgrind" ] && pkgs+=(valgrind)
+    # The fuzz targets' bounded runs (scripts/test.sh, all modes but --plain).
+    case "${1:-}" in ""|--sanitize|--fuzz) pkgs+=(clang libclang-rt-14-dev) ;; esac
     local missing=()
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -5,6 +5,7 @@
 #   scripts/test.sh --plain      the plain build only
 #   scripts/test.sh --sanitize   the ASan+UBSan build only (with allocation-
 #                                failure injection: test_fault)
+#   scripts/test.sh --fuzz       only the fuzz targets' bounded runs
 #   scripts/test.sh --valgrind   every suite, and the daemon under test, under
 #                                valgrind (build-vg/; a few minutes)
 set -euo pipefail
@@ -13,8 +14,8 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-}"
 case "$mode" in
-    ""|--plain|--sanitize|--valgrind) ;;
-    *) echo "usage: scripts/test.sh [--plain|--sanitize|--valgrind]" >&2; exit 2 ;;
+    ""|--plain|--sanitize|--fuzz|--valgrind) ;;
+    *) echo "usage: scripts/test.sh [--plain|--sanitize|--fuzz|--valgrind]" >&2; exit 2 ;;
 esac
 orion_deps "$mode"
 
@@ -29,10 +30,36 @@ run_suites() {
     ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
 }
 
+# run_fuzz: every libFuzzer target (clang, ASan+UBSan) for
+# $ORION_FUZZ_SECONDS each (default 30), from the corpus the runs before
+# grew in build-fuzz/corpus/. A crash, a leak or a sanitizer report fails.
+run_fuzz() {
+    local secs="${ORION_FUZZ_SECONDS:-30}"
+    local targets=(fuzz_buddy fuzz_frame fuzz_request fuzz_chan)
+    echo "== build-fuzz: building ${targets[*]}"
+    CC=clang cmake -S . -B build-fuzz -DORION_WERROR=ON -DORION_SANITIZE=ON \
+        -DORION_BUILD_BENCH=OFF >/dev/null
+    cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >/dev/null
+    for t in "${targets[@]}"; do
+        mkdir -p "build-fuzz/corpus/$t"
+        echo "== fuzzing $t for ${secs} s"
+        if ! "build-fuzz/tests/$t" -max_total_time="$secs" -print_final_stats=1 \
+                "build-fuzz/corpus/$t" > "build-fuzz/$t.log" 2>&1; then
+            tail -40 "build-fuzz/$t.log"
+            echo "$t: FAILED (log: build-fuzz/$t.log)"
+            return 1
+        fi
+        grep -E "stat::number_of_executed_units" "build-fuzz/$t.log" | sed "s/^/   $t /"
+    done
+}
+
 case "$mode" in
+    --fuzz)
+        run_fuzz ;;
     "")
         run_suites build
         ORION_TEST_SLOWDOWN=3 run_suites build-asan -DORION_SANITIZE=ON -DORION_FAULT_INJECTION=ON
+        run_fuzz
         ;;
     --plain)
         run_suites build ;;
