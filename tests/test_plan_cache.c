@@ -135,7 +135,9 @@ START_TEST(test_plan_cache_keeps_within_max_bytes)
     plan_cache_get_stats(c, &st);
     ck_assert_uint_eq(st.entries, 2);
     free(big);
+    plan_cache_free(c);
     ck_assert_int_eq(plan_cache_new(0, 10, &c), -EINVAL);
+    ck_assert_ptr_null(c);
     ck_assert_int_eq(plan_cache_new(10, 0, &c), -EINVAL);
     plan_cache_free(NULL);
 }
