@@ -100,7 +100,7 @@ static double run_one(const char *policy, const struct plan_buffer *src, size_t 
                       double tl, double *ms, uint64_t *peak_out)
 {
     struct plan_buffer *b = malloc(n * sizeof(*b) + 1);
-    struct planner_opts o = {tl};
+    struct planner_opts o = {.time_limit_s = tl};
     char err[256];
     uint64_t peak = 0;
     double t0;

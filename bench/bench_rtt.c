@@ -14,8 +14,9 @@
  *       to three recent tensors and writes one), default policy;
  *   (d) the same with the cheapest policy (greedy-size), to tell the
  *       protocol and allocation cost from the default planner's search.
- * Prints p50/p99 of each and their ratio to the ping-pong; the last line is
- * key=value pairs.
+ * Prints p50/p99 of each and their ratio to the ping-pong, the daemon's
+ * plan-cache counters (every registration after the first of a policy is
+ * a hit) and register+release over stats; the last line is key=value pairs.
  */
 #include <errno.h>
 #include <signal.h>
@@ -335,6 +336,11 @@ int main(int argc, char **argv)
         (rc = bench_register(c, g, gwarm, giters, ns, &gpeak, &glb, gpolicy, sizeof gpolicy)) < 0)
         goto out;
     struct pct p_greedy = percentiles(ns, giters);
+    /* Every registration after the first of each policy is a plan-cache
+     * hit: (c) and (d) measure the cached path. */
+    struct orion_stats cst = {0};
+    if ((rc = orion_client_stats(c, &cst)) < 0)
+        goto out;
 
     printf("frames: request %zu bytes, reply %zu bytes (stats); %zu iterations after %zu "
            "warm-up; register: %zu iterations\n",
@@ -355,14 +361,21 @@ int main(int argc, char **argv)
            p_greedy.p50_us / p_ping.p50_us, p_greedy.p99_us / p_ping.p99_us,
            (unsigned long long)gpeak, gpolicy);
     (void)glb;
+    printf("plan cache: %llu hits, %llu misses, %u entries; register+release over stats "
+           "(p50): default x%.2f, greedy-size x%.2f\n",
+           (unsigned long long)cst.plan_cache_hits, (unsigned long long)cst.plan_cache_misses,
+           cst.plan_cache_entries, p_reg.p50_us / p_stats.p50_us,
+           p_greedy.p50_us / p_stats.p50_us);
     printf("pingpong_p50_us=%.2f pingpong_p99_us=%.2f stats_p50_us=%.2f stats_p99_us=%.2f "
            "stats_ratio_p50=%.2f stats_ratio_p99=%.2f register100_p50_us=%.2f "
            "register100_p99_us=%.2f register100_ratio_p50=%.2f register100_ratio_p99=%.2f "
-           "register100_greedy_p50_us=%.2f register100_greedy_ratio_p50=%.2f\n",
+           "register100_greedy_p50_us=%.2f register100_greedy_ratio_p50=%.2f "
+           "register100_over_stats_p50=%.2f plan_cache_hits=%llu plan_cache_misses=%llu\n",
            p_ping.p50_us, p_ping.p99_us, p_stats.p50_us, p_stats.p99_us,
            p_stats.p50_us / p_ping.p50_us, p_stats.p99_us / p_ping.p99_us, p_reg.p50_us,
            p_reg.p99_us, p_reg.p50_us / p_ping.p50_us, p_reg.p99_us / p_ping.p99_us,
-           p_greedy.p50_us, p_greedy.p50_us / p_ping.p50_us);
+           p_greedy.p50_us, p_greedy.p50_us / p_ping.p50_us, p_reg.p50_us / p_stats.p50_us,
+           (unsigned long long)cst.plan_cache_hits, (unsigned long long)cst.plan_cache_misses);
     status = 0;
 out:
     orion_graph_free(g);

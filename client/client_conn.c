@@ -619,6 +619,9 @@ int orion_client_stats(orion_client *c, struct orion_stats *st)
         .graphs = s->graphs,
         .buffers = s->buffers,
         .allocations = s->allocations,
+        .plan_cache_hits = s->plan_cache_hits,
+        .plan_cache_misses = s->plan_cache_misses,
+        .plan_cache_entries = s->plan_cache_entries,
     };
     orion__response__free_unpacked(resp, NULL);
     return 0;

@@ -1,5 +1,6 @@
-/* graph.c - validate, liveness, plan and verify one graph's workspace. */
+/* graph.c - validate, liveness, plan (or find the plan in a cache) and verify one graph's workspace. */
 #include "graph.h"
+#include "plan_cache.h"
 #include "errmsg.h"
 
 #include <errno.h>
@@ -22,6 +23,15 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
                      const char *policy, const struct planner_opts *opts,
                      struct graph_plan *out, char *err, size_t err_len)
 {
+    return graph_plan_build_cached(g, lim, policy, opts, NULL, out, err, err_len);
+}
+
+int graph_plan_build_cached(const struct graph *g, const struct graph_limits *lim,
+                            const char *policy, const struct planner_opts *opts,
+                            struct plan_cache *cache, struct graph_plan *out, char *err,
+                            size_t err_len)
+{
+    double limit = opts ? opts->time_limit_s : 0;
     static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
     const struct planner_policy *pol;
     struct graph_plan p = {0};
@@ -109,7 +119,10 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
 
     p.lower_bound_bytes = planner_lower_bound(buf, m);
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (m > 0) {
+    /* The key is the problem after liveness: what the planner sees. */
+    if (m > 0 && cache != NULL && plan_cache_get(cache, p.policy, limit, buf, m, &p.peak_bytes))
+        p.cached = true;
+    if (m > 0 && !p.cached) {
         rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
         if (rc < 0)
             goto err_free_bufs;
@@ -130,6 +143,9 @@ int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
             goto err_free_bufs;
         }
     }
+    /* Out of memory only costs a later hit; -E2BIG: too large to keep. */
+    if (m > 0 && cache != NULL && !p.cached)
+        (void)plan_cache_put(cache, p.policy, limit, buf, m, p.peak_bytes);
     for (size_t i = 0; i < m; i++)
         p.off[tensor_of[i]] = buf[i].off;
 

@@ -21,8 +21,11 @@ struct graph_plan {
     uint64_t peak_bytes;        /* workspace size */
     uint64_t lower_bound_bytes; /* no plan of this graph's workspace can be smaller */
     const char *policy;         /* static string: the policy used */
-    double plan_ms;             /* time spent in the planner */
+    double plan_ms;             /* time spent in the planner (or the cache) */
+    bool cached;                /* the plan came from the cache */
 };
+
+struct plan_cache;
 
 /* Validate g (limits lim, NULL = defaults), compute lifetimes and plan the
  * workspace with `policy` (NULL = default). On success fills *out (release it
@@ -42,6 +45,16 @@ struct graph_plan {
 int graph_plan_build(const struct graph *g, const struct graph_limits *lim,
                      const char *policy, const struct planner_opts *opts,
                      struct graph_plan *out, char *err, size_t err_len);
+
+/* graph_plan_build, but the plan is first looked up in cache (NULL: none)
+ * by the planning problem after liveness (every workspace buffer's
+ * lifetime, size and alignment, the policy and opts' time limit), and a
+ * plan made is put there. A cached plan is verified like a new one;
+ * out->cached says which it was. */
+int graph_plan_build_cached(const struct graph *g, const struct graph_limits *lim,
+                            const char *policy, const struct planner_opts *opts,
+                            struct plan_cache *cache, struct graph_plan *out, char *err,
+                            size_t err_len);
 
 /* Free what graph_plan_build allocated and zero *p. NULL or a zeroed plan
  * is fine. */

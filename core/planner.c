@@ -140,6 +140,8 @@ int planner_run(const char *policy, struct plan_buffer *b, size_t n,
     if (rc < 0)
         return rc;
     *peak = 0;
+    if (opts && opts->stats)
+        *opts->stats = (struct planner_stats){0};
     if (n == 0)
         return 0;
     rc = pol->run(b, n, opts, peak);

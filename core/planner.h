@@ -4,7 +4,7 @@
  * [lower, upper) of time, each with a size and an alignment; a plan gives each
  * an offset so that no two buffers whose intervals overlap share a byte. Its
  * peak is max(off + bytes); the lower bound is the largest sum of sizes live
- * at one time. Policies are chosen by name behind one interface.
+ * at one time, with the padding their alignments force (planner_lower_bound). Policies are chosen by name behind one interface.
  * Pure: no I/O, no globals; reentrant (the daemon runs it on a thread pool).
  */
 #ifndef ORION_PLANNER_H
@@ -21,14 +21,30 @@ struct plan_buffer {
     uint64_t off;    /* out: the planned offset */
 };
 
+/* What a run did, for tests and benchmarks to assert on (not a clock). */
+struct planner_stats {
+    uint64_t work;         /* engine units: neighbours and tree nodes visited, placements */
+    uint64_t search_nodes; /* branch-and-bound nodes */
+    uint64_t lower_bound;  /* the bound the policy measured its plan against */
+    uint32_t passes;       /* greedy passes (gap, skyline) made */
+    uint32_t at_bound;     /* 1: stopped because the plan was within tolerance of it */
+};
+
 struct planner_opts {
     double time_limit_s; /* 0: the policy's fast default; > 0: may search this long */
+    struct planner_stats *stats; /* NULL, or out: zeroed by planner_run, filled by
+                                    the policies that search (portfolio) */
 };
 /* With time_limit_s > 0 the default policy first computes its fast plan
  * (deterministic; milliseconds, up to about a second on traces of 10k+
  * buffers with thousands live at once) and then searches until the limit,
  * never returning a worse plan: so a limit shorter than the fast mode is
- * overrun by the fast mode. Policies without a search ignore the limit. */
+ * overrun by the fast mode. Policies without a search ignore the limit.
+ * The fast mode stops as soon as its plan is within PLANNER_TOLERANCE of
+ * the lower bound (greedy-size's pass runs first: a problem it solves at the
+ * bound costs a small multiple of greedy-size's time); with a limit the
+ * search stops only at a proven optimum. */
+#define PLANNER_TOLERANCE 1e-6
 
 /* A policy is a descriptor, as SQLite's mem5.c is a methods struct: the
  * file that implements it (core/planner_<name>.c) exports exactly one
@@ -66,7 +82,11 @@ size_t planner_policy_count(void);
 const char *planner_policy_name(size_t i);        /* NULL past the end */
 const char *planner_policy_describe(size_t i);    /* one line, NULL past the end */
 
-/* The largest sum of sizes of buffers live at one time. */
+/* No plan of b[0..n) has a smaller peak: over every time t, the sum of the
+ * sizes live at t, each rounded up to G (the smallest alignment live at t),
+ * less the largest such rounding (the topmost buffer needs no padding
+ * above it). With no alignments it is the largest sum of sizes live at one
+ * time. O(n log n); 0 when out of memory. */
 uint64_t planner_lower_bound(const struct plan_buffer *b, size_t n);
 
 /* Check a plan: every buffer aligned and within [0, peak), no two buffers with

@@ -11,8 +11,8 @@
  *   planner_search.c      branch and bound (portfolio)
  *   planner_gap.c         the gap engine (greedy-size, portfolio)
  *   planner_verify.c      planner_verify
- *   planner_util.c        events, lower bound, sort keys, clock: calls none
- *                         of the others
+ *   planner_bound.c       the lower bound, alignment padding counted
+ *   planner_util.c        events, sort keys, clock: calls none of the others
  * Every policy's run is called by planner_run() after validate(), so
  * n < UINT32_MAX and no offset computed below overflows.
  */
@@ -63,6 +63,11 @@ int planner_key_cmp(const void *pa, const void *pb);
 
 /* Monotonic clock, in seconds. */
 double planner_now_s(void);
+
+/* ---- the lower bound (planner_bound.c) --------------------------------- */
+
+/* *lb = planner_lower_bound(b, n). Returns 0 or -ENOMEM. */
+int planner_bound(const struct plan_buffer *b, size_t n, uint64_t *lb);
 
 /* ---- the gap engine (planner_gap.c) ------------------------------------- */
 

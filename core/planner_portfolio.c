@@ -13,7 +13,11 @@
  * impossible and one between it and the best plan found (halfway, closer to
  * the best after a try runs out of nodes), then (4), until the deadline or a
  * proven optimum. The engines are planner_skyline.c, planner_gap.c and
- * planner_search.c.
+ * planner_search.c. Buffers live over the whole horizon are stacked first,
+ * without search (portfolio_run). The fast mode runs greedy-size's pass
+ * first, stops once within PLANNER_TOLERANCE of the bound (alignment
+ * padding counted: planner_bound.c): it spends its work budget only while
+ * above it.
  */
 #include "planner_internal.h"
 
@@ -158,7 +162,11 @@ static uint64_t rnd(uint64_t *state)
 }
 
 /* Work budget of the fast mode, in engine units (a neighbour visited, a
- * tree node visited or a buffer placed: a few ns each). */
+ * tree node visited or a buffer placed: a few ns each). It is spent only
+ * while the plan is above the bound: a problem whose first pass (greedy
+ * size's own) is at the bound costs that pass and the set-up, a small
+ * multiple of greedy-size's time; one above it gets this budget (some ms),
+ * as hard problems need it (planner_stats.work says what was spent). */
 #define FAST_BUDGET 2000000u
 #define GAP_CAP 16000000u
 
@@ -185,8 +193,8 @@ static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak
  * never worse than the fast one (when they take longer than the limit, as
  * on the largest traces, the call takes that long). The limit bounds what
  * comes after: more rounds of 3, then 4 again. */
-static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
-                         uint64_t *peak)
+static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
+                          uint64_t *peak)
 {
     static const struct {
         enum order_kind order;
@@ -204,6 +212,8 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
     struct order_key *keys = NULL;
     uint32_t *order = NULL, *cur = NULL, *trial = NULL, *crit = NULL;
     uint64_t *load = NULL, *cur_off = NULL, cur_peak = UINT64_MAX, pk, pairs, rng;
+    uint64_t alb, target, budget;
+    struct planner_stats *st = opts ? opts->stats : NULL;
     uint64_t proven;         /* no plan has a lower peak */
     uint64_t nodes = FAST_BNB_NODES, lo_cap = 0, above = 2;
     struct bnb g;
@@ -238,24 +248,48 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
     rc = profile(b, n, &s, load, &sr.lb, &pairs);
     if (rc < 0)
         goto out;
+    rc = planner_bound(b, n, &alb); /* the padding alignment forces counted */
+    if (rc < 0)
+        goto out;
+    if (alb > sr.lb)
+        sr.lb = alb;
     proven = sr.lb;
     lo_cap = sr.lb;
+    /* The fast mode is done within the tolerance; a search only at a proof. */
+    target = limit > 0 ? sr.lb : sr.lb + (uint64_t)((double)sr.lb * PLANNER_TOLERANCE);
+
+    /* 0. greedy-size's own pass (the first gap run) first: where it is at
+     * the bound nothing else runs. */
+    if (pairs <= GAP_CAP) {
+        rc = make_order(b, n, gap_runs[0].order, load, order);
+        if (rc < 0)
+            goto out;
+        rc = planner_engine_pass(&e, order, gap_runs[0].rule, UINT64_MAX, &pk);
+        if (rc < 0)
+            goto out;
+        keep_if_better(&sr, e.off, pk);
+        if (st)
+            st->passes++;
+    }
+    budget = FAST_BUDGET + e.work; /* that pass is not charged to the rest */
 
     /* 1. Lowest first on the skyline by valleys, with several tie rules;
      * then (small problems) by lazily re-keyed buffers. The best order
      * seeds the search. */
     for (r = 0; r < 2 * sizeof(lf_ties) / sizeof(lf_ties[0]); r++) {
         size_t q = r % (sizeof(lf_ties) / sizeof(lf_ties[0]));
-        if (r > 0 && (sr.best == sr.lb || SPENT() > FAST_BUDGET))
+        if (sr.best <= target || (r > 0 && SPENT() > budget))
             break;
         make_keys(b, n, lf_ties[q], load, keys);
         if (r == q)
             rc = planner_sky_valleys(&s, b, n, keys, order, sr.off, &pk, &s.work);
         else
             rc = planner_sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
-                                          SPENT() + FAST_BUDGET / 4);
+                                          SPENT() + budget / 4);
         if (rc < 0)
             goto out;
+        if (st)
+            st->passes++;
         if (rc == 1)
             continue;
         if (pk < cur_peak) {
@@ -264,18 +298,19 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
         }
         keep_if_better(&sr, sr.off, pk);
     }
-    if (planner_sky_pass(&s, b, n, cur, UINT64_MAX, cur_off, &cur_peak) == 0)
+    if (cur_peak != UINT64_MAX &&
+        planner_sky_pass(&s, b, n, cur, UINT64_MAX, cur_off, &cur_peak) == 0)
         keep_if_better(&sr, cur_off, cur_peak);
 
     /* 2. Greedy gap filling (TFLite-style) with several orderings, each
      * when a pass fits in what is left of the budget. */
-    for (r = 0; r < sizeof(gap_runs) / sizeof(gap_runs[0]); r++) {
-        if (sr.best == sr.lb)
+    for (r = 1; r < sizeof(gap_runs) / sizeof(gap_runs[0]); r++) {
+        if (sr.best <= target)
             break;
         /* The first two always run below GAP_CAP overlapping pairs: on
          * real traces with thousands of long-lived buffers they are what
          * gets within 1% of the bound, at some 10-30 ns a pair. */
-        if (SPENT() + pairs + n > FAST_BUDGET && (r >= 2 || pairs > GAP_CAP))
+        if (SPENT() + pairs + n > budget && (r >= 2 || pairs > GAP_CAP))
             break;
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
@@ -283,6 +318,8 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
         rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
         if (rc < 0)
             goto out;
+        if (st)
+            st->passes++;
         if (rc == 0)
             keep_if_better(&sr, e.off, pk);
     }
@@ -297,7 +334,7 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
      * proven impossible raises the lowest. Only the rounds after the first
      * (time limit) use W by time and re-rank groups (g.dyn), so the fast
      * mode searches the same tree as it always did. */
-    if (n <= BNB_MAX_N && pairs <= BNB_MAX_PAIRS && sr.best > sr.lb) {
+    if (n <= BNB_MAX_N && pairs <= BNB_MAX_PAIRS && sr.best > target && cur_peak != UINT64_MAX) {
         rc = planner_bnb_init(&g, b, n, &s, cur, pairs);
         if (rc < 0)
             goto out;
@@ -315,7 +352,8 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
             g.deadline = deadline;
             g.work_left = UINT64_MAX;
         }
-        while (have_g && sr.best > lo_cap && !g.timed_out && (first || stage == 1)) {
+        while (have_g && sr.best > lo_cap && !g.timed_out && (first || stage == 1) &&
+               sr.best > (stage == 0 ? target : lo_cap)) {
             above = 2;
             for (size_t h = 0; h < N_PREORDERS && sr.best > lo_cap && !g.timed_out; h++) {
                 planner_preorder(b, n, &s, load, h, !first, keys, order);
@@ -354,8 +392,8 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
          * random), replay; keep the order if the peak did not grow
          * (plateaus let it drift), remember the best. Deterministic: a
          * fixed seed. */
-        while (sr.best > proven && n > 1 &&
-               (stage == 0 ? SPENT() <= FAST_BUDGET : planner_now_s() <= deadline)) {
+        while (sr.best > (stage == 0 ? target : proven) && n > 1 && cur_peak != UINT64_MAX &&
+               (stage == 0 ? SPENT() <= budget : planner_now_s() <= deadline)) {
             size_t n_crit = 0, pos, to, c;
             uint32_t x;
             for (i = 0; i < n; i++)
@@ -383,6 +421,12 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
             keep_if_better(&sr, sr.off, pk);
         }
     }
+    if (st) {
+        st->work += SPENT();
+        st->search_nodes += have_g ? g.nodes : 0;
+        st->lower_bound = sr.lb;
+        st->at_bound = sr.best <= target;
+    }
 #undef SPENT
     *peak = sr.best;
     rc = 0;
@@ -399,6 +443,110 @@ out:
     free(keys);
     planner_sky_free(&s);
     planner_engine_free(&e);
+    return rc;
+}
+
+/* ---- buffers live over the whole horizon -------------------------------- */
+
+/* Such buffers (persistent tensors, most of a small graph's) overlap every
+ * other, so no search can do better than stacking them: most aligned first,
+ * in a class the largest pad on top, below the plan of the rest or above it,
+ * whichever peaks lower. The rest is planned alone, then moved. */
+struct stacked {
+    uint64_t align, pad;
+    uint32_t idx;
+};
+
+static int stacked_cmp(const void *pa, const void *pb)
+{
+    const struct stacked *x = pa, *y = pb;
+    if (x->align != y->align)
+        return x->align > y->align ? -1 : 1;
+    if (x->pad != y->pad)
+        return x->pad < y->pad ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Stack st[0..k) from `from` up; fills b[].off when b is not NULL. */
+static uint64_t stack_from(struct plan_buffer *b, const struct plan_buffer *src,
+                           const struct stacked *st, size_t k, uint64_t from)
+{
+    for (size_t j = 0; j < k; j++) {
+        uint64_t o = align_up(from, st[j].align);
+        if (b)
+            b[st[j].idx].off = o;
+        from = o + src[st[j].idx].bytes;
+    }
+    return from;
+}
+
+static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
+                         uint64_t *peak)
+{
+    struct planner_stats *st = opts ? opts->stats : NULL;
+    struct stacked *stk = NULL;
+    struct plan_buffer *rest = NULL;
+    uint32_t *rest_of = NULL;
+    uint64_t lo = UINT64_MAX, hi = 0, rest_align = 1, rest_peak = 0, below, above, base, lb;
+    size_t k = 0, m = 0, i;
+    int rc = -ENOMEM;
+
+    for (i = 0; i < n; i++) {
+        lo = b[i].lower < lo ? b[i].lower : lo;
+        hi = b[i].upper > hi ? b[i].upper : hi;
+    }
+    for (i = 0; i < n; i++)
+        k += b[i].lower == lo && b[i].upper == hi;
+    if (k == 0 || (k == n && n == 1))
+        return portfolio_core(b, n, opts, peak);
+    stk = malloc(k * sizeof(*stk));
+    rest = malloc((n - k) * sizeof(*rest) + 1);
+    rest_of = malloc((n - k) * sizeof(*rest_of) + 1);
+    if (!stk || !rest || !rest_of)
+        goto out;
+    for (i = 0, k = 0; i < n; i++) {
+        uint64_t a = align_of(&b[i]);
+        if (b[i].lower == lo && b[i].upper == hi) {
+            stk[k++] = (struct stacked){a, align_up(b[i].bytes, a) - b[i].bytes, (uint32_t)i};
+        } else {
+            rest_of[m] = (uint32_t)i;
+            rest[m++] = b[i];
+            rest_align = a > rest_align ? a : rest_align;
+        }
+    }
+    qsort(stk, k, sizeof(*stk), stacked_cmp);
+    if (m > 0) {
+        rc = portfolio_core(rest, m, opts, &rest_peak);
+        if (rc < 0)
+            goto out;
+    }
+    /* No sum below overflows: validate() bounded the sizes plus their
+     * worst padding, and every engine's peak is below that sum for its
+     * buffers; the base's padding is at most the rest's largest alignment. */
+    base = align_up(stack_from(NULL, b, stk, k, 0), rest_align);
+    below = m > 0 ? base + rest_peak : base;
+    above = stack_from(NULL, b, stk, k, rest_peak);
+    if (m == 0 || below <= above) {
+        *peak = stack_from(b, b, stk, k, 0) > below ? stack_from(b, b, stk, k, 0) : below;
+        for (i = 0; i < m; i++)
+            b[rest_of[i]].off = base + rest[i].off;
+    } else {
+        *peak = stack_from(b, b, stk, k, rest_peak);
+        for (i = 0; i < m; i++)
+            b[rest_of[i]].off = rest[i].off;
+    }
+    rc = 0;
+    if (st) {
+        rc = planner_bound(b, n, &lb);
+        if (rc < 0)
+            goto out;
+        st->lower_bound = lb;
+        st->at_bound = *peak <= lb + (uint64_t)((double)lb * PLANNER_TOLERANCE);
+    }
+out:
+    free(rest_of);
+    free(rest);
+    free(stk);
     return rc;
 }
 

@@ -1,4 +1,4 @@
-/* planner_util.c - what the planner files share: events, lower bound, sort keys, clock.
+/* planner_util.c - what the planner files share: events, sort keys, clock.
  *
  * Called by the policies, the engines, verify and the interface; calls none
  * of them (libc only), so no planner file calls back into one that calls it.
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- events: the time sweep of the lower bound, verify and the engines - */
+/* ---- events: the time sweep of the bound, verify and the engines ------ */
 
 /* Sort events by time: LSD radix, a byte a pass, skipping bytes in which
  * all times agree. Stable, so what the caller's order put first among
@@ -78,28 +78,6 @@ struct event *planner_make_events(const struct plan_buffer *b, size_t n)
         return NULL;
     }
     return ev;
-}
-
-uint64_t planner_lower_bound(const struct plan_buffer *b, size_t n)
-{
-    struct event *ev = planner_make_events(b, n);
-    uint64_t cur = 0, best = 0;
-    size_t k;
-
-    if (!ev)
-        return 0;
-    for (k = 0; k < 2 * n; k++) {
-        uint64_t s = b[ev[k].idx].bytes;
-        if (ev[k].start) {
-            cur = s > UINT64_MAX - cur ? UINT64_MAX : cur + s;
-            if (cur > best)
-                best = cur;
-        } else {
-            cur -= s < cur ? s : cur;
-        }
-    }
-    free(ev);
-    return best;
 }
 
 /* ---- shared helpers ---------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "fault.h"
 #include "log.h"
+#include "plan_cache.h"
 #include "reply.h"
 #include "server.h"
 
@@ -66,6 +67,11 @@ int req_stats(struct session *s, Orion__Request *req)
     sr.graphs = srv->n_graphs;
     sr.buffers = (uint32_t)registry_count(srv->reg);
     sr.allocations = st.n_allocs;
+    struct plan_cache_stats cs;
+    req_graph_cache_stats(&cs);
+    sr.plan_cache_hits = cs.hits;
+    sr.plan_cache_misses = cs.misses;
+    sr.plan_cache_entries = (uint32_t)cs.entries;
     Orion__Response resp = ORION__RESPONSE__INIT;
     resp.request_id = req->request_id;
     resp.body_case = ORION__RESPONSE__BODY_STATS;

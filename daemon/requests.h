@@ -23,6 +23,10 @@ request_fn req_fault_inject;
 
 /* req_graph.c */
 request_fn req_register_graph;
+
+/* The plan cache's counters (req_graph.c; zero before the first graph). */
+struct plan_cache_stats;
+void req_graph_cache_stats(struct plan_cache_stats *out);
 request_fn req_release_graph;
 
 /* req_buffer.c */

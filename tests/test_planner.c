@@ -158,7 +158,7 @@ static uint64_t plan_copy(const char *policy, const struct plan_buffer *src, siz
                           double time_limit, const char *what)
 {
     struct plan_buffer *b = malloc(n * sizeof(*b) + 1);
-    struct planner_opts o = {time_limit};
+    struct planner_opts o = {.time_limit_s = time_limit};
     char err[512] = "";
     uint64_t peak = 0;
     int rc;
@@ -467,7 +467,7 @@ END_TEST
 START_TEST(test_planner_rejects_unknown_policy_and_bad_time_limit)
 {
     struct plan_buffer b[] = {{0, 5, 8, 0, 0}};
-    struct planner_opts o = {-1};
+    struct planner_opts o = {.time_limit_s = -1};
     uint64_t peak;
     char err[256] = "";
     ck_assert_int_eq(planner_run("best-ever", b, 1, NULL, &peak, err, sizeof(err)), -EINVAL);

@@ -74,6 +74,9 @@ static int stats_json(const struct orion_stats *st)
     rc = rc ? rc : set_u64(o, "graphs", st->graphs);
     rc = rc ? rc : set_u64(o, "buffers", st->buffers);
     rc = rc ? rc : set_u64(o, "allocations", st->allocations);
+    rc = rc ? rc : set_u64(o, "plan_cache_hits", st->plan_cache_hits);
+    rc = rc ? rc : set_u64(o, "plan_cache_misses", st->plan_cache_misses);
+    rc = rc ? rc : set_u64(o, "plan_cache_entries", st->plan_cache_entries);
     if (rc < 0) {
         json_decref(o);
         return rc;
@@ -152,6 +155,9 @@ int orionctl_stats_main(const char *socket_path, int argc, char **argv)
         printf("%-20s %20" PRIu32 "\n", "graphs", st.graphs);
         printf("%-20s %20" PRIu32 "\n", "buffers", st.buffers);
         printf("%-20s %20" PRIu64 "\n", "allocations", st.allocations);
+        printf("%-20s %20" PRIu64 "\n", "plan cache hits", st.plan_cache_hits);
+        printf("%-20s %20" PRIu64 "\n", "plan cache misses", st.plan_cache_misses);
+        printf("%-20s %20" PRIu32 "\n", "plan cache entries", st.plan_cache_entries);
     }
     return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -49,6 +49,9 @@ struct orion_stats {
     uint32_t graphs;
     uint32_t buffers;
     uint64_t allocations;   /* live buddy allocations */
+    uint64_t plan_cache_hits;    /* registrations whose plan came from the daemon's cache */
+    uint64_t plan_cache_misses;  /* registrations it had to plan */
+    uint32_t plan_cache_entries; /* plans kept now */
 };
 
 /* The daemon's figures, as of now. */
