@@ -5,6 +5,7 @@
 #include "log.h"
 #include "server.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 static void on_work(uv_work_t *w)
@@ -17,6 +18,9 @@ static void on_release_work(uv_work_t *w)
 {
     struct job *j = (struct job *)w;
     j->release(j);
+    /* Jobs go to the pool for large requests: give the memory of one back
+     * to the system rather than keep the burst's peak for ever. */
+    malloc_trim(0);
 }
 
 static void on_release_done(uv_work_t *w, int status)
