@@ -61,6 +61,10 @@ def test_register_gives_views_with_dtype_shape_at_the_arena(client):
         with pytest.raises(orion.Error) as e:
             p.tensor(77)
         assert e.value.errno == errno.ENOENT
+    assert client.stats()["graphs"] == 1  # x, h, out still view it: deferred
+    del x, h, out, a
+    gc.collect()
+    assert p._views == 0 and p._freed
     assert client.stats()["graphs"] == 0
 
 
