@@ -347,6 +347,64 @@ START_TEST(test_json_bench_graphs_load_and_validate)
 }
 END_TEST
 
+START_TEST(test_json_keeps_dtype_and_shape)
+{
+    struct graph_json *gj = parse_ok(
+        "{\"tensors\": [{\"id\": 4, \"bytes\": 602112, \"dtype\": \"float32\","
+        "                \"shape\": [1, 224, 224, 3]},"
+        "               {\"id\": 5, \"bytes\": 7, \"dtype\": \"int8\"},"
+        "               {\"id\": 6, \"bytes\": 9, \"shape\": [3, 3]},"
+        "               {\"id\": 7, \"bytes\": 3, \"dtype\": null, \"shape\": null}],"
+        " \"ops\": [{\"outputs\": [4, 5, 6, 7]}]}");
+    uint64_t dims[8] = {0};
+
+    ck_assert_str_eq(graph_json_tensor_dtype(gj, 0), "float32");
+    ck_assert_int_eq(graph_json_tensor_shape(gj, 0, dims, 8), 4);
+    ck_assert_uint_eq(dims[0], 1);
+    ck_assert_uint_eq(dims[1], 224);
+    ck_assert_uint_eq(dims[3], 3);
+    ck_assert_str_eq(graph_json_tensor_dtype(gj, 1), "int8");
+    ck_assert_int_eq(graph_json_tensor_shape(gj, 1, dims, 8), -1);
+    ck_assert_ptr_null(graph_json_tensor_dtype(gj, 2));
+    ck_assert_int_eq(graph_json_tensor_shape(gj, 2, dims, 8), 2);
+    ck_assert_ptr_null(graph_json_tensor_dtype(gj, 3));
+    ck_assert_int_eq(graph_json_tensor_shape(gj, 3, dims, 8), -1);
+    ck_assert_ptr_null(graph_json_tensor_dtype(gj, 9));
+    ck_assert_uint_eq(graph_dtype_bytes("complex128"), 16);
+    ck_assert_uint_eq(graph_dtype_bytes("float8"), 0);
+    graph_json_free(gj);
+}
+END_TEST
+
+START_TEST(test_json_refuses_bytes_other_than_dtype_times_shape)
+{
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 16, \"dtype\": \"float32\","
+                " \"shape\": [2, 3]}], \"ops\": []}",
+                "tensors[0].bytes: 16, but dtype float32 x shape is 24 bytes");
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 16, \"dtype\": \"float32\","
+                " \"shape\": [4294967296, 4294967296]}], \"ops\": []}",
+                "tensors[0].bytes: 16, but dtype float32 x shape is above");
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 16, \"dtype\": \"f32\"}], \"ops\": []}",
+                "tensors[0].dtype: expected one of");
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 16, \"dtype\": 4}], \"ops\": []}",
+                "tensors[0].dtype: expected one of");
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 16, \"shape\": 4}], \"ops\": []}",
+                "tensors[0].shape: expected an array");
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 16, \"shape\": [4, -1]}], \"ops\": []}",
+                "tensors[0].shape[1]: expected a non-negative integer");
+}
+END_TEST
+
+START_TEST(test_json_refuses_unknown_tensor_keys_naming_key_and_tensor)
+{
+    parse_fails("{\"tensors\": [{\"id\": 1, \"bytes\": 2},"
+                " {\"id\": 7, \"bytes\": 2, \"knd\": \"input\"}], \"ops\": []}",
+                "tensors[1] (id 7): unknown key \"knd\"");
+    parse_fails("{\"tensors\": [{\"id\": 3, \"bytes\": 2, \"Shape\": [2]}], \"ops\": []}",
+                "tensors[0] (id 3): unknown key \"Shape\"");
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -365,6 +423,9 @@ static Suite *json_suite(void)
     tcase_add_test(tc, test_json_write_refuses_ids_json_cannot_hold);
     tcase_add_test(tc, test_json_kind_names_round_trip);
     tcase_add_test(tc, test_json_bench_graphs_load_and_validate);
+    tcase_add_test(tc, test_json_keeps_dtype_and_shape);
+    tcase_add_test(tc, test_json_refuses_bytes_other_than_dtype_times_shape);
+    tcase_add_test(tc, test_json_refuses_unknown_tensor_keys_naming_key_and_tensor);
     suite_add_tcase(s, tc);
     return s;
 }

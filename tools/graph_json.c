@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ struct graph_json {
     struct graph graph;
     json_t *root;
     struct graph_tensor *tensors;
+    struct tensor_meta *meta;      /* per tensor: dtype and shape, if given */
     struct graph_op *ops;
     uint64_t *refs;
 };
@@ -51,6 +53,38 @@ int graph_kind_parse(const char *s, enum tensor_kind *k)
     return -EINVAL;
 }
 
+/* A tensor's optional dtype and shape (pointing into the document). */
+struct tensor_meta {
+    const char *dtype;     /* NULL: not given */
+    const json_t *shape;   /* an array of non-negative integers, or NULL */
+};
+
+/* Element types and their sizes; python/orion/graph.py's DTYPES is the same. */
+static const struct {
+    const char *name;
+    uint64_t bytes;
+} dtypes[] = {
+    {"bool", 1},    {"int8", 1},    {"uint8", 1},    {"int16", 2},     {"uint16", 2},
+    {"float16", 2}, {"int32", 4},   {"uint32", 4},   {"float32", 4},   {"int64", 8},
+    {"uint64", 8},  {"float64", 8}, {"complex64", 8}, {"complex128", 16},
+};
+#define N_DTYPES (sizeof(dtypes) / sizeof(dtypes[0]))
+
+/* The keys a tensor may carry; any other is refused (a typo such as "knd"
+ * must not be silently ignored). */
+static const char *const tensor_keys[] = {"id",    "bytes", "kind",  "align",
+                                          "share", "name",  "dtype", "shape"};
+#define N_TENSOR_KEYS (sizeof(tensor_keys) / sizeof(tensor_keys[0]))
+
+uint64_t graph_dtype_bytes(const char *dtype)
+{
+    for (size_t i = 0; dtype != NULL && i < N_DTYPES; i++) {
+        if (strcmp(dtype, dtypes[i].name) == 0)
+            return dtypes[i].bytes;
+    }
+    return 0;
+}
+
 /* A non-negative JSON integer. */
 static int get_u64(const json_t *v, uint64_t *out)
 {
@@ -71,6 +105,78 @@ static int get_opt_string(const json_t *obj, const char *key, const char **out)
     if (!json_is_string(v))
         return -EINVAL;
     *out = json_string_value(v);
+    return 0;
+}
+
+static int get_u64(const json_t *v, uint64_t *out);
+
+/* dtype, shape and the keys of tensors[i] (id already read): unknown keys,
+ * an unknown dtype, a bad shape and bytes other than dtype x shape are
+ * refused, naming the tensor. */
+static int parse_tensor_meta(const json_t *t, size_t i, const char *src,
+                             const struct graph_tensor *gt, struct tensor_meta *m, char *err,
+                             size_t err_len)
+{
+    const char *key;
+    const json_t *v;
+    uint64_t elem = 0, n = 1, d;
+    bool overflow = false;
+
+    json_object_foreach((json_t *)t, key, v) {
+        size_t k = 0;
+        while (k < N_TENSOR_KEYS && strcmp(key, tensor_keys[k]) != 0)
+            k++;
+        if (k == N_TENSOR_KEYS) {
+            errmsg_set(err, err_len,
+                    "%s: tensors[%zu] (id %llu): unknown key \"%s\" (expected id, bytes, "
+                    "kind, align, share, name, dtype, shape)",
+                    src, i, (unsigned long long)gt->id, key);
+            return -EINVAL;
+        }
+    }
+    m->dtype = NULL;
+    m->shape = NULL;
+    v = json_object_get(t, "dtype");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_string(v) || (elem = graph_dtype_bytes(json_string_value(v))) == 0) {
+            errmsg_set(err, err_len,
+                    "%s: tensors[%zu].dtype: expected one of bool, int8, uint8, int16, "
+                    "uint16, float16, int32, uint32, float32, int64, uint64, float64, "
+                    "complex64, complex128",
+                    src, i);
+            return -EINVAL;
+        }
+        m->dtype = json_string_value(v);
+    }
+    v = json_object_get(t, "shape");
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_array(v)) {
+            errmsg_set(err, err_len,
+                    "%s: tensors[%zu].shape: expected an array of non-negative integers", src,
+                    i);
+            return -EINVAL;
+        }
+        for (size_t j = 0; j < json_array_size(v); j++) {
+            if (get_u64(json_array_get(v, j), &d) < 0) {
+                errmsg_set(err, err_len,
+                        "%s: tensors[%zu].shape[%zu]: expected a non-negative integer", src, i,
+                        j);
+                return -EINVAL;
+            }
+            if (d != 0 && n > UINT64_MAX / d)
+                overflow = true;
+            n *= d;
+        }
+        m->shape = v;
+    }
+    if (m->dtype != NULL && m->shape != NULL &&
+        (overflow || (n != 0 && elem > UINT64_MAX / n) || n * elem != gt->bytes)) {
+        errmsg_set(err, err_len,
+                "%s: tensors[%zu].bytes: %llu, but dtype %s x shape is %s%llu bytes", src, i,
+                (unsigned long long)gt->bytes, m->dtype, overflow ? "above " : "",
+                overflow ? (unsigned long long)UINT64_MAX : (unsigned long long)(n * elem));
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -209,13 +315,17 @@ static int convert(struct graph_json *gj, const char *src, char *err, size_t err
     }
 
     gj->tensors = calloc(n_tensors ? n_tensors : 1, sizeof(*gj->tensors));
+    gj->meta = calloc(n_tensors ? n_tensors : 1, sizeof(*gj->meta));
     gj->ops = calloc(n_ops ? n_ops : 1, sizeof(*gj->ops));
-    if (gj->tensors == NULL || gj->ops == NULL) {
+    if (gj->tensors == NULL || gj->meta == NULL || gj->ops == NULL) {
         errmsg_set(err, err_len, "%s: out of memory", src);
         return -ENOMEM;
     }
     for (size_t i = 0; i < n_tensors; i++) {
-        int rc = parse_tensor(json_array_get(tensors, i), i, src, &gj->tensors[i], err, err_len);
+        const json_t *t = json_array_get(tensors, i);
+        int rc = parse_tensor(t, i, src, &gj->tensors[i], err, err_len);
+        if (rc == 0)
+            rc = parse_tensor_meta(t, i, src, &gj->tensors[i], &gj->meta[i], err, err_len);
         if (rc < 0)
             return rc;
     }
@@ -360,6 +470,25 @@ const struct graph *graph_json_graph(const struct graph_json *gj)
     return &gj->graph;
 }
 
+const char *graph_json_tensor_dtype(const struct graph_json *gj, uint32_t i)
+{
+    return i < gj->graph.n_tensors ? gj->meta[i].dtype : NULL;
+}
+
+int graph_json_tensor_shape(const struct graph_json *gj, uint32_t i, uint64_t *dims,
+                            size_t max_dims)
+{
+    const json_t *s;
+    size_t n;
+
+    if (i >= gj->graph.n_tensors || (s = gj->meta[i].shape) == NULL)
+        return -1;
+    n = json_array_size(s);
+    for (size_t j = 0; j < n && j < max_dims; j++)
+        dims[j] = (uint64_t)json_integer_value(json_array_get(s, j));
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 /* ---- the reader row ------------------------------------------------------ */
 
 /* A graph: the first non-space byte is '{', or the name ends in .json. */
@@ -411,6 +540,7 @@ void graph_json_free(struct graph_json *gj)
     json_decref(gj->root);
     free(gj->refs);
     free(gj->ops);
+    free(gj->meta);
     free(gj->tensors);
     free(gj);
 }

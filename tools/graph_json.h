@@ -9,9 +9,14 @@
  * refuses an empty graph). Per tensor: "id" (non-negative integer) and
  * "bytes" (positive integer) are required; "kind" (intermediate, input,
  * output, persistent, export, import; default intermediate), "align"
- * (non-negative integer, 0 = default), "share" and "name" (strings, or null)
- * are optional. Per op: "inputs" and "outputs" (arrays of tensor ids,
- * default empty) and "name" are optional. Unknown keys are ignored;
+ * (non-negative integer, 0 = default), "share" and "name" (strings, or null),
+ * "dtype" (bool, int8, uint8, int16, uint16, float16, int32, uint32, float32,
+ * int64, uint64, float64, complex64, complex128) and "shape" (an array of
+ * non-negative integers) are optional; when both dtype and shape are given,
+ * bytes must equal their product. Any other key in a tensor is refused
+ * ("tensors[3] (id 7): unknown key \"knd\""). Per op: "inputs" and
+ * "outputs" (arrays of tensor ids, default empty) and "name" are optional.
+ * Unknown keys elsewhere (top level, ops: "id", ...) are ignored;
  * duplicate keys in one object are refused. Ids and sizes are JSON integers,
  * so at most 2^63 - 1 (jansson's json_int_t).
  * Only the syntax and the types are checked here: what the graph means is
@@ -44,6 +49,18 @@ int graph_json_load(const char *path, struct graph_json **out, char *err, size_t
 
 /* The graph; valid until graph_json_free(gj). */
 const struct graph *graph_json_graph(const struct graph_json *gj);
+
+/* Tensor i's "dtype" (in the order of graph_json_graph(gj)->tensors), or
+ * NULL when not given; valid until graph_json_free(gj). */
+const char *graph_json_tensor_dtype(const struct graph_json *gj, uint32_t i);
+
+/* Tensor i's "shape": its rank (dims[0..min(rank, max_dims)) filled), or -1
+ * when not given. */
+int graph_json_tensor_shape(const struct graph_json *gj, uint32_t i, uint64_t *dims,
+                            size_t max_dims);
+
+/* Bytes of one element of dtype ("float32": 4), 0 for an unknown name. */
+uint64_t graph_dtype_bytes(const char *dtype);
 
 /* Free gj and everything it owns. NULL is fine. */
 void graph_json_free(struct graph_json *gj);
