@@ -66,10 +66,23 @@ static void on_done(uv_work_t *w, int status)
         conn_close(s);
         return;
     }
+    j->requeued = false;
     j->done(j, s);
+    if (j->requeued)
+        return; /* s is busy until the second trip is done */
     dispose(loop, j);
     if (!session_has(s, SESSION_BUSY))
         server_resume(s);
+}
+
+int job_requeue(struct session *s, struct job *j, void (*run)(struct job *),
+                void (*done)(struct job *, struct session *))
+{
+    j->run = run;
+    j->done = done;
+    int rc = job_queue(s, j);
+    j->requeued = rc == 0;
+    return rc;
 }
 
 int job_queue(struct session *s, struct job *j)

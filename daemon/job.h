@@ -9,12 +9,15 @@
 
 #include "session.h"
 
+#include <stdbool.h>
+
 struct job {
     uv_work_t work;
     struct session *s;                            /* NULL once the connection left */
     void (*run)(struct job *j);                   /* on the pool */
     void (*done)(struct job *j, struct session *s); /* on the loop, s still there */
     void (*release)(struct job *j);               /* free what j holds, not j; any thread */
+    bool requeued;                                /* done queued j again: keep it */
 };
 
 /* Queue j (run, done and release set; j allocated with malloc, embedded at
@@ -22,5 +25,11 @@ struct job {
  * then j is released and freed, and s resumes unless done left it busy.
  * Returns 0, or a negative errno (nothing queued; j is still the caller's). */
 int job_queue(struct session *s, struct job *j);
+
+/* From j's done callback: run j again on the pool with new run and done
+ * functions (a second trip: its result is built off the loop too). Returns
+ * 0, or a negative errno (nothing queued: j is disposed as usual). */
+int job_requeue(struct session *s, struct job *j, void (*run)(struct job *),
+                void (*done)(struct job *, struct session *));
 
 #endif

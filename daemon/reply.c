@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static struct conn_write *encode(const Orion__Response *resp)
+struct conn_write *reply_encode(const Orion__Response *resp)
 {
     size_t n = orion__response__get_packed_size(resp);
     if (n > UINT32_MAX)
@@ -28,11 +28,20 @@ int reply_send(struct session *s, const Orion__Response *resp)
 {
     if (session_has(s, SESSION_CLOSING))
         return -EPIPE;
-    struct conn_write *w = encode(resp);
+    struct conn_write *w = reply_encode(resp);
     if (w == NULL) {
         log_msg("client %llu: reply too large or out of memory", (unsigned long long)s->id);
         conn_close_deferred(s);
         return -ENOMEM;
+    }
+    return conn_queue(s, w);
+}
+
+int reply_queue(struct session *s, struct conn_write *w)
+{
+    if (session_has(s, SESSION_CLOSING)) {
+        free(w);
+        return -EPIPE;
     }
     return conn_queue(s, w);
 }
@@ -103,7 +112,7 @@ int reply_with_fd(struct session *s, const Orion__Response *resp, int fd)
         conn_close_deferred(s);
         return -EAGAIN;
     }
-    struct conn_write *w = encode(resp);
+    struct conn_write *w = reply_encode(resp);
     if (w == NULL) {
         conn_close_deferred(s);
         return -ENOMEM;

@@ -6,6 +6,7 @@
 #ifndef ORION_REPLY_H
 #define ORION_REPLY_H
 
+#include "conn.h"
 #include "registry.h"
 #include "session.h"
 
@@ -13,6 +14,13 @@
 
 /* Encode and queue resp on s. */
 int reply_send(struct session *s, const Orion__Response *resp);
+
+/* Encode resp into a frame to queue later; no session involved, so any
+ * thread may. NULL: too large or out of memory. */
+struct conn_write *reply_encode(const Orion__Response *resp);
+
+/* Queue a frame reply_encode made (taken: freed whatever the outcome). */
+int reply_queue(struct session *s, struct conn_write *w);
 
 /* Reply Error{code, message}. */
 int reply_error(struct session *s, uint64_t request_id, int code, const char *fmt, ...)

@@ -70,7 +70,16 @@ struct plan_job {
     bool pooled;
     int rc;
     char err[512];
+    /* A large graph's reply, built on a second trip to the pool: */
+    uint64_t graph_id;
+    uint64_t ws_off;
+    uint64_t *place_off;
+    struct conn_write *reply;
 };
+
+/* Replies for graphs of this many tensors or more are encoded on the pool
+ * (a million tensors take a good part of a second). */
+#define REPLY_POOL_TENSORS 16384u
 
 static void plan_release(struct job *j)
 {
@@ -79,6 +88,10 @@ static void plan_release(struct job *j)
     wire_graph_free(&job->wg);
     wire_request_free(job->req);
     job->req = NULL;
+    free(job->place_off);
+    job->place_off = NULL;
+    free(job->reply);
+    job->reply = NULL;
 }
 
 /* Policy, graph, plan: job->rc and job->err say what was wrong. Pure; on the
@@ -177,8 +190,10 @@ static int place(struct session *s, const struct plan_job *job, struct sgraph *g
     return 0;
 }
 
-static int reply_register(struct session *s, const struct plan_job *job, const struct sgraph *g,
-                          const uint64_t *place_off)
+/* The RegisterGraph reply for job's graph, encoded; NULL: out of memory.
+ * Pure: on the loop or on the pool. */
+static struct conn_write *encode_register(const struct plan_job *job, uint64_t graph_id,
+                                          uint64_t ws_off, const uint64_t *place_off)
 {
     const struct graph *gr = &job->wg.g;
     const struct graph_plan *p = &job->plan;
@@ -188,7 +203,7 @@ static int reply_register(struct session *s, const struct plan_job *job, const s
     if (tp == NULL || tpp == NULL) {
         free(tp);
         free(tpp);
-        return -ENOMEM;
+        return NULL;
     }
     for (uint32_t i = 0; i < gr->n_tensors; i++) {
         orion__tensor_placement__init(&tp[i]);
@@ -200,8 +215,8 @@ static int reply_register(struct session *s, const struct plan_job *job, const s
         tpp[i] = &tp[i];
     }
     Orion__RegisterGraphReply rr = ORION__REGISTER_GRAPH_REPLY__INIT;
-    rr.graph_id = g->id;
-    rr.workspace_offset = g->ws_off;
+    rr.graph_id = graph_id;
+    rr.workspace_offset = ws_off;
     rr.peak_bytes = p->peak_bytes;
     rr.lower_bound_bytes = p->lower_bound_bytes;
     rr.policy = (char *)(p->policy != NULL ? p->policy : job->policy);
@@ -211,10 +226,50 @@ static int reply_register(struct session *s, const struct plan_job *job, const s
     resp.request_id = job->request_id;
     resp.body_case = ORION__RESPONSE__BODY_REGISTER_GRAPH;
     resp.register_graph = &rr;
-    int rc = reply_send(s, &resp);
+    struct conn_write *w = reply_encode(&resp);
     free(tp);
     free(tpp);
-    return rc < 0 ? -EPIPE : 0;
+    return w;
+}
+
+static void log_registered(const struct session *s, const struct plan_job *job,
+                           uint64_t graph_id, const char *gname)
+{
+    const struct graph *gr = &job->wg.g;
+    const struct graph_plan *p = &job->plan;
+    log_msg("client %llu: registered graph %llu '%s': %u tensors, %u ops, peak %llu, "
+            "lower bound %llu, policy %s, %.3f ms%s%s", (unsigned long long)s->id,
+            (unsigned long long)graph_id, gname, gr->n_tensors, gr->n_ops,
+            (unsigned long long)p->peak_bytes, (unsigned long long)p->lower_bound_bytes,
+            p->policy != NULL ? p->policy : job->policy, p->plan_ms,
+            p->cached ? " (cached plan)" : "", job->pooled ? " (thread pool)" : "");
+}
+
+static void reply_run(struct job *j)
+{
+    struct plan_job *job = (struct plan_job *)j;
+    job->reply = encode_register(job, job->graph_id, job->ws_off, job->place_off);
+}
+
+/* The second trip is back: send the reply, or take the graph back. */
+static void reply_done(struct job *j, struct session *s)
+{
+    struct plan_job *job = (struct plan_job *)j;
+    char gname[64];
+    log_clean(job->req->register_graph->name, gname, sizeof(gname));
+    struct sgraph *g = session_find_graph(s, job->graph_id);
+    if (job->reply == NULL) {
+        if (g != NULL) {
+            session_release_graph(s, g);
+            s->srv->n_graphs--;
+        }
+        reply_error(s, job->request_id, -ENOMEM, "graph '%s': out of memory", gname);
+        return;
+    }
+    struct conn_write *w = job->reply;
+    job->reply = NULL;
+    if (reply_queue(s, w) == 0)
+        log_registered(s, job, job->graph_id, gname);
 }
 
 /* On the loop: the plan is made (or refused); place the graph and reply.
@@ -271,26 +326,37 @@ static void plan_done(struct job *j, struct session *s)
         return;
     }
     g->id = ++srv->next_graph_id;
-    rc = reply_register(s, job, g, place_off);
-    free(place_off);
-    if (rc == -ENOMEM) {
-        sgraph_free(srv->buddy, srv->reg, &s->owner, g);
-        reply_error(s, id, rc, "graph '%s': out of memory", gname);
+    if (job->pooled && gr->n_tensors >= REPLY_POOL_TENSORS) {
+        /* Registered now (a close meanwhile releases it); the reply is
+         * built off the loop. */
+        session_add_graph(s, g);
+        srv->n_graphs++;
+        job->graph_id = g->id;
+        job->ws_off = g->ws_off;
+        job->place_off = place_off;
+        if (job_requeue(s, &job->base, reply_run, reply_done) == 0)
+            return;
+        job->place_off = NULL;
+        session_release_graph(s, g);
+        srv->n_graphs--;
+        free(place_off);
+        reply_error(s, id, -ENOMEM, "graph '%s': out of memory", gname);
         return;
     }
-    if (rc < 0) {
+    struct conn_write *w = encode_register(job, g->id, g->ws_off, place_off);
+    free(place_off);
+    if (w == NULL) {
+        sgraph_free(srv->buddy, srv->reg, &s->owner, g);
+        reply_error(s, id, -ENOMEM, "graph '%s': out of memory", gname);
+        return;
+    }
+    if (reply_queue(s, w) < 0) {
         sgraph_free(srv->buddy, srv->reg, &s->owner, g); /* the connection is closing */
         return;
     }
     session_add_graph(s, g);
     srv->n_graphs++;
-    const struct graph_plan *p = &job->plan;
-    log_msg("client %llu: registered graph %llu '%s': %u tensors, %u ops, peak %llu, "
-            "lower bound %llu, policy %s, %.3f ms%s%s", (unsigned long long)s->id,
-            (unsigned long long)g->id, gname, gr->n_tensors, gr->n_ops,
-            (unsigned long long)p->peak_bytes, (unsigned long long)p->lower_bound_bytes,
-            p->policy != NULL ? p->policy : job->policy, p->plan_ms,
-            p->cached ? " (cached plan)" : "", job->pooled ? " (thread pool)" : "");
+    log_registered(s, job, g->id, gname);
 }
 
 int req_register_graph(struct session *s, Orion__Request *req)

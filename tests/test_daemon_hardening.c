@@ -6,6 +6,7 @@
  * holder's death, or get the daemon to unlink a socket it did not make. A
  * real orionrtd over a raw socket. */
 #include <check.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -172,6 +173,75 @@ START_TEST(test_partial_frames_over_max_pending_are_refused_enobufs)
     /* Within the bound, frames are fine. */
     fd = session();
     register_chain_ok(fd);
+    close(fd);
+    assert_clean(0);
+}
+END_TEST
+
+/* A graph large enough that its reply is encoded on the thread pool (a
+ * second trip after planning): the reply is whole and right, and a client
+ * that leaves meanwhile leaves nothing. */
+#define BIG_TENSORS 20000
+static Orion__Response *register_big(int fd, bool wait_reply)
+{
+    static Orion__Tensor tens[BIG_TENSORS], *tp[BIG_TENSORS];
+    static Orion__Op ops[BIG_TENSORS - 1], *op[BIG_TENSORS - 1];
+    static uint64_t ids[BIG_TENSORS];
+    for (int i = 0; i < BIG_TENSORS; i++) {
+        orion__tensor__init(&tens[i]);
+        ids[i] = (uint64_t)i + 1;
+        tens[i].id = ids[i];
+        tens[i].bytes = 256 + 64 * (uint64_t)(i % 5);
+        tens[i].kind = i == 0 ? ORION__TENSOR_KIND__INPUT : ORION__TENSOR_KIND__INTERMEDIATE;
+        tp[i] = &tens[i];
+    }
+    for (int i = 0; i < BIG_TENSORS - 1; i++) {
+        orion__op__init(&ops[i]);
+        ops[i].inputs = &ids[i];
+        ops[i].n_inputs = 1;
+        ops[i].outputs = &ids[i + 1];
+        ops[i].n_outputs = 1;
+        op[i] = &ops[i];
+    }
+    Orion__RegisterGraph rg = ORION__REGISTER_GRAPH__INIT;
+    rg.name = "big";
+    rg.n_tensors = BIG_TENSORS;
+    rg.tensors = tp;
+    rg.n_ops = BIG_TENSORS - 1;
+    rg.ops = op;
+    Orion__Request req = ORION__REQUEST__INIT;
+    req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
+    req.register_graph = &rg;
+    if (!wait_reply) {
+        req.request_id = 5;
+        ck_assert_int_eq(harness_send_request(fd, &req), 0);
+        return NULL;
+    }
+    return call(fd, &req);
+}
+
+START_TEST(test_large_graph_reply_built_off_the_loop_is_whole)
+{
+    harness_fixture_start(NULL);
+    int fd = session();
+    Orion__Response *r = register_big(fd, true);
+    ck_assert_int_eq(r->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    Orion__RegisterGraphReply *rr = r->register_graph;
+    ck_assert_uint_eq(rr->n_tensors, BIG_TENSORS);
+    for (size_t i = 0; i < rr->n_tensors; i++) {
+        ck_assert_uint_eq(rr->tensors[i]->id, i + 1);
+        ck_assert_uint_ge(rr->tensors[i]->offset, rr->workspace_offset);
+        ck_assert_uint_le(rr->tensors[i]->offset + rr->tensors[i]->bytes,
+                          rr->workspace_offset + rr->peak_bytes);
+    }
+    uint64_t id = rr->graph_id;
+    orion__response__free_unpacked(r, NULL);
+    ck_assert_uint_eq(stats_on(fd).graphs, 1);
+    ck_assert_int_eq(release_graph(fd, id), 0);
+    /* Gone before the reply: nothing left. */
+    int fd2 = session();
+    register_big(fd2, false);
+    close(fd2);
     close(fd);
     assert_clean(0);
 }
@@ -412,6 +482,7 @@ int main(void)
     tc = harness_fixture_tcase("frames", 60);
     tcase_add_test(tc, test_partial_frame_times_out_with_etimedout_and_close);
     tcase_add_test(tc, test_partial_frames_over_max_pending_are_refused_enobufs);
+    tcase_add_test(tc, test_large_graph_reply_built_off_the_loop_is_whole);
     suite_add_tcase(s, tc);
     tc = harness_fixture_tcase("users", 60);
     tcase_add_test(tc, test_connections_over_max_uid_clients_are_ebusy);
