@@ -13,6 +13,7 @@
 #include "registry.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
@@ -51,6 +52,7 @@ struct session {
     uint64_t id;
     pid_t pid;
     uid_t uid;
+    char *client_name;          /* Hello.client_name, cleaned for printing; owned */
     unsigned flags;             /* enum session_flag bits */
     struct reg_owner owner;
     struct frame_reader rd;
@@ -62,6 +64,13 @@ struct session {
     uint32_t n_graphs;
     struct session *prev, *next;
 };
+
+/* The session a registry owner is: every owner in the daemon is the one
+ * embedded in a session. */
+static inline struct session *session_of_owner(const struct reg_owner *o)
+{
+    return (struct session *)((char *)o - offsetof(struct session, owner));
+}
 
 static inline bool session_has(const struct session *s, unsigned f)
 {
