@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages orionrtd needs to build and test, if any is
-# missing. Sourced by scripts/demo.sh and scripts/test.sh.
+# missing. Sourced by scripts/demo.sh and scripts/test.sh. prometheus is for
+# promtool, which tests/test_ops.c checks the metrics with.
 orion_deps() {
     local pkgs=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev
-                protobuf-c-compiler check libsubunit-dev libjansson-dev)
+                protobuf-c-compiler check libsubunit-dev libjansson-dev libinih-dev
+                prometheus)
     [ "${1:-}" = "--valgrind" ] && pkgs+=(valgrind)
     local missing=()
     for p in "${pkgs[@]}"; do

@@ -201,6 +201,207 @@ START_TEST(test_list_json_names_live_holders_pids_and_graph_owner)
     orion_client_close(c);
 }
 END_TEST
+
+/* Run orionctl with args; its stdout in *out. Returns the exit status. */
+static int orionctl_run(const char *const *args, char **out, char **err)
+{
+    const char *argv[24] = { ORIONCTL_PATH };
+    size_t n = 1;
+    for (; args[n - 1] != NULL && n < 23; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    int st;
+    int rc = harness_run_capture(argv, NULL, CHILD_MS * harness_slowdown(), &st, out, err);
+    ck_assert_msg(rc == 0, "orionctl did not run: %d", rc);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert(buf != NULL);
+    ck_assert_int_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The value of attribute `name` in the element starting at tag, as a double. */
+static double attr(const char *tag, const char *name)
+{
+    char key[32];
+    snprintf(key, sizeof key, " %s=\"", name);
+    const char *end = strchr(tag, '>');
+    const char *p = strstr(tag, key);
+    ck_assert_msg(p != NULL && p < end, "no %s in %.80s", name, tag);
+    return strtod(p + strlen(key), NULL);
+}
+
+/* Count elements "<rect class=\"CLS" in svg and check each lies inside the
+ * picture and has a <title>. */
+static size_t count_rects(const char *svg, const char *cls, double w, double h)
+{
+    char key[64];
+    snprintf(key, sizeof key, "<rect class=\"%s", cls);
+    size_t n = 0;
+    for (const char *p = strstr(svg, key); p != NULL; p = strstr(p + 1, key)) {
+        double x = attr(p, "x"), y = attr(p, "y"), rw = attr(p, "width"), rh = attr(p, "height");
+        ck_assert_msg(x >= 0 && y >= 0 && rw > 0 && rh > 0 && x + rw <= w + 0.01 &&
+                      y + rh <= h + 0.01, "rect outside the picture: %.120s", p);
+        const char *gt = strchr(p, '>');
+        ck_assert_msg(strncmp(gt, "><title>", 8) == 0, "rect without a title: %.120s", p);
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_plan_svg_has_a_titled_rect_per_tensor_and_the_lower_bound)
+{
+    char path[] = "/tmp/orion-ops-svg-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    close(fd);
+    char *out = NULL, *err = NULL;
+    const char *g = ORION_SOURCE_DIR "/examples/graphs/stage1.json";
+    int rc = orionctl_run((const char *[]){ "plan", g, "--svg", path, NULL }, &out, &err);
+    ck_assert_msg(rc == 0, "plan --svg: %s", err);
+    char *svg = read_file(path);
+    ck_assert_msg(strncmp(svg, "<?xml", 5) == 0 && strstr(svg, "</svg>") != NULL, "not SVG");
+    /* stage1: 4 tensors, one an export outside the workspace. */
+    ck_assert_uint_eq(count_rects(svg, "tensor ", 1200, 720), 3);
+    ck_assert_uint_eq(count_rects(svg, "aggregate", 1200, 720), 0);
+    ck_assert_msg(strstr(svg, "<line class=\"lower-bound\"") != NULL, "no lower bound line");
+    ck_assert_msg(strstr(svg, "class=\"tensor k-input\"") != NULL, "input not coloured as such");
+    free(svg);
+    free(out);
+    free(err);
+
+    /* 20,000 tensors: every one is drawn or aggregated, the file stays small. */
+    char csv[] = "/tmp/orion-ops-csv-XXXXXX";
+    fd = mkstemp(csv);
+    ck_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "id,lower,upper,size\n");
+    unsigned s = 1;
+    for (int i = 0; i < 20000; i++) {
+        s = s * 1103515245u + 12345u;
+        unsigned lo = (s >> 8) % 4000;
+        fprintf(f, "%d,%u,%u,%u\n", i, lo, lo + 1 + (s >> 4) % 100, 64u << ((s >> 12) % 12));
+    }
+    fclose(f);
+    rc = orionctl_run((const char *[]){ "plan", "--policy", "greedy-size", csv, "--svg", path,
+                                        "-o", "/dev/null", NULL }, &out, &err);
+    ck_assert_msg(rc == 0, "plan --svg of 20000: %s", err);
+    svg = read_file(path);
+    size_t drawn = count_rects(svg, "tensor ", 1200, 720);
+    size_t cells = count_rects(svg, "aggregate", 1200, 720);
+    const char *c = strstr(svg, "<!-- ");
+    ck_assert(c != NULL);
+    size_t d2 = 0, a2 = 0;
+    ck_assert_int_eq(sscanf(c, "<!-- %zu tensors drawn, %zu aggregated", &d2, &a2), 2);
+    ck_assert_uint_eq(d2, drawn);
+    ck_assert_uint_eq(d2 + a2, 20000);
+    ck_assert_msg(a2 > 0 && cells > 0 && cells < 600 * 360, "aggregation: %zu cells", cells);
+    ck_assert_msg(strlen(svg) < 40u << 20, "SVG of %zu bytes", strlen(svg));
+    free(svg);
+    unlink(csv);
+    unlink(path);
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_plan_json_has_every_tensor_and_the_summary)
+{
+    char *out = NULL, *err = NULL;
+    const char *g = ORION_SOURCE_DIR "/examples/graphs/stage1.json";
+    int rc = orionctl_run((const char *[]){ "plan", g, "--json", NULL }, &out, &err);
+    ck_assert_msg(rc == 0, "plan --json: %s", err);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je);
+    ck_assert_msg(j != NULL, "not JSON: %s", out);
+    ck_assert_int_ge(int_of(j, "peak_bytes"), int_of(j, "lower_bound_bytes"));
+    ck_assert(json_is_string(json_object_get(j, "policy")));
+    ck_assert(json_is_number(json_object_get(j, "ms")));
+    json_t *ts = json_object_get(j, "tensors");
+    ck_assert_int_eq(json_array_size(ts), 4);
+    size_t i;
+    json_t *t;
+    json_array_foreach(ts, i, t) {
+        ck_assert(json_is_string(json_object_get(t, "kind")));
+        ck_assert_int_le(int_of(t, "first_op"), int_of(t, "last_op"));
+        ck_assert_int_gt(int_of(t, "bytes"), 0);
+        json_t *off = json_object_get(t, "offset");
+        ck_assert(json_is_integer(off) || json_is_null(off));
+    }
+    json_decref(j);
+    free(out);
+    free(err);
+}
+END_TEST
+
+START_TEST(test_stats_prometheus_has_help_type_and_per_uid_bytes)
+{
+    start_daemon(NULL);
+    pid_t holder = start_holder("ops/metrics", 1);
+    char *out = NULL, *err = NULL;
+    int rc = orionctl_run((const char *[]){ "--socket", D.socket_path, "stats", "--prometheus",
+                                            NULL }, &out, &err);
+    ck_assert_msg(rc == 0, "stats --prometheus: %s", err);
+    ck_assert_msg(strstr(out, "# HELP orionrtd_used_bytes ") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "# TYPE orionrtd_used_bytes gauge\n") != NULL, "%s", out);
+    char want[64];
+    snprintf(want, sizeof want, "orionrtd_uid_used_bytes{uid=\"%u\"} ", (unsigned)getuid());
+    const char *p = strstr(out, want);
+    ck_assert_msg(p != NULL, "no per-uid line in %s", out);
+    ck_assert_uint_ge(strtoull(p + strlen(want), NULL, 10), 8192);
+    /* Every sample line names an orionrtd_ metric. */
+    for (const char *l = out; *l != '\0'; l = strchr(l, '\n') + 1) {
+        ck_assert_msg(*l == '#' || strncmp(l, "orionrtd_", 9) == 0, "line: %.60s", l);
+        if (strchr(l, '\n') == NULL)
+            break;
+    }
+    if (system("command -v promtool >/dev/null 2>&1") == 0) {
+        char path[] = "/tmp/orion-ops-prom-XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert(fd >= 0);
+        ck_assert_int_eq(write(fd, out, strlen(out)), (ssize_t)strlen(out));
+        close(fd);
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+        int st = system(cmd);
+        unlink(path);
+        ck_assert_msg(st == 0, "promtool check metrics failed on:\n%s", out);
+    } else {
+        fprintf(stderr, "test_ops: promtool not installed: metrics checked by this test only\n");
+    }
+    free(out);
+    free(err);
+
+    /* The arena picture: a block for the buffer, free space, titles. */
+    char svgp[] = "/tmp/orion-ops-arena-XXXXXX";
+    int fd = mkstemp(svgp);
+    ck_assert(fd >= 0);
+    close(fd);
+    rc = orionctl_run((const char *[]){ "--socket", D.socket_path, "stats", "--svg", svgp, NULL },
+                      &out, &err);
+    ck_assert_msg(rc == 0, "stats --svg: %s", err);
+    char *svg = read_file(svgp);
+    ck_assert_uint_eq(count_rects(svg, "block", 1200, 720), 1);
+    ck_assert_uint_ge(count_rects(svg, "free", 1200, 720), 16);
+    ck_assert_msg(strstr(svg, "buffer 'ops/metrics'") != NULL, "block not titled");
+    free(svg);
+    unlink(svgp);
+    free(out);
+    free(err);
+    stop_holder(holder);
+}
+END_TEST
 #endif
 
 START_TEST(test_list_through_the_library_and_stats_per_uid)
@@ -251,6 +452,16 @@ static Suite *ops_suite(void)
 #endif
     tcase_add_test(tc, test_list_through_the_library_and_stats_per_uid);
     suite_add_tcase(s, tc);
+
+#ifdef ORIONCTL_PATH
+    tc = tcase_create("pictures and metrics");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_plan_svg_has_a_titled_rect_per_tensor_and_the_lower_bound);
+    tcase_add_test(tc, test_plan_json_has_every_tensor_and_the_summary);
+    tcase_add_test(tc, test_stats_prometheus_has_help_type_and_per_uid_bytes);
+    suite_add_tcase(s, tc);
+#endif
     return s;
 }
 
