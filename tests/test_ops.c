@@ -441,9 +441,118 @@ START_TEST(test_list_through_the_library_and_stats_per_uid)
 }
 END_TEST
 
+
+static void write_conf(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(test_config_file_is_read_and_flags_override_it)
+{
+    char conf[128];
+    ck_assert_int_eq(harness_daemon_prepare(&D), 0);
+    harness_daemon_path(&D, "conf", conf, sizeof conf);
+    /* The harness passes --arena-size 16M, which overrides the file's 8M. */
+    write_conf(conf, "# orionrtd.conf\narena-size = 8M\nclient-limit = 4K\n\nlog-level = debug\n");
+    start_daemon((const char *[]){ "--config", conf, NULL });
+    orion_client *c = connect_ok();
+    ck_assert_uint_eq(orion_client_arena_bytes(c), (uint64_t)16 << 20);
+    orion_buffer *b;
+    ck_assert_int_eq(orion_buffer_create(c, "ops/small", 4096, &b), 0);
+    ck_assert_int_eq(orion_buffer_create(c, "ops/over", 8192, &b), -ENOSPC);
+    orion_client_close(c);
+    char *log = harness_daemon_log(&D);
+    ck_assert_msg(strstr(log, "created buffer 'ops/small'") != NULL, "log-level from the file "
+                  "not applied: %s", log);
+    free(log);
+    unlink(conf);
+}
+END_TEST
+
+/* Run the daemon on a config file; its exit status and log. */
+static int run_with_conf(const char *text, char **log)
+{
+    char conf[128];
+    ck_assert_int_eq(harness_daemon_prepare(&D), 0);
+    harness_daemon_path(&D, "conf", conf, sizeof conf);
+    write_conf(conf, text);
+    int rc = harness_daemon_run(&D, (const char *[]){ "--socket", "@SOCKET@", "--config", conf,
+                                                      NULL }, CHILD_MS);
+    ck_assert_int_eq(rc, 0);
+    *log = harness_daemon_log(&D);
+    unlink(conf);
+    return WIFEXITED(D.status) ? WEXITSTATUS(D.status) : 128;
+}
+
+START_TEST(test_config_file_errors_name_the_line)
+{
+    char *log;
+    ck_assert_int_eq(run_with_conf("arena-size = 8M\n\nno-such-key = 1\n", &log), 2);
+    ck_assert_msg(strstr(log, "conf:3: unknown key 'no-such-key'") != NULL, "%s", log);
+    free(log);
+    ck_assert_int_eq(run_with_conf("# two lines\narena-size = lots\n", &log), 2);
+    ck_assert_msg(strstr(log, "conf:2: bad value for --arena-size: 'lots'") != NULL, "%s", log);
+    free(log);
+    ck_assert_int_eq(run_with_conf("huge-pages = maybe\n", &log), 2);
+    ck_assert_msg(strstr(log, "conf:1: bad value for huge-pages: 'maybe'") != NULL, "%s", log);
+    free(log);
+    ck_assert_int_eq(run_with_conf("[daemon]\narena-size = 8M\n", &log), 2);
+    ck_assert_msg(strstr(log, "conf:2: section [daemon]") != NULL, "%s", log);
+    free(log);
+}
+END_TEST
+
+START_TEST(test_log_levels_timestamps_and_journal_priorities)
+{
+    /* info (the default): no per-buffer lines; each line has an ISO-8601 time. */
+    unsetenv("JOURNAL_STREAM");
+    start_daemon(NULL);
+    orion_client *c = connect_ok();
+    orion_buffer *b;
+    ck_assert_int_eq(orion_buffer_create(c, "ops/quiet", 4096, &b), 0);
+    orion_client_close(c);
+    char *log = harness_daemon_log(&D);
+    ck_assert_msg(strstr(log, "created buffer") == NULL, "per-buffer line at info: %s", log);
+    int y, mo, d, h, mi, sec, ms;
+    const char *line = strstr(log, "orionrtd: listening on ");
+    ck_assert(line != NULL && line - log >= 25);
+    line -= 25; /* "2025-01-31T12:00:00.123Z " */
+    ck_assert_msg(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ orionrtd: ", &y, &mo, &d, &h, &mi,
+                         &sec, &ms) == 7, "no ISO-8601 time: %.80s", line);
+    free(log);
+    char *why = NULL;
+    ck_assert_int_eq(harness_daemon_finish(&D, &why), 0);
+    memset(&D, 0, sizeof D);
+
+    /* Under journald: a priority prefix, debug lines at <7>. */
+    setenv("JOURNAL_STREAM", "8:12345", 1);
+    start_daemon((const char *[]){ "--log-level", "debug", NULL });
+    c = connect_ok();
+    ck_assert_int_eq(orion_buffer_create(c, "ops/loud", 4096, &b), 0);
+    orion_client_close(c);
+    log = harness_daemon_log(&D);
+    ck_assert_msg(strstr(log, "<6>orionrtd: listening on ") != NULL, "%.200s", log);
+    /* Client 1 is the harness's readiness probe. */
+    ck_assert_msg(strstr(log, "<7>orionrtd: client 2: created buffer 'ops/loud'") != NULL,
+                  "%s", log);
+    free(log);
+    unsetenv("JOURNAL_STREAM");
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
+    TCase *tcc = tcase_create("config and logs");
+    tcase_add_checked_fixture(tcc, NULL, teardown);
+    tcase_set_timeout(tcc, 60);
+    tcase_add_test(tcc, test_config_file_is_read_and_flags_override_it);
+    tcase_add_test(tcc, test_config_file_errors_name_the_line);
+    tcase_add_test(tcc, test_log_levels_timestamps_and_journal_priorities);
+    suite_add_tcase(s, tcc);
     TCase *tc = tcase_create("list");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
