@@ -1,6 +1,8 @@
 /* config.c - see config.h. */
 #include "config.h"
 
+#include "config_file.h"
+#include "log.h"
 #include "planner.h"
 
 #include <errno.h>
@@ -59,11 +61,14 @@ static void usage(FILE *f)
         "  --max-uid-clients N  connections one user may have at once (default 512)\n"
         "  --uid-limit SIZE     arena bytes one user's connections may hold together,\n"
         "                       0 = no limit (default 0)\n"
+        "  --log-level LEVEL    error, warn, info (default) or debug (a line per buffer event)\n"
+        "  --config FILE        read `flag = value` lines first (default: %s\n"
+        "                       when it exists); flags given here override it\n"
         "  --shm-name NAME, --arena-mode MODE\n"
         "                       deprecated, ignored: the arena has no name in /dev/shm\n"
         "  --help               this text\n"
         "  --version            the daemon's version\n",
-        planner_default_policy());
+        planner_default_policy(), CONFIG_FILE_DEFAULT);
 }
 
 static void list_policies(FILE *f)
@@ -151,10 +156,15 @@ char *config_default_socket(bool *from_env)
     return strdup(buf);
 }
 
+/* Where the value being parsed came from: "" (the command line) or
+ * "FILE:LINE: ", for messages. */
+static const char *where = "";
+
 static int bad(const char *flag, const char *val, const char *why)
 {
-    fprintf(stderr, "orionrtd: bad value for %s: '%s' (%s)\n", flag, val, why);
-    usage(stderr);
+    fprintf(stderr, "orionrtd: %sbad value for %s: '%s' (%s)\n", where, flag, val, why);
+    if (where[0] == '\0')
+        usage(stderr);
     return -EINVAL;
 }
 
@@ -164,11 +174,10 @@ enum {
     OPT_MAX_CLIENTS, OPT_HELLO_TIMEOUT, OPT_HUGE_PAGES, OPT_HELP, OPT_VERSION,
     OPT_IO_TIMEOUT, OPT_MAX_PENDING, OPT_MAX_GRAPHS, OPT_CLIENT_MEMORY, OPT_MAX_UID_CLIENTS,
     OPT_UID_LIMIT,
+    OPT_LOG_LEVEL, OPT_CONFIG,
 };
 
-int config_parse(int argc, char **argv, struct config *cfg)
-{
-    static const struct option opts[] = {
+static const struct option opts[] = {
         {"socket", required_argument, NULL, OPT_SOCKET},
         {"arena-size", required_argument, NULL, OPT_ARENA_SIZE},
         {"shm-name", required_argument, NULL, OPT_SHM_NAME},
@@ -188,10 +197,61 @@ int config_parse(int argc, char **argv, struct config *cfg)
         {"client-memory", required_argument, NULL, OPT_CLIENT_MEMORY},
         {"max-uid-clients", required_argument, NULL, OPT_MAX_UID_CLIENTS},
         {"uid-limit", required_argument, NULL, OPT_UID_LIMIT},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"config", required_argument, NULL, OPT_CONFIG},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
-    };
+};
+
+static int parse_loop(int argc, char **argv, struct config *cfg);
+
+/* The --config FILE of argv (the last one given), or NULL. */
+static const char *config_flag(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    return path;
+}
+
+/* The file's settings, each parsed as if given as a flag, before argv's. */
+static int apply_file(const char *path, bool must_exist, struct config *cfg)
+{
+    struct config_file cf;
+    char err[1024];
+    int rc = config_file_read(path, opts, &cf, err, sizeof(err));
+    if (rc == -ENOENT && !must_exist) {
+        config_file_free(&cf);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "orionrtd: %s\n", err);
+        config_file_free(&cf);
+        return rc == -ENOMEM ? rc : -EINVAL;
+    }
+    char at[1100];
+    for (size_t i = 0; i < cf.n && rc == 0; i++) {
+        char prog[] = "orionrtd";
+        char *args[] = {prog, cf.e[i].flag, cf.e[i].value, NULL};
+        snprintf(at, sizeof(at), "%s:%d: ", path, cf.e[i].line);
+        where = at;
+        rc = parse_loop(cf.e[i].value != NULL ? 3 : 2, args, cfg);
+        where = "";
+    }
+    config_file_free(&cf);
+    cfg->config_path = path;
+    return rc;
+}
+
+int config_parse(int argc, char **argv, struct config *cfg)
+{
     memset(cfg, 0, sizeof(*cfg));
     cfg->arena_bytes = DEFAULT_ARENA_BYTES;
     cfg->socket_mode = 0660;
@@ -206,7 +266,23 @@ int config_parse(int argc, char **argv, struct config *cfg)
     cfg->max_graphs = DEFAULT_MAX_GRAPHS;
     cfg->client_memory = DEFAULT_CLIENT_MEMORY;
     cfg->max_uid_clients = DEFAULT_MAX_UID_CLIENTS;
+    cfg->log_level = LOG_LVL_INFO;
 
+    /* --help and --version need no file; a bad file must not hide them. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "--version") == 0)
+            return parse_loop(argc, argv, cfg);
+    const char *file = config_flag(argc, argv);
+    int rc = apply_file(file != NULL ? file : CONFIG_FILE_DEFAULT, file != NULL, cfg);
+    if (rc != 0)
+        return rc;
+    return parse_loop(argc, argv, cfg);
+}
+
+/* Parse argv's flags over *cfg; the final checks and defaults after the
+ * command line. */
+static int parse_loop(int argc, char **argv, struct config *cfg)
+{
     uint64_t v;
     int c;
     opterr = 0;
@@ -255,7 +331,7 @@ int config_parse(int argc, char **argv, struct config *cfg)
         case OPT_POLICY: {
             const struct planner_policy *found = planner_find(optarg);
             if (found == NULL) {
-                fprintf(stderr, "orionrtd: unknown policy '%s'; ", optarg);
+                fprintf(stderr, "orionrtd: %sunknown policy '%s'; ", where, optarg);
                 list_policies(stderr);
                 return -EINVAL;
             }
@@ -309,6 +385,15 @@ int config_parse(int argc, char **argv, struct config *cfg)
                 return bad("--uid-limit", optarg, "a size, 0 = no limit");
             cfg->uid_limit = v;
             break;
+        case OPT_LOG_LEVEL: {
+            enum log_level lvl;
+            if (log_level_parse(optarg, &lvl) < 0)
+                return bad("--log-level", optarg, "error, warn, info or debug");
+            cfg->log_level = (int)lvl;
+            break;
+        }
+        case OPT_CONFIG:
+            break; /* read before the other flags */
         case OPT_HELP:
             usage(stdout);
             list_policies(stdout);
@@ -331,6 +416,8 @@ int config_parse(int argc, char **argv, struct config *cfg)
         usage(stderr);
         return -EINVAL;
     }
+    if (where[0] != '\0')
+        return 0; /* one setting of the file: the checks come after the flags */
     if (cfg->arena_bytes < cfg->min_block) {
         fprintf(stderr, "orionrtd: --arena-size %llu is smaller than --min-block %llu\n",
                 (unsigned long long)cfg->arena_bytes, (unsigned long long)cfg->min_block);

@@ -25,9 +25,13 @@ struct config {
     uint64_t client_memory;  /* daemon memory one connection may make it hold */
     uint32_t max_uid_clients; /* connections one uid may have */
     uint64_t uid_limit;      /* arena bytes one uid may hold, 0 = none */
+    int log_level;           /* enum log_level (log.h) */
+    const char *config_path; /* the config file read (points into argv or static), or NULL */
 };
 
-/* Parse argv into *cfg (defaults for what is not given). --shm-name and
+/* Parse argv into *cfg (defaults for what is not given), after the config
+ * file (--config FILE, else /etc/orionrtd/orionrtd.conf when it exists),
+ * whose settings the flags override; an error in the file names its line. --shm-name and
  * --arena-mode are accepted and ignored, with a warning on stderr: the arena
  * has no name and no mode any more (a sealed memfd). Returns 0 to run,
  * 1 when --help or --version was printed (exit 0), or -EINVAL after printing

@@ -18,6 +18,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (--s->open_handles > 0)
         return;
     frame_reader_free(&s->rd);
+    free(s->client_name);
     free(s);
 }
 

@@ -31,6 +31,7 @@ static const struct request_handler handlers[] = {
     [ORION__REQUEST__BODY_BUFFER_RELEASE] = {req_buffer_release, false},
     [ORION__REQUEST__BODY_BUFFER_WAIT] = {req_buffer_wait, false},
     [ORION__REQUEST__BODY_STATS] = {req_stats, false},
+    [ORION__REQUEST__BODY_LIST] = {req_list, false},
     [ORION__REQUEST__BODY_FAULT_INJECT] = {req_fault_inject, false},
 };
 

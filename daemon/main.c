@@ -73,7 +73,7 @@ static void fit_fd_limit(const struct config *cfg)
             rl.rlim_cur = old;
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
-        log_msg("warning: the descriptor limit %llu is below --max-clients %u + %u of the "
+        log_warn("warning: the descriptor limit %llu is below --max-clients %u + %u of the "
                 "daemon's own: connections will fail before the client limit",
                 (unsigned long long)rl.rlim_cur, cfg->max_clients, FD_RESERVE);
 }
@@ -118,6 +118,7 @@ int main(int argc, char **argv)
     sigaddset(&stop_sigs, SIGINT);
     sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
     int rc = config_parse(argc, argv, &cfg);
+    log_set_level((enum log_level)cfg.log_level);
     if (rc != 0) {
         config_free(&cfg);
         if (rc == 1)
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
     snprintf(ready, sizeof(ready), "READY=1\nSTATUS=serving an arena of %llu bytes\nMAINPID=%ld",
              (unsigned long long)cfg.arena_bytes, (long)getpid());
     if ((rc = notify_send(ready)) < 0)
-        log_msg("cannot notify systemd: %s", strerror(-rc));
+        log_warn("cannot notify systemd: %s", strerror(-rc));
 
     uv_run(&loop, UV_RUN_DEFAULT); /* until SIGTERM/SIGINT */
     status = 0;

@@ -106,6 +106,32 @@ size_t registry_count(const struct registry *r)
     return r->n_buffers;
 }
 
+int registry_foreach(const struct registry *r,
+                     int (*fn)(const struct reg_buffer *b, void *arg), void *arg)
+{
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        for (const struct reg_buffer *b = r->table[i]; b != NULL; b = b->hnext) {
+            int rc = fn(b, arg);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int registry_foreach_holder(const struct reg_buffer *b,
+                            int (*fn)(const struct reg_owner *o, uint64_t n_conn,
+                                      uint64_t n_graph, void *arg),
+                            void *arg)
+{
+    for (const struct reg_hold *h = b->holders; h != NULL; h = h->buf_next) {
+        int rc = fn(h->owner, h->n_conn, h->n_graph, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 struct reg_buffer *registry_find(struct registry *r, const char *name)
 {
     struct reg_buffer *b = r->table[hash_name(name) & (r->n_buckets - 1)];

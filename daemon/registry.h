@@ -178,4 +178,17 @@ uint64_t registry_owner_conn_holds(const struct reg_owner *o);
 /* Buffers in the registry. */
 size_t registry_count(const struct registry *r);
 
+/* Call fn(b, arg) for every buffer, in no particular order; fn must not
+ * change the registry. Stops at, and returns, fn's first non-zero result. */
+int registry_foreach(const struct registry *r,
+                     int (*fn)(const struct reg_buffer *b, void *arg), void *arg);
+
+/* Call fn(o, n_conn, n_graph, arg) for every owner holding b, with its
+ * connection and graph holds on b; fn must not change the registry. Stops
+ * at, and returns, fn's first non-zero result. */
+int registry_foreach_holder(const struct reg_buffer *b,
+                            int (*fn)(const struct reg_owner *o, uint64_t n_conn,
+                                      uint64_t n_graph, void *arg),
+                            void *arg);
+
 #endif

@@ -41,7 +41,7 @@ int req_buffer_create(struct session *s, Orion__Request *req)
         reply_error(s, req->request_id, rc, "%s", err);
         return REQ_DONE;
     }
-    log_msg("client %llu: created buffer '%s' (%llu bytes at offset %llu)",
+    log_debug("client %llu: created buffer '%s' (%llu bytes at offset %llu)",
             (unsigned long long)s->id, b->name, (unsigned long long)b->bytes,
             (unsigned long long)b->off);
     reply_buffer(s, req->request_id, b);
@@ -86,7 +86,7 @@ int req_buffer_seal(struct session *s, Orion__Request *req)
         reply_error(s, id, rc, "buffer '%s' is sealed already", name);
         return REQ_DONE;
     }
-    log_msg("client %llu: sealed buffer '%s'", (unsigned long long)s->id, name);
+    log_debug("client %llu: sealed buffer '%s'", (unsigned long long)s->id, name);
     reply_buffer(s, id, b);
     return REQ_DONE;
 }

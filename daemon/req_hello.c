@@ -10,6 +10,8 @@
 #include "server.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifndef ORION_VERSION
 #define ORION_VERSION "0"
@@ -43,13 +45,47 @@ int req_hello(struct session *s, Orion__Request *req)
     resp.body_case = ORION__RESPONSE__BODY_HELLO;
     resp.hello = &hr;
     if (reply_with_fd(s, &resp, srv->arena->share_fd) == 0) {
-        char name[64];
+        char name[256];
         session_set(s, SESSION_HELLO);
         uv_timer_stop(&s->hello_timer);
-        log_msg("client %llu: hello from '%s'", (unsigned long long)s->id,
-                log_clean(h->client_name, name, sizeof(name)));
+        log_clean(h->client_name, name, sizeof(name));
+        /* Kept for List; without memory for it the client is listed unnamed. */
+        s->client_name = strdup(name);
+        log_msg("client %llu: hello from '%s'", (unsigned long long)s->id, name);
     }
     return REQ_DONE;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+    const Orion__UidUsage *x = *(Orion__UidUsage *const *)a, *y = *(Orion__UidUsage *const *)b;
+    return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Per uid: the bytes charged to its live connections, and their count.
+ * Computed from the sessions on each request, so nothing is kept in step.
+ * rows and ptrs have room for one row a session. Returns the rows used. */
+static size_t uid_usage(const struct server *srv, Orion__UidUsage *rows,
+                        Orion__UidUsage **ptrs)
+{
+    size_t n = 0;
+    for (const struct session *t = srv->sessions; t != NULL; t = t->next) {
+        if (session_has(t, SESSION_REFUSED | SESSION_CLOSING))
+            continue;
+        size_t i = 0;
+        while (i < n && rows[i].uid != (uint32_t)t->uid)
+            i++;
+        if (i == n) {
+            orion__uid_usage__init(&rows[n]);
+            rows[n].uid = (uint32_t)t->uid;
+            ptrs[n] = &rows[n];
+            n++;
+        }
+        rows[i].used_bytes += t->owner.used_bytes;
+        rows[i].clients++;
+    }
+    qsort(ptrs, n, sizeof(*ptrs), cmp_uid);
+    return n;
 }
 
 int req_stats(struct session *s, Orion__Request *req)
@@ -72,11 +108,24 @@ int req_stats(struct session *s, Orion__Request *req)
     sr.plan_cache_hits = cs.hits;
     sr.plan_cache_misses = cs.misses;
     sr.plan_cache_entries = (uint32_t)cs.entries;
+    size_t cap = (size_t)srv->n_sessions + 1;
+    Orion__UidUsage *rows = calloc(cap, sizeof(*rows));
+    Orion__UidUsage **ptrs = calloc(cap, sizeof(*ptrs));
+    if (rows == NULL || ptrs == NULL) {
+        free(rows);
+        free(ptrs);
+        reply_error(s, req->request_id, -ENOMEM, "out of memory building stats");
+        return REQ_DONE;
+    }
+    sr.n_uids = uid_usage(srv, rows, ptrs);
+    sr.uids = ptrs;
     Orion__Response resp = ORION__RESPONSE__INIT;
     resp.request_id = req->request_id;
     resp.body_case = ORION__RESPONSE__BODY_STATS;
     resp.stats = &sr;
     reply_send(s, &resp);
+    free(ptrs);
+    free(rows);
     return REQ_DONE;
 }
 

@@ -13,6 +13,7 @@
 #include "registry.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
@@ -57,6 +58,7 @@ struct session {
     uid_t uid;
     struct uid_usage *user;     /* its uid's record (NULL if refused before) */
     size_t buffered;            /* its unconsumed input, counted in srv->pending_bytes */
+    char *client_name;          /* Hello.client_name, cleaned for printing; owned */
     unsigned flags;             /* enum session_flag bits */
     struct reg_owner owner;
     struct frame_reader rd;
@@ -68,6 +70,13 @@ struct session {
     uint32_t n_graphs;
     struct session *prev, *next;
 };
+
+/* The session a registry owner is: every owner in the daemon is the one
+ * embedded in a session. */
+static inline struct session *session_of_owner(const struct reg_owner *o)
+{
+    return (struct session *)((char *)o - offsetof(struct session, owner));
+}
 
 static inline bool session_has(const struct session *s, unsigned f)
 {

@@ -19,6 +19,17 @@ case "$mode" in
 esac
 orion_deps "$mode"
 
+# One verdict line at the end, whatever happened.
+verdict() {
+    local rc=$?
+    if [ $rc -eq 0 ]; then
+        echo "== verdict: PASS (${mode:-plain and sanitize})"
+    else
+        echo "== verdict: FAIL (${mode:-plain and sanitize}; exit $rc: see the output above)"
+    fi
+}
+trap verdict EXIT
+
 # run_suites BUILD_DIR [CMAKE_ARGS...]
 run_suites() {
     local build="$1"

@@ -24,19 +24,22 @@ sbindir=$(cd "$(dirname "$bin")" && pwd)
 name=$(basename "$bin")
 
 status=0
-for unit in orionrtd.service orionrtd.socket; do
+for unit in orionrtd.service orionrtd.socket orionrtd-metrics.service; do
     if [ ! -f "$src/$unit.in" ]; then
         echo "test_systemd: FAIL: $src/$unit.in missing"
         exit 1
     fi
     # The installed binary is called orionrtd; point at the build tree's.
     sed -e "s|@CMAKE_INSTALL_FULL_SBINDIR@/orionrtd|$sbindir/$name|g" \
-        -e "s|@CMAKE_INSTALL_FULL_SBINDIR@|$sbindir|g" "$src/$unit.in" > "$tmp/$unit"
+        -e "s|@CMAKE_INSTALL_FULL_SBINDIR@|$sbindir|g" \
+        -e "s|@CMAKE_INSTALL_FULL_BINDIR@|$sbindir|g" "$src/$unit.in" > "$tmp/$unit"
     if grep -n '@[A-Z_]*@' "$tmp/$unit"; then
         echo "test_systemd: FAIL: $unit has a placeholder this test does not fill"
         status=1
     fi
 done
+
+cp "$src/orionrtd-metrics.timer" "$tmp/" || exit 1
 
 # Type=notify with the sandbox the daemon relies on: a unit edit that drops
 # one of these should be a deliberate change, caught here.
@@ -56,7 +59,8 @@ done
 
 # verify prints diagnostics on stderr and may still exit 0 for warnings:
 # any output at all is a failure.
-out=$(cd "$tmp" && systemd-analyze verify --man=no ./orionrtd.socket ./orionrtd.service 2>&1)
+out=$(cd "$tmp" && systemd-analyze verify --man=no ./orionrtd.socket ./orionrtd.service \
+    ./orionrtd-metrics.service ./orionrtd-metrics.timer 2>&1)
 rc=$?
 if [ $rc -ne 0 ] || [ -n "$out" ]; then
     echo "test_systemd: FAIL: systemd-analyze verify (exit $rc):"
@@ -64,7 +68,7 @@ if [ $rc -ne 0 ] || [ -n "$out" ]; then
     status=1
 fi
 if [ $status -eq 0 ]; then
-    echo "test_systemd: ok: orionrtd.service and orionrtd.socket verify clean"
+    echo "test_systemd: ok: orionrtd.service, orionrtd.socket and the metrics units verify clean"
     # Informational: how exposed the sandboxed service is (lower is better).
     (cd "$tmp" && systemd-analyze security --offline=yes ./orionrtd.service 2>/dev/null |
         tail -n 1) || true

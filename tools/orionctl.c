@@ -19,6 +19,7 @@ static void usage(FILE *f)
             "  plan      plan a MiniMalloc CSV or a graph JSON offline, show the plan\n"
             "  stats     show a running orionrtd's arena and counts\n"
             "  register  register a graph JSON with a running orionrtd, show its plan\n"
+            "  list      list a running orionrtd's graphs and named buffers, and who holds them\n"
             "\n"
             "options:\n"
             "  --socket PATH  the daemon's socket (default: $ORION_SOCKET, else\n"
@@ -77,10 +78,13 @@ int main(int argc, char **argv)
 
     if (strcmp(cmd, "plan") == 0)
         return orionctl_plan_main(argc, argv);
-    if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "register") == 0) {
+    if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "register") == 0 ||
+        strcmp(cmd, "list") == 0) {
 #ifdef ORION_HAVE_CLIENT
         if (strcmp(cmd, "stats") == 0)
             return orionctl_stats_main(socket_path, argc, argv);
+        if (strcmp(cmd, "list") == 0)
+            return orionctl_list_main(socket_path, argc, argv);
         return orionctl_register_main(socket_path, argc, argv);
 #else
         (void)socket_path;

@@ -11,4 +11,7 @@ int orionctl_plan_main(int argc, char **argv);
 int orionctl_stats_main(const char *socket_path, int argc, char **argv);
 int orionctl_register_main(const char *socket_path, int argc, char **argv);
 
+/* orionctl_list.c: what a running orionrtd holds, and for whom. */
+int orionctl_list_main(const char *socket_path, int argc, char **argv);
+
 #endif

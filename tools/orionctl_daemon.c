@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -16,6 +17,8 @@
 #include "errmsg.h"
 #include "graph_json.h"
 #include "orionctl.h"
+#include "orionctl_metrics.h"
+#include "orionctl_svg.h"
 
 /* Connect or say why not (the library's message names the socket). */
 static orion_client *connect_or_report(const char *socket_path)
@@ -51,9 +54,39 @@ static int print_json(json_t *obj)
 
 static void stats_usage(FILE *f)
 {
-    fprintf(f, "usage: orionctl [--socket PATH] stats [--json]\n"
+    fprintf(f, "usage: orionctl [--socket PATH] stats [--json | --prometheus] [--svg OUT.svg]\n"
                "  show the arena's byte counts, fragmentation and the daemon's counts\n"
-               "  --json  print one JSON object\n");
+               "  --json          print one JSON object\n"
+               "  --prometheus    print Prometheus text exposition (with bytes per uid)\n"
+               "  --svg OUT.svg   draw the arena: blocks by owner, and free space\n");
+}
+
+/* The stats and every per-uid row of one reply; message printed. */
+static int stats_fetch(orion_client *c, struct orion_stats *st, struct orion_uid_usage **rows,
+                       size_t *n_rows)
+{
+    size_t cap = 64;
+    for (;;) {
+        struct orion_uid_usage *r = calloc(cap, sizeof(*r));
+        if (r == NULL) {
+            fprintf(stderr, "orionctl: stats: out of memory\n");
+            return -ENOMEM;
+        }
+        size_t n;
+        int rc = orion_client_stats_uids(c, st, r, cap, &n);
+        if (rc < 0) {
+            fprintf(stderr, "orionctl: stats: %s\n", orion_client_error(c));
+            free(r);
+            return rc;
+        }
+        if (n <= cap) {
+            *rows = r;
+            *n_rows = n;
+            return 0;
+        }
+        free(r);
+        cap = n; /* more uids connected meanwhile: ask again with room for them */
+    }
 }
 
 static int stats_json(const struct orion_stats *st)
@@ -101,22 +134,33 @@ int orionctl_stats_main(const char *socket_path, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'j' },
+        { "prometheus", no_argument, NULL, 'P' },
+        { "svg", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    bool as_json = false;
+    bool as_json = false, as_prom = false;
+    const char *svg_path = NULL;
     int ch;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "jPS:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'j':
             as_json = true;
+            break;
+        case 'P':
+            as_prom = true;
+            break;
+        case 'S':
+            svg_path = optarg;
             break;
         case 'h':
             stats_usage(stdout);
             return 0;
         default:
-            fprintf(stderr, "orionctl stats: unknown option: %s\n", argv[optind - 1]);
+            fprintf(stderr, "orionctl stats: %s: %s\n",
+                    optopt == 'S' ? "option requires an argument" : "unknown option",
+                    argv[optind - 1]);
             stats_usage(stderr);
             return 2;
         }
@@ -126,18 +170,36 @@ int orionctl_stats_main(const char *socket_path, int argc, char **argv)
         stats_usage(stderr);
         return 2;
     }
+    if (as_json && as_prom) {
+        fprintf(stderr, "orionctl stats: --json and --prometheus are two formats; give one\n");
+        stats_usage(stderr);
+        return 2;
+    }
 
     orion_client *c = connect_or_report(socket_path);
     if (c == NULL)
         return 1;
     struct orion_stats st;
-    int rc = orion_client_stats(c, &st);
+    struct orion_uid_usage *rows = NULL;
+    size_t n_rows = 0;
+    int rc = stats_fetch(c, &st, &rows, &n_rows);
+    if (rc == 0 && svg_path != NULL)
+        rc = svg_arena_write(c, svg_path);
+    orion_client_close(c);
     if (rc < 0) {
-        fprintf(stderr, "orionctl: stats: %s\n", orion_client_error(c));
-        orion_client_close(c);
+        free(rows);
         return 1;
     }
-    orion_client_close(c);
+    if (svg_path != NULL && !as_json && !as_prom) {
+        free(rows);
+        return 0;
+    }
+    if (as_prom) {
+        rc = metrics_write(stdout, &st, rows, n_rows);
+        free(rows);
+        return rc == 0 && fflush(stdout) == 0 ? 0 : 1;
+    }
+    free(rows);
 
     if (as_json) {
         rc = stats_json(&st);

@@ -22,6 +22,7 @@
 #include "graph_json.h"
 #include "graph_reader.h"
 #include "orionctl.h"
+#include "orionctl_plan_out.h"
 #include "planner.h"
 #include "problem_csv.h"
 
@@ -34,6 +35,8 @@ struct plan_args {
     struct planner_opts opts;
     const char *in;     /* path or "-" */
     const char *out;    /* NULL = stdout */
+    bool json;          /* --json: the plan as one JSON object */
+    const char *svg;    /* --svg FILE: and as a picture */
 };
 
 static void usage(FILE *f)
@@ -55,6 +58,10 @@ static void usage(FILE *f)
             "  -t, --time-limit SECONDS let the policy search this long (default 0: its\n"
             "                           fast default)\n"
             "  -o, --output FILE        write to FILE instead of stdout\n"
+            "  -j, --json               write the plan as one JSON object (every tensor's id,\n"
+            "                           name, kind, lifetime, offset, bytes; peak, lower\n"
+            "                           bound, policy, ms)\n"
+            "  -s, --svg FILE           also draw the plan to FILE (SVG)\n"
             "  -l, --list-policies      list the policies and exit\n"
             "  -h, --help               show this help\n",
             planner_default_policy());
@@ -85,6 +92,8 @@ static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
         {"policy", required_argument, NULL, 'p'},
         {"time-limit", required_argument, NULL, 't'},
         {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},
+        {"svg", required_argument, NULL, 's'},
         {"list-policies", no_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -97,7 +106,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
     *listed = false;
     opterr = 0;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "p:t:o:lh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:t:o:js:lh", opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             policy = optarg;
@@ -117,6 +126,12 @@ static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
         case 'o':
             a->out = optarg;
             break;
+        case 'j':
+            a->json = true;
+            break;
+        case 's':
+            a->svg = optarg;
+            break;
         case 'l':
             list_policies();
             *listed = true;
@@ -127,7 +142,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a, bool *listed)
             return 0;
         default:
             fprintf(stderr, "orionctl plan: %s: %s\n",
-                    optopt != 0 && strchr("pto", optopt) != NULL ? "option needs an argument"
+                    optopt != 0 && strchr("ptos", optopt) != NULL ? "option needs an argument"
                                                                  : "unknown option",
                     argv[optind - 1]);
             usage(stderr);
@@ -271,10 +286,12 @@ static int plan_problem(const struct plan_args *a, const char *src, struct probl
         return 1;
     }
     lb = planner_lower_bound(p->bufs, p->n);
+    if (a->svg != NULL && plan_out_problem_svg(a->svg, src, p, peak, lb, a->policy) != 0)
+        return 1;
     f = open_out(a->out);
     if (f == NULL)
         return 1;
-    rc = problem_csv_write(f, p);
+    rc = a->json ? plan_out_problem_json(f, p, peak, lb, a->policy, ms) : problem_csv_write(f, p);
     status = close_out(f, a->out);
     if (rc < 0 && status == 0) {
         fprintf(stderr, "orionctl plan: %s: write failed\n",
@@ -318,10 +335,20 @@ static int plan_graph(const struct plan_args *a, const char *src, const struct g
         fprintf(stderr, "orionctl plan: %s: invalid graph: %s\n", src, err);
         return 1;
     }
+    if (a->svg != NULL && plan_out_graph_svg(a->svg, src, g, &plan) != 0)
+        goto out_free_plan;
     f = open_out(a->out);
     if (f == NULL)
         goto out_free_plan;
-    print_table(f, g, &plan);
+    if (a->json) {
+        if (plan_out_graph_json(f, g, &plan) < 0) {
+            fprintf(stderr, "orionctl plan: %s: cannot write JSON\n", src);
+            close_out(f, a->out);
+            goto out_free_plan;
+        }
+    } else {
+        print_table(f, g, &plan);
+    }
     status = close_out(f, a->out);
     if (status == 0)
         summary(plan.peak_bytes, plan.lower_bound_bytes, plan.policy, plan.plan_ms);
