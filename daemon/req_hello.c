@@ -62,27 +62,23 @@ static int cmp_uid(const void *a, const void *b)
     return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-/* Per uid: the bytes charged to its live connections, and their count.
- * Computed from the sessions on each request, so nothing is kept in step.
- * rows and ptrs have room for one row a session. Returns the rows used. */
+/* Per uid with a live connection, from the daemon's per-user records
+ * (uids.h): the arena bytes charged to it (its connections' workspaces and
+ * the buffers they created, while those live: what --uid-limit counts) and
+ * its connections. rows and ptrs have room for every record. */
 static size_t uid_usage(const struct server *srv, Orion__UidUsage *rows,
                         Orion__UidUsage **ptrs)
 {
     size_t n = 0;
-    for (const struct session *t = srv->sessions; t != NULL; t = t->next) {
-        if (session_has(t, SESSION_REFUSED | SESSION_CLOSING))
+    for (const struct uid_usage *u = srv->uids.list; u != NULL; u = u->next) {
+        if (u->conns == 0)
             continue;
-        size_t i = 0;
-        while (i < n && rows[i].uid != (uint32_t)t->uid)
-            i++;
-        if (i == n) {
-            orion__uid_usage__init(&rows[n]);
-            rows[n].uid = (uint32_t)t->uid;
-            ptrs[n] = &rows[n];
-            n++;
-        }
-        rows[i].used_bytes += t->owner.used_bytes;
-        rows[i].clients++;
+        orion__uid_usage__init(&rows[n]);
+        rows[n].uid = (uint32_t)u->uid;
+        rows[n].used_bytes = u->quota.used_bytes;
+        rows[n].clients = u->conns;
+        ptrs[n] = &rows[n];
+        n++;
     }
     qsort(ptrs, n, sizeof(*ptrs), cmp_uid);
     return n;
@@ -108,7 +104,9 @@ int req_stats(struct session *s, Orion__Request *req)
     sr.plan_cache_hits = cs.hits;
     sr.plan_cache_misses = cs.misses;
     sr.plan_cache_entries = (uint32_t)cs.entries;
-    size_t cap = (size_t)srv->n_sessions + 1;
+    size_t cap = 1;
+    for (const struct uid_usage *u = srv->uids.list; u != NULL; u = u->next)
+        cap++;
     Orion__UidUsage *rows = calloc(cap, sizeof(*rows));
     Orion__UidUsage **ptrs = calloc(cap, sizeof(*ptrs));
     if (rows == NULL || ptrs == NULL) {
