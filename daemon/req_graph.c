@@ -70,6 +70,7 @@ struct plan_job {
     bool pooled;
     int rc;
     char err[512];
+    char gname[64];             /* the graph's name, cleaned for messages */
     /* A large graph's reply, built on a second trip to the pool: */
     uint64_t graph_id;
     uint64_t ws_off;
@@ -114,6 +115,10 @@ static void plan_run(struct job *j)
     if (rg->policy[0] != '\0')
         job->policy = pol->name;
     job->rc = wire_graph_build(rg, &job->lim, &job->wg, job->err, sizeof(job->err));
+    /* The graph is self-contained now: the decoded request, ten times the
+     * frame in small blocks, goes before planning rather than after. */
+    wire_request_free(job->req);
+    job->req = NULL;
     if (job->rc < 0)
         return;
     job->rc = graph_plan_build_cached(&job->wg.g, &job->lim, job->policy, NULL, job->cache,
@@ -255,8 +260,7 @@ static void reply_run(struct job *j)
 static void reply_done(struct job *j, struct session *s)
 {
     struct plan_job *job = (struct plan_job *)j;
-    char gname[64];
-    log_clean(job->req->register_graph->name, gname, sizeof(gname));
+    const char *gname = job->gname;
     struct sgraph *g = session_find_graph(s, job->graph_id);
     if (job->reply == NULL) {
         if (g != NULL) {
@@ -281,8 +285,7 @@ static void plan_done(struct job *j, struct session *s)
     const struct graph *gr = &job->wg.g;
     uint64_t id = job->request_id;
     char err[512];
-    char gname[64];
-    log_clean(job->req->register_graph->name, gname, sizeof(gname));
+    const char *gname = job->gname;
     if (job->rc < 0) {
         reply_error(s, id, job->rc, "graph '%s': %s", gname,
                     job->err[0] ? job->err : strerror(-job->rc));
@@ -371,6 +374,7 @@ int req_register_graph(struct session *s, Orion__Request *req)
     }
     job->req = req;
     job->request_id = req->request_id;
+    log_clean(req->register_graph->name, job->gname, sizeof(job->gname));
     job->lim = srv->limits;
     job->policy = srv->cfg->policy;
     job->cache = cache_get();

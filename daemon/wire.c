@@ -137,6 +137,18 @@ int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
     return -EPROTO;
 }
 
+/* Copy s ("" = none: NULL) to *np and advance it. */
+static const char *keep_name(char **np, const char *s)
+{
+    if (s[0] == '\0')
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = *np;
+    memcpy(d, s, n);
+    *np += n;
+    return d;
+}
+
 int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *lim,
                      struct wire_graph *wg, char *err, size_t err_len)
 {
@@ -150,37 +162,54 @@ int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *
     int rc = liveness_check_counts(rg->n_tensors, rg->n_ops, lim, err, err_len);
     if (rc < 0)
         return rc;
+    size_t n_refs = 0, name_bytes = name_len + 1;
     for (size_t i = 0; i < rg->n_ops; i++) {
         const Orion__Op *op = rg->ops[i];
         rc = liveness_check_op_refs((uint32_t)i, op->name, (uint64_t)op->n_inputs + op->n_outputs,
                                     lim, err, err_len);
         if (rc < 0)
             return rc;
+        n_refs += op->n_inputs + op->n_outputs;
+        name_bytes += strlen(op->name) + 1;
     }
+    for (size_t i = 0; i < rg->n_tensors; i++)
+        name_bytes += strlen(rg->tensors[i]->share) + 1 + strlen(rg->tensors[i]->name) + 1;
     if (rg->n_tensors > 0 && (wg->tensors = calloc(rg->n_tensors, sizeof(*wg->tensors))) == NULL)
         goto err_nomem;
     if (rg->n_ops > 0 && (wg->ops = calloc(rg->n_ops, sizeof(*wg->ops))) == NULL)
         goto err_nomem;
+    if (n_refs > 0 && (wg->refs = malloc(n_refs * sizeof(*wg->refs))) == NULL)
+        goto err_nomem;
+    if ((wg->names = malloc(name_bytes)) == NULL)
+        goto err_nomem;
+    char *np = wg->names;
     for (size_t i = 0; i < rg->n_tensors; i++) {
         const Orion__Tensor *t = rg->tensors[i];
         struct graph_tensor *gt = &wg->tensors[i];
         gt->id = t->id;
         gt->bytes = t->bytes;
         gt->align = t->align;
-        gt->kind = (enum tensor_kind)t->kind;             /* liveness refuses unknown ones */
-        gt->share = t->share[0] != '\0' ? t->share : NULL; /* and misplaced ones */
-        gt->name = t->name[0] != '\0' ? t->name : NULL;
+        gt->kind = (enum tensor_kind)t->kind;           /* liveness refuses unknown ones */
+        gt->share = keep_name(&np, t->share);           /* and misplaced ones */
+        gt->name = keep_name(&np, t->name);
     }
+    uint64_t *rp = wg->refs;
     for (size_t i = 0; i < rg->n_ops; i++) {
         const Orion__Op *op = rg->ops[i];
         struct graph_op *go = &wg->ops[i];
-        go->name = op->name[0] != '\0' ? op->name : NULL;
-        go->inputs = op->inputs;
+        go->name = keep_name(&np, op->name);
+        go->inputs = rp;
         go->n_inputs = (uint32_t)op->n_inputs;
-        go->outputs = op->outputs;
+        if (op->n_inputs > 0)
+            memcpy(rp, op->inputs, op->n_inputs * sizeof(*rp));
+        rp += op->n_inputs;
+        go->outputs = rp;
         go->n_outputs = (uint32_t)op->n_outputs;
+        if (op->n_outputs > 0)
+            memcpy(rp, op->outputs, op->n_outputs * sizeof(*rp));
+        rp += op->n_outputs;
     }
-    wg->g.name = rg->name[0] != '\0' ? rg->name : NULL;
+    wg->g.name = keep_name(&np, rg->name);
     wg->g.tensors = wg->tensors;
     wg->g.n_tensors = (uint32_t)rg->n_tensors;
     wg->g.ops = wg->ops;
@@ -198,6 +227,10 @@ void wire_graph_free(struct wire_graph *wg)
 {
     free(wg->tensors);
     free(wg->ops);
+    free(wg->refs);
+    free(wg->names);
     wg->tensors = NULL;
     wg->ops = NULL;
+    wg->refs = NULL;
+    wg->names = NULL;
 }

@@ -34,12 +34,16 @@ int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
 /* Free a request wire_unpack decoded; NULL is fine. */
 void wire_request_free(Orion__Request *req);
 
-/* A graph built from a RegisterGraph: g points into rg and into the two
- * arrays, which wire_graph_free releases (rg stays the caller's). */
+/* A graph built from a RegisterGraph, self-contained: its references and
+ * names are copied into arrays of its own, so the decoded request (about
+ * ten times the frame's size in protobuf-c's small blocks) can be freed
+ * before planning. wire_graph_free releases it. */
 struct wire_graph {
     struct graph g;
     struct graph_tensor *tensors;
     struct graph_op *ops;
+    uint64_t *refs;             /* every op's inputs, then outputs */
+    char *names;                /* the graph's, tensors' and ops' names, NUL-ended */
 };
 
 /* Build wg from rg. Counts and references are checked against lim first
