@@ -597,34 +597,10 @@ uint64_t orion_client_arena_bytes(const orion_client *c)
 
 int orion_client_stats(orion_client *c, struct orion_stats *st)
 {
-    int rc = client_check_usable(c);
-    if (rc < 0)
-        return rc;
-    if (st == NULL)
-        return client_fail(c, -EINVAL, "orion_client_stats: st is NULL");
-    Orion__Stats body = ORION__STATS__INIT;
-    Orion__Request req = ORION__REQUEST__INIT;
-    req.body_case = ORION__REQUEST__BODY_STATS;
-    req.stats = &body;
-    Orion__Response *resp;
-    rc = client_call(c, &req, ORION__RESPONSE__BODY_STATS, &resp);
-    if (rc < 0)
-        return rc;
-    const Orion__StatsReply *s = resp->stats;
-    *st = (struct orion_stats){
-        .arena_bytes = s->arena_bytes,
-        .used_bytes = s->used_bytes,
-        .free_bytes = s->free_bytes,
-        .largest_free_bytes = s->largest_free_bytes,
-        .fragmentation = s->fragmentation,
-        .clients = s->clients,
-        .graphs = s->graphs,
-        .buffers = s->buffers,
-        .allocations = s->allocations,
-        .plan_cache_hits = s->plan_cache_hits,
-        .plan_cache_misses = s->plan_cache_misses,
-        .plan_cache_entries = s->plan_cache_entries,
-    };
-    orion__response__free_unpacked(resp, NULL);
-    return 0;
+    size_t n_rows;
+    if (st == NULL) {
+        int rc = client_check_usable(c);
+        return rc < 0 ? rc : client_fail(c, -EINVAL, "orion_client_stats: st is NULL");
+    }
+    return orion_client_stats_uids(c, st, NULL, 0, &n_rows);
 }
