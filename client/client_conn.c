@@ -516,9 +516,12 @@ int orion_client_connect(const char *socket_path, orion_client **out, char *err,
         goto err_close_fd;
     }
 
-    rc = client_check_peer(c, socket_path);
-    if (rc < 0)
+    char why[CLIENT_ERR_LEN];
+    rc = client_check_peer(c->fd, socket_path, why, sizeof(why));
+    if (rc < 0) {
+        client_fail(c, rc, "%s", why);
         goto err_close_fd;
+    }
     rc = set_recv_timeout(c->fd, HANDSHAKE_TIMEOUT_S);
     if (rc < 0) {
         client_fail(c, rc, "cannot set the handshake timeout: %s", strerror(-rc));
@@ -593,14 +596,4 @@ void *orion_client_arena_base(const orion_client *c)
 uint64_t orion_client_arena_bytes(const orion_client *c)
 {
     return c != NULL ? c->arena_bytes : 0;
-}
-
-int orion_client_stats(orion_client *c, struct orion_stats *st)
-{
-    size_t n_rows;
-    if (st == NULL) {
-        int rc = client_check_usable(c);
-        return rc < 0 ? rc : client_fail(c, -EINVAL, "orion_client_stats: st is NULL");
-    }
-    return orion_client_stats_uids(c, st, NULL, 0, &n_rows);
 }

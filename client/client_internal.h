@@ -89,8 +89,8 @@ bool client_range_ok(const orion_client *c, uint64_t off, uint64_t bytes);
  * characters; this bounds the size). Returns 0 or -EINVAL with message. */
 int client_check_name(orion_client *c, const char *name);
 
-/* Is the peer on c->fd (connected to path) root, the caller's uid, or
- * $ORION_DAEMON_UID? 0, or -EPERM / -EINVAL / -errno with a message on c. */
-int client_check_peer(orion_client *c, const char *path);
+/* Is the peer on fd (connected to path) root, the caller's uid, or
+ * $ORION_DAEMON_UID? 0, or -EPERM / -EINVAL / -errno with a message in err. */
+int client_check_peer(int fd, const char *path, char *err, size_t err_len);
 
 #endif

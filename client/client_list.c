@@ -156,3 +156,13 @@ int orion_client_stats_uids(orion_client *c, struct orion_stats *st,
     orion__response__free_unpacked(resp, NULL);
     return 0;
 }
+
+int orion_client_stats(orion_client *c, struct orion_stats *st)
+{
+    size_t n_rows;
+    if (st == NULL) {
+        int rc = client_check_usable(c);
+        return rc < 0 ? rc : client_fail(c, -EINVAL, "orion_client_stats: st is NULL");
+    }
+    return orion_client_stats_uids(c, st, NULL, 0, &n_rows);
+}

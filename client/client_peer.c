@@ -4,18 +4,31 @@
 #include "client_internal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-int client_check_peer(orion_client *c, const char *path)
+static int peer_fail(char *err, size_t err_len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int peer_fail(char *err, size_t err_len, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int client_check_peer(int fd, const char *path, char *err, size_t err_len)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-        return client_fail(c, -errno, "cannot tell who serves %s (SO_PEERCRED): %s", path,
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return peer_fail(err, err_len, -errno, "cannot tell who serves %s (SO_PEERCRED): %s", path,
                            strerror(errno));
     uid_t me = getuid();
     if (cred.uid == 0 || cred.uid == me)
@@ -26,13 +39,13 @@ int client_check_peer(orion_client *c, const char *path)
         errno = 0;
         unsigned long v = strtoul(named, &end, 10);
         if (errno != 0 || *end != '\0' || v > (unsigned long)(uid_t)-1)
-            return client_fail(c, -EINVAL, "ORION_DAEMON_UID='%s' is not a uid", named);
+            return peer_fail(err, err_len, -EINVAL, "ORION_DAEMON_UID='%s' is not a uid", named);
         if ((uid_t)v == cred.uid)
             return 0;
     }
-    return client_fail(c, -EPERM,
-                       "%s is served by pid %d of uid %u, which is neither root nor you "
-                       "(uid %u): not trusting it. If that daemon is yours, set "
-                       "ORION_DAEMON_UID=%u", path, (int)cred.pid, (unsigned)cred.uid,
-                       (unsigned)me, (unsigned)cred.uid);
+    return peer_fail(err, err_len, -EPERM,
+                     "%s is served by pid %d of uid %u, which is neither root nor you "
+                     "(uid %u): not trusting it. If that daemon is yours, set "
+                     "ORION_DAEMON_UID=%u", path, (int)cred.pid, (unsigned)cred.uid,
+                     (unsigned)me, (unsigned)cred.uid);
 }
