@@ -156,6 +156,9 @@ static void process(struct session *s)
             return;
         }
         s->srv->on_frame(s, msg, len);
+        /* A large frame handed on (copied) must not stay buffered while its
+         * request runs: the handler is done with msg. */
+        frame_reader_trim(&s->rd);
     }
     if (!session_has(s, SESSION_CLOSING))
         after_input(s);
