@@ -616,6 +616,7 @@ int orion_client_stats(orion_client *c, struct orion_stats *st)
         .graphs = s->graphs,
         .buffers = s->buffers,
         .allocations = s->allocations,
+        .channels = s->channels,
     };
     orion__response__free_unpacked(resp, NULL);
     return 0;

@@ -1,6 +1,6 @@
 /* requests.h - the request handlers, one file per family: req_hello.c
  * (hello, stats, fault injection), req_graph.c (register, release), req_buffer.c (named
- * buffers). dispatch.c maps a request's body case to its handler.
+ * buffers), req_channel.c (channels). dispatch.c maps a request's body case to its handler.
  *
  * A handler answers req (reply.h), or marks the session busy and answers
  * later (then server_resume). It returns REQ_KEPT if it took ownership of
@@ -31,5 +31,10 @@ request_fn req_buffer_open;
 request_fn req_buffer_seal;
 request_fn req_buffer_release;
 request_fn req_buffer_wait;
+
+/* req_channel.c */
+request_fn req_channel_create;
+request_fn req_channel_open;
+request_fn req_channel_close;
 
 #endif

@@ -49,6 +49,7 @@ struct orion_stats {
     uint32_t graphs;
     uint32_t buffers;
     uint64_t allocations;   /* live buddy allocations */
+    uint32_t channels;      /* channels alive */
 };
 
 /* The daemon's figures, as of now. */

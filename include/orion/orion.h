@@ -6,5 +6,6 @@
 #include "client.h"
 #include "graph.h"
 #include "buffer.h"
+#include "channel.h"
 
 #endif
