@@ -49,7 +49,7 @@ static void plan_run(struct job *j)
     struct plan_job *job = (struct plan_job *)j;
     const Orion__RegisterGraph *rg = job->req->register_graph;
     job->err[0] = '\0';
-    const struct planner_policy *pol;
+    const struct planner_policy *pol = NULL;
     if (rg->policy[0] != '\0' && (pol = planner_find(rg->policy)) == NULL) {
         char list[256];
         char pname[64];
