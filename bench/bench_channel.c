@@ -1,6 +1,11 @@
-/* bench_channel.c - phase 1: the channel ring (proto/chan.c) against a raw
- * shared-memory futex ring written here (the limit), two processes over a
- * MAP_SHARED mapping, no daemon.
+/* bench_channel.c - channels against the limit and against today: four
+ * transports between two processes,
+ *   raw     a shared-memory futex ring written here (the limit)
+ *   ring    the channel ring (proto/chan.c) over a MAP_SHARED mapping, no daemon
+ *   client  orion_channel_* through a running orionrtd (started here, through
+ *           the tests' harness): create/open/close on the socket, the ring after
+ *   buffer  today's named-buffer hand-off through the same daemon: per message
+ *           create, write, seal, wait_unused, release / wait, read, release
  *
  * For 4 KiB, 1 MiB and 16 MiB messages, in two modes:
  *   handoff  the producer writes 8 bytes, the consumer reads 8 (the transport)
@@ -26,8 +31,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <orion/orion.h>
+
 #include "chan.h"
 #include "futex.h"
+#include "harness_daemon.h"
+
+#define N_KINDS 4
+static const char *kind_names[N_KINDS] = {"raw", "ring", "client", "buffer"};
+static char g_sock[108];       /* the daemon's socket (client, buffer) */
+static unsigned g_pipe_seq;    /* names of channels and buffers */
 
 #define DEPTH 4u
 
@@ -106,7 +119,12 @@ static void raw_wait(_Atomic uint64_t *var, uint64_t want_gt, _Atomic uint32_t *
 /* ---- One interface over both. ------------------------------------------- */
 
 struct end {
-    int kind; /* 0 raw, 1 chan */
+    int kind; /* 0 raw, 1 ring, 2 client, 3 buffer */
+    orion_client *cl;
+    orion_channel *ch;
+    orion_buffer *buf;
+    char name[64];
+    uint64_t seq, bytes;
     struct raw *r;
     uint64_t stride;
     uint64_t ptail, chead; /* raw: local copies */
@@ -114,8 +132,34 @@ struct end {
     struct chan_consumer c;
 };
 
+static void die(struct end *e, const char *what, int rc)
+{
+    fprintf(stderr, "bench_channel: %s %s: %d %s\n", kind_names[e->kind], what, rc,
+            e->cl ? orion_client_error(e->cl) : "");
+    exit(1);
+}
+
+static void buf_name(struct end *e, char *out, size_t n)
+{
+    snprintf(out, n, "%s-%llu", e->name, (unsigned long long)e->seq);
+}
+
 static void *e_acquire(struct end *e)
 {
+    int rc;
+    if (e->kind == 2) {
+        void *s;
+        if ((rc = orion_channel_acquire(e->ch, -1, &s)) != 0)
+            die(e, "acquire", rc);
+        return s;
+    }
+    if (e->kind == 3) {
+        char n[96];
+        buf_name(e, n, sizeof(n));
+        if ((rc = orion_buffer_create(e->cl, n, e->bytes, &e->buf)) != 0)
+            die(e, "create", rc);
+        return orion_buffer_ptr(e->buf);
+    }
     if (e->kind == 0) {
         /* a slot is free when head - tail < DEPTH */
         if (e->chead >= DEPTH)
@@ -130,6 +174,20 @@ static void *e_acquire(struct end *e)
 
 static void e_publish(struct end *e, void *slot, uint64_t bytes)
 {
+    int rc;
+    if (e->kind == 2) {
+        if ((rc = orion_channel_publish(e->ch, slot, bytes)) != 0)
+            die(e, "publish", rc);
+        return;
+    }
+    if (e->kind == 3) {
+        if ((rc = orion_buffer_seal(e->buf)) != 0 ||
+            (rc = orion_buffer_wait_unused(e->buf, -1)) != 0 ||
+            (rc = orion_buffer_release(e->buf)) != 0)
+            die(e, "seal/wait_unused/release", rc);
+        e->seq++;
+        return;
+    }
     if (e->kind == 0) {
         (void)slot;
         e->r->bytes[e->chead % DEPTH] = bytes;
@@ -143,6 +201,21 @@ static void e_publish(struct end *e, void *slot, uint64_t bytes)
 
 static const void *e_receive(struct end *e, uint64_t *bytes)
 {
+    int rc;
+    if (e->kind == 2) {
+        const void *s;
+        if ((rc = orion_channel_receive(e->ch, -1, &s, bytes, NULL)) != 0)
+            die(e, "receive", rc);
+        return s;
+    }
+    if (e->kind == 3) {
+        char n[96];
+        buf_name(e, n, sizeof(n));
+        if ((rc = orion_buffer_wait(e->cl, n, -1, &e->buf)) != 0)
+            die(e, "wait", rc);
+        *bytes = orion_buffer_size(e->buf);
+        return orion_buffer_ptr(e->buf);
+    }
     if (e->kind == 0) {
         raw_wait(&e->r->head, e->ptail, &e->r->data_futex, &e->r->data_sleepers);
         *bytes = e->r->bytes[e->ptail % DEPTH];
@@ -156,6 +229,18 @@ static const void *e_receive(struct end *e, uint64_t *bytes)
 
 static void e_done(struct end *e, const void *slot)
 {
+    int rc;
+    if (e->kind == 2) {
+        if ((rc = orion_channel_done(e->ch, slot)) != 0)
+            die(e, "done", rc);
+        return;
+    }
+    if (e->kind == 3) {
+        if ((rc = orion_buffer_release(e->buf)) != 0)
+            die(e, "release", rc);
+        e->seq++;
+        return;
+    }
     if (e->kind == 0) {
         (void)slot;
         atomic_store(&e->r->tail, ++e->ptail);
@@ -174,11 +259,17 @@ struct pipe_ {
     struct chan_ref ref;
     uint32_t idx;
     uint64_t start;
+    char name[64];
 };
 
 static void pipe_make(struct pipe_ *p, int kind, uint64_t bytes)
 {
     p->kind = kind;
+    snprintf(p->name, sizeof(p->name), "bench-%u-%u", (unsigned)getpid(), ++g_pipe_seq);
+    if (kind >= 2) {
+        p->mem = NULL;
+        return;
+    }
     if (kind == 0) {
         p->mem_bytes = sizeof(struct raw) + DEPTH * ((bytes + 63) & ~63ull);
         p->mem = shm(p->mem_bytes);
@@ -197,6 +288,29 @@ static void end_open(struct end *e, struct pipe_ *p, int producer, uint64_t byte
     memset(e, 0, sizeof(*e));
     e->kind = p->kind;
     e->stride = (bytes + 63) & ~63ull;
+    e->bytes = bytes;
+    memcpy(e->name, p->name, sizeof(e->name));
+    if (p->kind >= 2) {
+        char err[256];
+        int rc = orion_client_connect(g_sock, &e->cl, err, sizeof(err));
+        if (rc != 0) {
+            fprintf(stderr, "bench_channel: connect %s: %s\n", g_sock, err);
+            exit(1);
+        }
+        if (p->kind == 3)
+            return;
+        struct orion_channel_config cfg = {bytes, DEPTH, 1};
+        if (!producer) {
+            if ((rc = orion_channel_open(e->cl, p->name, 30000, &e->ch)) != 0)
+                die(e, "open", rc);
+            return;
+        }
+        if ((rc = orion_channel_create(e->cl, p->name, &cfg, &e->ch)) != 0)
+            die(e, "create", rc);
+        while (orion_channel_consumers(e->ch) < 1) /* its consumer gets every message */
+            usleep(100);
+        return;
+    }
     if (p->kind == 0) {
         e->r = p->mem;
         return;
@@ -205,6 +319,20 @@ static void end_open(struct end *e, struct pipe_ *p, int producer, uint64_t byte
                  : chan_consumer_open(&e->c, p->mem, p->mem_bytes, &p->ref.geom, p->idx,
                                       p->start))
         abort();
+}
+
+static void end_close(struct end *e)
+{
+    orion_channel_close(e->ch);
+    orion_client_close(e->cl);
+    e->ch = NULL;
+    e->cl = NULL;
+}
+
+static void pipe_free(struct pipe_ *p)
+{
+    if (p->mem != NULL)
+        munmap(p->mem, p->mem_bytes);
 }
 
 static void produce(void *slot, uint64_t bytes, uint64_t seq, int touch)
@@ -283,6 +411,8 @@ static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct
         atomic_store(&cnt->syscalls, my_syscalls() - sy);
         atomic_store(&cnt->csw, my_csw() - cs);
         atomic_store(&cnt->sink, sk);
+        end_close(&in);
+        end_close(&outp);
         _exit(0);
     }
     struct end outp, in;
@@ -306,6 +436,8 @@ static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct
             lat[i - 10] = now_ns() - t0;
     }
     uint64_t sys = my_syscalls() - s0, csw = my_csw() - c0;
+    end_close(&outp);
+    end_close(&in);
     waitpid(pid, NULL, 0);
     sys += atomic_load(&cnt->syscalls);
     csw += atomic_load(&cnt->csw);
@@ -317,8 +449,8 @@ static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct
     if (sink == 42)
         fputc(' ', stderr);
     free(lat);
-    munmap(ab.mem, ab.mem_bytes);
-    munmap(ba.mem, ba.mem_bytes);
+    pipe_free(&ab);
+    pipe_free(&ba);
     munmap(cnt, sizeof(*cnt));
 }
 
@@ -340,6 +472,10 @@ static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
             produce(s, bytes, i, touch);
             e_publish(&outp, s, bytes);
         }
+        /* Stay the producer until everything is received (client, buffer). */
+        while (outp.ch != NULL && orion_channel_consumers(outp.ch) > 0)
+            usleep(100);
+        end_close(&outp);
         _exit(0);
     }
     end_open(&in, &ab, 0, bytes);
@@ -352,10 +488,11 @@ static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
         e_done(&in, m);
     }
     double rate = n / ((now_ns() - t0) / 1e9);
+    end_close(&in);
     waitpid(pid, NULL, 0);
     if (sink == 42)
         fputc(' ', stderr);
-    munmap(ab.mem, ab.mem_bytes);
+    pipe_free(&ab);
     return rate;
 }
 
@@ -365,51 +502,60 @@ int main(int argc, char **argv)
     static const char *names[] = {"4k", "1m", "16m"};
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     double worst_p50 = 0, worst_rate = 1e9, worst_sys = 0;
-    char kv[2048];
+    char kv[4096];
     size_t kvn = 0;
 
-    printf("two processes, depth %u, spin %u ns before sleeping; p50/p99 are round trips\n",
+    struct harness_daemon d = {0};
+    d.slot = -1;
+    const char *const extra[] = {"--arena-size", "512M", NULL};
+    char *why = NULL;
+    if (harness_daemon_start_explained(&d, extra, &why) != 0) {
+        fprintf(stderr, "bench_channel: cannot start orionrtd: %s\n", why ? why : "");
+        return 1;
+    }
+    snprintf(g_sock, sizeof(g_sock), "%s", d.socket_path);
+
+    printf("two processes, depth %u, spin %u ns before sleeping; p50/p99 are round trips "
+           "(us); sys/it: futex calls per iteration, both sides (buffer: not counted)\n",
            DEPTH, CHAN_SPIN_NS_DEFAULT);
-    printf("%-4s %-7s | %9s %9s %9s | %9s %9s %9s | %10s %10s | %6s %6s | %5s %5s\n", "size",
-           "mode", "raw p50", "chan p50", "ratio", "raw p99", "chan p99", "ratio", "raw /s",
-           "chan /s", "ratio", "", "sys/it", "csw/it");
+    printf("%-4s %-7s %-6s | %9s %9s | %10s | %7s %7s | %6s %6s\n", "size", "mode", "kind",
+           "p50", "p99", "one-way/s", "p50/raw", "rate/raw", "sys/it", "csw/it");
     for (int si = 0; si < 3; si++) {
         for (int touch = 0; touch < 2; touch++) {
             uint64_t b = sizes[si];
             uint32_t iters = b <= 4096 ? 20000 : b <= (1u << 20) ? (touch ? 400 : 5000)
                                                                  : (touch ? 60 : 2000);
-            struct result r[2];
-            double rate[2];
+            struct result r[N_KINDS];
+            double rate[N_KINDS];
             if (quick)
                 iters = iters / 10 + 10;
-            for (int k = 0; k < 2; k++) {
-                pingpong(k, b, touch, iters, &r[k]);
-                rate[k] = oneway(k, b, touch, iters * 2);
+            for (int k = 0; k < N_KINDS; k++) {
+                uint32_t it = k == 3 && iters > 2000 ? 2000 : iters; /* ~100 us each */
+                pingpong(k, b, touch, it, &r[k]);
+                rate[k] = oneway(k, b, touch, it * 2);
+                printf("%-4s %-7s %-6s | %9.2f %9.2f | %10.0f | %7.2f %7.2f | %6.2f %6.2f\n",
+                       names[si], touch ? "touch" : "handoff", kind_names[k], r[k].p50_us,
+                       r[k].p99_us, rate[k], r[k].p50_us / r[0].p50_us, rate[k] / rate[0],
+                       k == 3 ? -1.0 : r[k].sys_per_iter, r[k].csw_per_iter);
+                fflush(stdout);
             }
-            double pr = r[1].p50_us / r[0].p50_us, rr = rate[1] / rate[0];
-            printf("%-4s %-7s | %9.2f %9.2f %9.2f | %9.2f %9.2f %9.2f | %10.0f %10.0f | %6.2f "
-                   "%6s | %5.2f %5.2f\n",
-                   names[si], touch ? "touch" : "handoff", r[0].p50_us, r[1].p50_us, pr,
-                   r[0].p99_us, r[1].p99_us, r[1].p99_us / r[0].p99_us, rate[0], rate[1], rr, "",
-                   r[1].sys_per_iter, r[1].csw_per_iter);
-            printf("%-4s %-7s   (raw ring: %.2f syscalls/it, %.2f csw/it)\n", "", "",
-                   r[0].sys_per_iter, r[0].csw_per_iter);
+            const char *m = touch ? "touch" : "handoff";
+            double pr = r[2].p50_us / r[0].p50_us, rr = rate[2] / rate[0];
             kvn += (size_t)snprintf(kv + kvn, sizeof(kv) - kvn,
-                                    " pp_p50_ratio_%s_%s=%.2f rate_ratio_%s_%s=%.2f "
-                                    "chan_sys_per_iter_%s_%s=%.2f",
-                                    names[si], touch ? "touch" : "handoff", pr, names[si],
-                                    touch ? "touch" : "handoff", rr, names[si],
-                                    touch ? "touch" : "handoff", r[1].sys_per_iter);
+                                    " client_pp_p50_ratio_%s_%s=%.2f client_rate_ratio_%s_%s=%.2f"
+                                    " client_sys_per_iter_%s_%s=%.2f buffer_pp_p50_us_%s_%s=%.1f",
+                                    names[si], m, pr, names[si], m, rr, names[si], m,
+                                    r[2].sys_per_iter, names[si], m, r[3].p50_us);
             if (pr > worst_p50)
                 worst_p50 = pr;
             if (rr < worst_rate)
                 worst_rate = rr;
-            if (r[1].sys_per_iter > worst_sys)
-                worst_sys = r[1].sys_per_iter;
-            fflush(stdout);
+            if (r[2].sys_per_iter > worst_sys)
+                worst_sys = r[2].sys_per_iter;
         }
     }
-    printf("worst_pp_p50_ratio=%.2f worst_rate_ratio=%.2f worst_chan_sys_per_iter=%.2f%s\n",
-           worst_p50, worst_rate, worst_sys, kv);
+    harness_daemon_cleanup(&d);
+    printf("iceoryx=not_run worst_client_pp_p50_ratio=%.2f worst_client_rate_ratio=%.2f "
+           "worst_client_sys_per_iter=%.2f%s\n", worst_p50, worst_rate, worst_sys, kv);
     return 0;
 }

@@ -125,6 +125,7 @@ static const char *response_name(Orion__Response__BodyCase k)
     case ORION__RESPONSE__BODY_BUFFER: return "BufferReply";
     case ORION__RESPONSE__BODY_STATS: return "StatsReply";
     case ORION__RESPONSE__BODY_LIST: return "ListReply";
+    case ORION__RESPONSE__BODY_CHANNEL: return "ChannelReply";
     default: return "a reply with no body";
     }
 }
@@ -140,6 +141,7 @@ static bool body_present(const Orion__Response *r)
     case ORION__RESPONSE__BODY_BUFFER: return r->buffer != NULL;
     case ORION__RESPONSE__BODY_STATS: return r->stats != NULL;
     case ORION__RESPONSE__BODY_LIST: return r->list != NULL;
+    case ORION__RESPONSE__BODY_CHANNEL: return r->channel != NULL;
     default: return false;
     }
 }

@@ -145,6 +145,7 @@ int orion_client_stats_uids(orion_client *c, struct orion_stats *st,
         .plan_cache_hits = s->plan_cache_hits,
         .plan_cache_misses = s->plan_cache_misses,
         .plan_cache_entries = s->plan_cache_entries,
+        .channels = s->channels,
     };
     for (size_t i = 0; i < s->n_uids && i < cap; i++)
         rows[i] = (struct orion_uid_usage){

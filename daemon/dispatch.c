@@ -32,6 +32,9 @@ static const struct request_handler handlers[] = {
     [ORION__REQUEST__BODY_BUFFER_WAIT] = {req_buffer_wait, false},
     [ORION__REQUEST__BODY_STATS] = {req_stats, false},
     [ORION__REQUEST__BODY_LIST] = {req_list, false},
+    [ORION__REQUEST__BODY_CHANNEL_CREATE] = {req_channel_create, false},
+    [ORION__REQUEST__BODY_CHANNEL_OPEN] = {req_channel_open, false},
+    [ORION__REQUEST__BODY_CHANNEL_CLOSE] = {req_channel_close, false},
     [ORION__REQUEST__BODY_FAULT_INJECT] = {req_fault_inject, false},
 };
 

@@ -37,6 +37,7 @@
  */
 #include "arena.h"
 #include "buddy.h"
+#include "channels.h"
 #include "config.h"
 #include "dispatch.h"
 #include "lockfile.h"
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
         goto out_buddy;
     }
     server_attach(&srv, &arena, b, reg, dispatch_frame);
+    if ((rc = channels_new(b, arena.base, &srv.channels)) < 0) {
+        fprintf(stderr, "orionrtd: cannot start: out of memory\n");
+        goto out_registry;
+    }
     log_msg("listening on %s; arena of %llu bytes reserved on %s of %llu bytes "
             "(blocks of %llu), policy %s, max frame %u, client limit %llu, max clients %u, "
             "hello timeout %g s",
@@ -177,6 +182,8 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT); /* until SIGTERM/SIGINT */
     status = 0;
 
+    channels_free(srv.channels);
+out_registry:
     registry_free(reg);
 out_buddy:
     buddy_destroy(b);

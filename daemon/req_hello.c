@@ -2,6 +2,7 @@
  * descriptor), stats, and arming fault injection in test builds. */
 #include "requests.h"
 
+#include "channels.h"
 #include "conn.h"
 #include "fault.h"
 #include "log.h"
@@ -117,6 +118,7 @@ int req_stats(struct session *s, Orion__Request *req)
     }
     sr.n_uids = uid_usage(srv, rows, ptrs);
     sr.uids = ptrs;
+    sr.channels = channels_count(srv->channels);
     Orion__Response resp = ORION__RESPONSE__INIT;
     resp.request_id = req->request_id;
     resp.body_case = ORION__RESPONSE__BODY_STATS;

@@ -1,6 +1,7 @@
 /* requests.h - the request handlers, one file per family: req_hello.c
  * (hello, stats, fault injection), req_graph.c (register, release), req_buffer.c (named
- * buffers), req_list.c (list). dispatch.c maps a request's body case to its handler.
+ * buffers), req_list.c (list), req_channel.c (channels). dispatch.c maps a request's
+ * body case to its handler.
  *
  * A handler answers req (reply.h), or marks the session busy and answers
  * later (then server_resume). It returns REQ_KEPT if it took ownership of
@@ -38,5 +39,9 @@ request_fn req_buffer_wait;
 
 /* req_list.c */
 request_fn req_list;
+/* req_channel.c */
+request_fn req_channel_create;
+request_fn req_channel_open;
+request_fn req_channel_close;
 
 #endif

@@ -43,6 +43,7 @@ struct server {
     struct arena *arena;
     buddy *buddy;
     struct registry *reg;
+    struct channels *channels; /* set by main.c after server_attach */
     struct graph_limits limits;
     uv_pipe_t listener;
     bool listening;

@@ -70,6 +70,9 @@ void session_release_all(struct session *s, struct session_released *rel)
     struct buddy_stats before, after;
     buddy_stats_get(srv->buddy, &before);
     registry_wait_cancel(srv->reg, &s->wait);
+    /* Channel ends first: a dead consumer's slots free and a dead producer's
+     * consumers learn -EPIPE at once; the charge moves before the owner goes. */
+    uint32_t n_ends = channels_party_gone(srv->channels, &s->chan);
     if (s->cancel_cb != NULL) {
         void (*cb)(void *) = s->cancel_cb;
         void *arg = s->cancel_arg;
@@ -87,6 +90,7 @@ void session_release_all(struct session *s, struct session_released *rel)
     if (rel != NULL) {
         rel->graphs = n_graphs;
         rel->holds = (uint32_t)(holds > UINT32_MAX ? UINT32_MAX : holds);
+        rel->channel_ends = n_ends;
         rel->bytes = after.free_bytes - before.free_bytes;
     }
 }

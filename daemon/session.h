@@ -9,6 +9,7 @@
 #ifndef ORION_SESSION_H
 #define ORION_SESSION_H
 
+#include "channels.h"
 #include "frame.h"
 #include "registry.h"
 
@@ -68,6 +69,7 @@ struct session {
     uint64_t wait_request_id;
     struct sgraph *graphs;
     uint32_t n_graphs;
+    struct chan_party chan;     /* its channel ends and pending ChannelOpen */
     struct session *prev, *next;
 };
 
@@ -123,11 +125,12 @@ struct sgraph *session_find_graph(struct session *s, uint64_t id);
 struct session_released {
     uint32_t graphs;
     uint32_t holds;             /* connection holds on buffers */
+    uint32_t channel_ends;      /* channel producer and consumer ends */
     uint64_t bytes;             /* arena bytes freed by this connection's departure */
 };
 
-/* Release everything s holds (outstanding work, pending wait, graphs,
- * buffer holds); report what went in *rel (may be NULL). */
+/* Release everything s holds (outstanding work, pending waits, graphs,
+ * channel ends, buffer holds); report what went in *rel (may be NULL). */
 void session_release_all(struct session *s, struct session_released *rel);
 
 #endif

@@ -358,11 +358,16 @@ int chan_inspect(const struct chan_ref *r, struct chan_info *out)
     if (out->why == NULL) {
         for (uint32_t k = 0; k < r->geom.depth; k++) {
             struct chan_entry *e = &ref_entries(r)[k];
-            uint64_t s = atomic_load_explicit(&e->seq, RLX);
+            uint64_t s = atomic_load_explicit(&e->seq, ACQ);
             uint32_t slot = atomic_load_explicit(&e->slot, RLX);
             if (s == CHAN_SEQ_NONE)
                 continue;
-            /* One message may be in flight: its entry is written before head. */
+            /* A live producer may have published since head was read: an
+             * entry above it is judged against head read after the entry
+             * (the acquire load orders it). One message may be in flight:
+             * its entry is written before head. */
+            if (s > out->head)
+                out->head = atomic_load_explicit(&ctl->head, SEQ_CST);
             if (s > out->head || s % r->geom.depth != k || slot >= r->geom.depth ||
                 atomic_load_explicit(&e->bytes, RLX) > r->geom.slot_bytes) {
                 out->why = "an entry's seq, slot index or size is out of range";

@@ -40,5 +40,12 @@ wait "$producer"
 step "3. Register MobileNetV2 with the daemon (orionctl register): offsets in the shared arena"
 "${ctl[@]}" register examples/graphs/mobilenet_v2.json | sed -n '1,4p;$p'
 
-step "4. The daemon's stats once every client has gone: nothing is left allocated"
+step "4. A two-stage pipeline in two processes over a channel, 10,000 iterations (orion-pipeline)"
+build/examples/orion-pipeline --socket "$sock" --iters 10000 stage2 > "$run/stage2.out" &
+stage2=$!
+build/examples/orion-pipeline --socket "$sock" --iters 10000 stage1
+wait "$stage2"
+cat "$run/stage2.out"
+
+step "5. The daemon's stats once every client has gone: nothing is left allocated"
 "${ctl[@]}" stats

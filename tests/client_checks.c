@@ -26,12 +26,12 @@ void assert_clean_via(orion_client *c, uint32_t clients)
         int rc = orion_client_stats(c, &st);
         ck_assert_msg(rc == 0, "stats: %d %s", rc, orion_client_error(c));
         if (st.used_bytes == 0 && st.graphs == 0 && st.buffers == 0 && st.allocations == 0 &&
-            st.clients == clients)
+            st.channels == 0 && st.clients == clients)
             return;
         ck_assert_msg(harness_now_ms() < deadline,
-                      "not clean: used_bytes=%llu graphs=%u buffers=%u allocations=%llu "
-                      "clients=%u (want %u)",
-                      (unsigned long long)st.used_bytes, st.graphs, st.buffers,
+                      "not clean: used_bytes=%llu graphs=%u buffers=%u channels=%u "
+                      "allocations=%llu clients=%u (want %u)",
+                      (unsigned long long)st.used_bytes, st.graphs, st.buffers, st.channels,
                       (unsigned long long)st.allocations, st.clients, clients);
         usleep(5000);
     }

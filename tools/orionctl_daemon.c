@@ -106,6 +106,7 @@ static int stats_json(const struct orion_stats *st)
     rc = rc ? rc : set_u64(o, "clients", st->clients);
     rc = rc ? rc : set_u64(o, "graphs", st->graphs);
     rc = rc ? rc : set_u64(o, "buffers", st->buffers);
+    rc = rc ? rc : set_u64(o, "channels", st->channels);
     rc = rc ? rc : set_u64(o, "allocations", st->allocations);
     rc = rc ? rc : set_u64(o, "plan_cache_hits", st->plan_cache_hits);
     rc = rc ? rc : set_u64(o, "plan_cache_misses", st->plan_cache_misses);
@@ -216,6 +217,7 @@ int orionctl_stats_main(const char *socket_path, int argc, char **argv)
         printf("%-20s %20" PRIu32 "\n", "clients", st.clients);
         printf("%-20s %20" PRIu32 "\n", "graphs", st.graphs);
         printf("%-20s %20" PRIu32 "\n", "buffers", st.buffers);
+        printf("%-20s %20" PRIu32 "\n", "channels", st.channels);
         printf("%-20s %20" PRIu64 "\n", "allocations", st.allocations);
         printf("%-20s %20" PRIu64 "\n", "plan cache hits", st.plan_cache_hits);
         printf("%-20s %20" PRIu64 "\n", "plan cache misses", st.plan_cache_misses);

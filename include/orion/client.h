@@ -52,6 +52,7 @@ struct orion_stats {
     uint64_t plan_cache_hits;    /* registrations whose plan came from the daemon's cache */
     uint64_t plan_cache_misses;  /* registrations it had to plan */
     uint32_t plan_cache_entries; /* plans kept now */
+    uint32_t channels;      /* channels alive */
 };
 
 /* The daemon's figures, as of now. */

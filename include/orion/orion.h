@@ -7,5 +7,6 @@
 #include "graph.h"
 #include "buffer.h"
 #include "list.h"
+#include "channel.h"
 
 #endif
