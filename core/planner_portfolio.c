@@ -285,7 +285,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             rc = planner_sky_valleys(&s, b, n, keys, order, sr.off, &pk, &s.work);
         else
             rc = planner_sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
-                                          SPENT() + budget / 4);
+                                          SPENT() + FAST_BUDGET / 4);
         if (rc < 0)
             goto out;
         if (st)
