@@ -10,6 +10,7 @@
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
  *   planner_gap.c         the gap engine (greedy-size, portfolio)
+ *   planner_gap_tree.c    its occupancy tree over time (large problems)
  *   planner_verify.c      planner_verify
  *   planner_bound.c       the lower bound, alignment padding counted
  *   planner_util.c        events, sort keys, clock: calls none of the others
