@@ -5,18 +5,25 @@
  * usage: bench_planner [DATA_DIR] [--time-limit S] [--tl-all]
  *   --time-limit S  also run the default policy with this time budget on the
  *                   `challenging` files (minimalloc/[A-K]*), or on every file
- *                   with --tl-all.
+ *                   with --tl-all, and on the tight packings.
+ * Then: the default's fast-mode time over greedy-size's on the large traces
+ * (somas/bert_large, somas/pangu_2.6B, iopddl/S_1, iopddl/Y_1; the best of
+ * three runs each), and the tight packings with a known optimum
+ * (packings.c: PACKINGS_N guillotine cuts, 150-2,000 buffers): peak/optimum
+ * geomean of greedy-size, the default, and the default with the limit.
  * The last line is the headline in key=value pairs.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "packings.h"
 #include "planner.h"
 #include "problem_csv.h"
 
@@ -152,7 +159,7 @@ int main(int argc, char **argv)
     const char *data = ORION_BENCH_DATA;
     char dir[4096], **files = NULL;
     double tl = 0, worst_real[MAX_POL] = {0}, sum_ch[MAX_POL] = {0}, sum_ch_tl = 0;
-    double worst_real_tl = 0;
+    double worst_real_tl = 0, fast_over_greedy = 0, pack_geo[3] = {0};
     size_t np = planner_policy_count(), p, def = 0;
     int nf, f, n_ch = 0, i, failures = 0;
     bool tl_all = false;
@@ -234,6 +241,82 @@ int main(int argc, char **argv)
         problem_free(&pr);
     }
 
+    /* The large traces: the default's fast mode over greedy-size. */
+    {
+        static const char *const large[] = {"somas/bert_large.csv", "somas/pangu_2.6B.csv",
+                                            "iopddl/S_1.csv", "iopddl/Y_1.csv"};
+        printf("\nlarge traces: fast mode (%s) over greedy-size, best of 3 runs each\n",
+               planner_default_policy());
+        printf("  %-24s %7s %10s %10s %7s\n", "file", "n", "greedy ms", "default ms", "ratio");
+        for (size_t q = 0; q < sizeof(large) / sizeof(large[0]); q++) {
+            char path[8192], err[512];
+            struct problem pr;
+            double best[2] = {1e30, 1e30}, r;
+            snprintf(path, sizeof(path), "%s/%s", dir, large[q]);
+            if (problem_csv_read(path, &pr, err, sizeof(err)) < 0) {
+                fprintf(stderr, "%s\n", err);
+                failures++;
+                continue;
+            }
+            for (i = 0; i < 6; i++) {
+                double ms;
+                const char *pol = i % 2 ? planner_default_policy() : "greedy-size";
+                if (run_one(pol, pr.bufs, pr.n, 0, 0, &ms, NULL) < 0)
+                    failures++;
+                if (ms < best[i % 2])
+                    best[i % 2] = ms;
+            }
+            r = best[1] / best[0];
+            printf("  %-24s %7zu %10.1f %10.1f %7.3f\n", large[q], pr.n, best[0], best[1], r);
+            if (r > fast_over_greedy)
+                fast_over_greedy = r;
+            problem_free(&pr);
+        }
+    }
+
+    /* The tight packings: peak / optimum, geomean. */
+    {
+        static const char *const cols[] = {"greedy-size", "default", "default+limit"};
+        double lsum[3] = {0};
+        int ncol = tl > 0 ? 3 : 2;
+        printf("\ntight packings (guillotine cuts, optimum known): peak/optimum\n");
+        printf("  %4s %6s", "#", "n");
+        for (int c = 0; c < ncol; c++)
+            printf(" %14s", cols[c]);
+        if (tl > 0)
+            printf(" (limit %gs)", tl);
+        printf("\n");
+        for (size_t q = 0; q < PACKINGS_N; q++) {
+            struct plan_buffer *b;
+            size_t n;
+            uint64_t opt;
+            if (packings_make(q, packings_size(q), &b, &n, &opt) < 0) {
+                failures++;
+                continue;
+            }
+            printf("  %4zu %6zu", q, n);
+            for (int c = 0; c < ncol; c++) {
+                double ms, r = run_one(c == 0 ? "greedy-size" : planner_default_policy(), b, n,
+                                       opt, c == 2 ? tl : 0, &ms, NULL);
+                if (r < 0) {
+                    failures++;
+                    r = 1;
+                }
+                lsum[c] += log(r);
+                printf(" %14.4f", r);
+                fflush(stdout);
+            }
+            printf("\n");
+            free(b);
+        }
+        for (int c = 0; c < 3; c++)
+            pack_geo[c] = c < ncol ? exp(lsum[c] / PACKINGS_N) : 0;
+        printf("  geomean %14.4f %14.4f", pack_geo[0], pack_geo[1]);
+        if (tl > 0)
+            printf(" %14.4f", pack_geo[2]);
+        printf("\n");
+    }
+
     /* The synthetic graph: the best of 5 runs per policy. */
     {
         size_t n = 10000;
@@ -270,6 +353,11 @@ int main(int argc, char **argv)
                    n_ch ? sum_ch_tl / n_ch : 0);
         if (tl > 0 && tl_all)
             printf("worst_real_ratio_%s_tl%g=%.4f ", planner_default_policy(), tl, worst_real_tl);
+        printf("fast_over_greedy_large_max=%.3f packings_geomean_greedy=%.4f "
+               "packings_geomean_default=%.4f ",
+               fast_over_greedy, pack_geo[0], pack_geo[1]);
+        if (tl > 0)
+            printf("packings_geomean_default_tl%g=%.4f ", tl, pack_geo[2]);
         printf("default=%s failures=%d\n", planner_policy_name(def), failures);
     }
     for (f = 0; f < nf; f++)

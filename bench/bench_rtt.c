@@ -14,10 +14,17 @@
  *       to three recent tensors and writes one), default policy;
  *   (d) the same with the cheapest policy (greedy-size), to tell the
  *       protocol and allocation cost from the default planner's search.
+ *   (e) every real graph in <data>/graphs (JSON; ORION_BENCH_DATA, else the
+ *       compile-time default) and the 100-tensor DAG, register+release
+ *       with the default policy: with a plan-cache hit (the same graph
+ *       again) and with a miss (one intermediate tensor 64 bytes larger
+ *       each iteration; the graph is rebuilt outside the timed part).
  * Prints p50/p99 of each and their ratio to the ping-pong, the daemon's
  * plan-cache counters (every registration after the first of a policy is
- * a hit) and register+release over stats; the last line is key=value pairs.
+ * a hit) and register+release over stats (p50); the last line is key=value
+ * pairs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,10 +38,16 @@
 #include <orion/orion.h>
 
 #include "frame.h"
+#include "graph_json.h"
 #include "harness.h"
 #include "orion.pb-c.h"
 
 #define DAG_TENSORS 100
+#define MAX_GRAPHS 32
+
+#ifndef ORION_BENCH_DATA
+#define ORION_BENCH_DATA "../shared/bench"
+#endif
 
 static uint64_t now_ns(void)
 {
@@ -181,44 +194,45 @@ static void stats_frame_sizes(const struct orion_stats *st, size_t *req_len, siz
 /* A random DAG of DAG_TENSORS tensors: tensor 0 the input, op k reads one
  * to three of the six most recent tensors and writes tensor k+1, the last
  * tensor is the output; sizes 1-64 KiB in 64-byte steps. */
-static int build_dag(orion_graph **out)
+/* The 100-tensor random DAG (a realistic layer graph: every op reads one to
+ * three recent tensors and writes one), as a graph description in static
+ * storage. */
+static struct graph dag_as_graph(void)
 {
-    orion_graph *g = NULL;
-    int rc = orion_graph_new("bench-dag", &g);
-    if (rc < 0)
-        return rc;
+    static struct graph_tensor t[DAG_TENSORS];
+    static struct graph_op ops[DAG_TENSORS - 1];
+    static uint64_t in[DAG_TENSORS - 1][3], out[DAG_TENSORS - 1];
     uint64_t s = 42;
 #define RND() (s = s * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(s >> 33))
-    for (uint64_t t = 0; t < DAG_TENSORS && rc == 0; t++) {
-        struct orion_tensor_desc d = { .id = t, .bytes = 64 * (1 + RND() % 1024), .align = 0,
-                                       .kind = t == 0 ? ORION_TENSOR_INPUT
-                                               : t == DAG_TENSORS - 1 ? ORION_TENSOR_OUTPUT
-                                                                      : ORION_TENSOR_INTERMEDIATE,
-                                       .share = NULL, .name = NULL };
-        rc = orion_graph_add_tensor(g, &d);
-    }
-    for (uint64_t k = 0; k + 1 < DAG_TENSORS && rc == 0; k++) {
-        uint64_t in[3];
-        size_t n = 0, want = 1 + RND() % 3;
-        for (size_t j = 0; j < want; j++) {
+    for (uint64_t k = 0; k < DAG_TENSORS; k++)
+        t[k] = (struct graph_tensor){.id = k, .bytes = 64 * (1 + RND() % 1024), .align = 0,
+                                     .kind = k == 0                 ? TENSOR_INPUT
+                                             : k == DAG_TENSORS - 1 ? TENSOR_OUTPUT
+                                                                    : TENSOR_INTERMEDIATE};
+    for (uint64_t k = 0; k + 1 < DAG_TENSORS; k++) {
+        uint32_t n = 0, want = 1 + RND() % 3;
+        for (uint32_t j = 0; j < want; j++) {
             uint32_t back = RND() % 6;
-            uint64_t t = back > k ? 0 : k - back;
+            uint64_t x = back > k ? 0 : k - back;
             bool dup = false;
-            for (size_t q = 0; q < n; q++)
-                dup |= in[q] == t;
+            for (uint32_t q = 0; q < n; q++)
+                dup |= in[k][q] == x;
             if (!dup)
-                in[n++] = t;
+                in[k][n++] = x;
         }
-        uint64_t o = k + 1;
-        rc = orion_graph_add_op(g, "layer", in, n, &o, 1);
+        out[k] = k + 1;
+        ops[k] = (struct graph_op){"layer", in[k], n, &out[k], 1};
     }
 #undef RND
-    if (rc < 0) {
-        orion_graph_free(g);
-        return rc;
-    }
-    *out = g;
-    return 0;
+    return (struct graph){"bench-dag", t, DAG_TENSORS, ops, DAG_TENSORS - 1};
+}
+
+static int graph_from_json(const struct graph *g, uint64_t grow, orion_graph **out);
+
+static int build_dag(orion_graph **out)
+{
+    struct graph g = dag_as_graph();
+    return graph_from_json(&g, 0, out);
 }
 
 /* Register + release g iters times after warm-up; *peak, *lb and policy
@@ -246,6 +260,103 @@ static int bench_register(orion_client *c, orion_graph *g, size_t warm, size_t i
             ns[i - warm] = now_ns() - t0;
     }
     return 0;
+}
+
+static int kind_to_orion(enum tensor_kind k, enum orion_tensor_kind *out)
+{
+    switch (k) {
+    case TENSOR_INTERMEDIATE: *out = ORION_TENSOR_INTERMEDIATE; return 0;
+    case TENSOR_INPUT: *out = ORION_TENSOR_INPUT; return 0;
+    case TENSOR_OUTPUT: *out = ORION_TENSOR_OUTPUT; return 0;
+    case TENSOR_PERSISTENT: *out = ORION_TENSOR_PERSISTENT; return 0;
+    case TENSOR_EXPORT: *out = ORION_TENSOR_EXPORT; return 0;
+    case TENSOR_IMPORT: *out = ORION_TENSOR_IMPORT; return 0;
+    }
+    return -EINVAL;
+}
+
+/* A loaded JSON graph as a client-side graph; the first intermediate
+ * tensor grows by grow bytes (a different planning problem: a cache miss). */
+static int graph_from_json(const struct graph *g, uint64_t grow, orion_graph **out)
+{
+    orion_graph *og;
+    bool grown = false;
+    int rc = orion_graph_new(g->name ? g->name : "bench", &og);
+    for (uint32_t i = 0; i < g->n_tensors && rc == 0; i++) {
+        const struct graph_tensor *t = &g->tensors[i];
+        struct orion_tensor_desc d = {.id = t->id, .bytes = t->bytes, .align = t->align,
+                                      .share = t->share, .name = t->name};
+        rc = kind_to_orion(t->kind, &d.kind);
+        if (rc == 0 && !grown && t->kind == TENSOR_INTERMEDIATE) {
+            d.bytes += grow;
+            grown = true;
+        }
+        if (rc == 0)
+            rc = orion_graph_add_tensor(og, &d);
+    }
+    for (uint32_t i = 0; i < g->n_ops && rc == 0; i++) {
+        const struct graph_op *o = &g->ops[i];
+        rc = orion_graph_add_op(og, o->name, o->inputs, o->n_inputs, o->outputs, o->n_outputs);
+    }
+    if (rc < 0) {
+        orion_graph_free(og);
+        return rc;
+    }
+    *out = og;
+    return 0;
+}
+
+/* Register + release the graph iters times after warm-up, each time a new
+ * size (miss) or the same graph (hit); ns[] gets the times of the register
+ * and release only. */
+static int bench_json_graph(orion_client *c, const struct graph *g, bool miss, size_t warm,
+                            size_t iters, uint64_t *ns)
+{
+    orion_graph *og = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < warm + iters && rc == 0; i++) {
+        orion_plan *p = NULL;
+        if (miss || og == NULL) {
+            orion_graph_free(og);
+            og = NULL;
+            /* the warm-up's sizes never come back: every timed one misses */
+            if ((rc = graph_from_json(g, miss ? 64 * (i + 1) : 0, &og)) < 0)
+                break;
+        }
+        uint64_t t0 = now_ns();
+        rc = orion_graph_register(c, og, &p);
+        if (rc == 0)
+            rc = orion_plan_release(p);
+        if (rc < 0)
+            fprintf(stderr, "bench_rtt: %s: %s\n", g->name, orion_client_error(c));
+        if (i >= warm)
+            ns[i - warm] = now_ns() - t0;
+    }
+    orion_graph_free(og);
+    return rc;
+}
+
+/* The graph JSON files of dir, sorted; returns how many (at most max). */
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t list_json(const char *dir, char **names, size_t max)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+    if (!d)
+        return 0;
+    while ((de = readdir(d)) && n < max) {
+        size_t l = strlen(de->d_name);
+        if (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && (names[n] = strdup(de->d_name)))
+            n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(*names), str_cmp);
+    return n;
 }
 
 static void usage(void)
@@ -376,6 +487,59 @@ int main(int argc, char **argv)
            p_reg.p99_us, p_reg.p50_us / p_ping.p50_us, p_reg.p99_us / p_ping.p99_us,
            p_greedy.p50_us, p_greedy.p50_us / p_ping.p50_us, p_reg.p50_us / p_stats.p50_us,
            (unsigned long long)cst.plan_cache_hits, (unsigned long long)cst.plan_cache_misses);
+
+    /* (e) the real graphs and the DAG, hit and miss, over stats. */
+    {
+        const char *data = getenv("ORION_BENCH_DATA") ? getenv("ORION_BENCH_DATA")
+                                                       : ORION_BENCH_DATA;
+        char dir[4096], *names[MAX_GRAPHS];
+        size_t ng, rit = giters / 10 < 100 ? 100 : giters / 10;
+        double worst_hit = 0, worst_miss = 0;
+        snprintf(dir, sizeof(dir), "%s/graphs", data);
+        ng = list_json(dir, names, MAX_GRAPHS);
+        printf("\nregister+release over stats (p50 %.2f us), default policy, %zu iterations:\n",
+               p_stats.p50_us, rit);
+        printf("  %-40s %8s %12s %8s %12s %8s\n", "graph", "tensors", "hit us", "x stats",
+               "miss us", "x stats");
+        for (size_t q = 0; q <= ng; q++) {
+            struct graph_json *gj = NULL;
+            const struct graph *gr;
+            struct graph dag_graph;
+            double hit, miss;
+            if (q < ng) {
+                char path[8192];
+                snprintf(path, sizeof(path), "%s/%s", dir, names[q]);
+                if (graph_json_load(path, &gj, err, sizeof(err)) < 0) {
+                    fprintf(stderr, "bench_rtt: %s\n", err);
+                    free(names[q]);
+                    continue;
+                }
+                gr = graph_json_graph(gj);
+            } else {
+                /* the DAG, through the same path: its description from (c) */
+                dag_graph = dag_as_graph();
+                gr = &dag_graph;
+            }
+            if ((rc = bench_json_graph(c, gr, false, 20, rit, ns)) < 0)
+                goto out;
+            hit = percentiles(ns, rit).p50_us;
+            if ((rc = bench_json_graph(c, gr, true, 20, rit, ns)) < 0)
+                goto out;
+            miss = percentiles(ns, rit).p50_us;
+            printf("  %-40s %8u %12.2f %8.2f %12.2f %8.2f\n", q < ng ? names[q] : "random DAG",
+                   gr->n_tensors, hit, hit / p_stats.p50_us, miss, miss / p_stats.p50_us);
+            if (hit / p_stats.p50_us > worst_hit)
+                worst_hit = hit / p_stats.p50_us;
+            if (miss / p_stats.p50_us > worst_miss)
+                worst_miss = miss / p_stats.p50_us;
+            graph_json_free(gj);
+            if (q < ng)
+                free(names[q]);
+        }
+        printf("graphs_hit_over_stats_max=%.2f graphs_miss_over_stats_max=%.2f "
+               "register100_over_stats_p50=%.2f stats_p50_us=%.2f\n",
+               worst_hit, worst_miss, p_reg.p50_us / p_stats.p50_us, p_stats.p50_us);
+    }
     status = 0;
 out:
     orion_graph_free(g);

@@ -10,6 +10,7 @@
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
  *   planner_gap.c         the gap engine (greedy-size, portfolio)
+ *   planner_gap_tree.c    its occupancy tree over time (large problems)
  *   planner_verify.c      planner_verify
  *   planner_bound.c       the lower bound, alignment padding counted
  *   planner_util.c        events, sort keys, clock: calls none of the others
@@ -77,6 +78,28 @@ struct span {
 
 enum rule { RULE_BEST_FIT, RULE_FIRST_FIT };
 
+/* From this many buffers on, a pass finds the occupied offsets over a
+ * buffer's lifetime with planner_gap_tree.c (a few merged intervals)
+ * rather than by listing every placed neighbour; both give the same gaps,
+ * so the same plan. */
+#define GAP_TREE_MIN 2048u
+
+struct gap_tree;
+struct engine;
+
+/* The occupancy tree of b[0..n) (planner_gap_tree.c): *out, empty. Returns
+ * 0 or -ENOMEM. */
+int planner_gap_tree_new(const struct plan_buffer *b, size_t n, struct gap_tree **out);
+void planner_gap_tree_free(struct gap_tree *t);
+/* Empties it (keeps its memory). */
+void planner_gap_tree_clear(struct gap_tree *t);
+/* Records buffer x at [off, end). Returns 0 or -ENOMEM. */
+int planner_gap_tree_place(struct gap_tree *t, uint32_t x, uint64_t off, uint64_t end);
+/* Appends to e->nb spans whose union is the offsets occupied by placed
+ * buffers overlapping x in time (unsorted, possibly overlapping). Returns 0
+ * or -ENOMEM. */
+int planner_gap_tree_collect(struct engine *e, uint32_t x);
+
 struct engine {
     const struct plan_buffer *b;
     size_t n, leaves;
@@ -84,9 +107,11 @@ struct engine {
     uint32_t *leaf_of;    /* leaf_of[i]: position of buffer i in by_low */
     uint64_t *seg;        /* max upper of placed buffers in each subtree */
     uint64_t *off;        /* the pass's offsets */
+    struct span *leaf_span; /* [off, end) of the placed buffer at each leaf */
     struct span *nb;      /* placed neighbours of the buffer being placed */
     struct span *tmp;     /* radix sort scratch, nb_cap long */
     size_t nb_n, nb_cap;
+    struct gap_tree *tree; /* occupancy by time (GAP_TREE_MIN buffers or more), or NULL */
     uint64_t work;        /* leaves visited + buffers placed, summed over passes */
 };
 

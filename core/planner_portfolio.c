@@ -17,7 +17,10 @@
  * without search (portfolio_run). The fast mode runs greedy-size's pass
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
- * above it.
+ * above it. From GAP_TREE_MIN buffers on (the large traces) the fast mode is
+ * only lowest first by valleys and its replay, the second gap run, then
+ * greedy-size's pass with the best peak as its cutoff, stopping at the
+ * tolerance: about greedy-size's own time.
  */
 #include "planner_internal.h"
 
@@ -217,7 +220,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     uint64_t proven;         /* no plan has a lower peak */
     uint64_t nodes = FAST_BNB_NODES, lo_cap = 0, above = 2;
     struct bnb g;
-    bool have_g = false, first = true;
+    bool have_g = false, first = true, large = n >= GAP_TREE_MIN;
     int stage;
     double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
     double deadline = limit > 0 ? planner_now_s() + limit : 0;
@@ -258,25 +261,46 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     /* The fast mode is done within the tolerance; a search only at a proof. */
     target = limit > 0 ? sr.lb : sr.lb + (uint64_t)((double)sr.lb * PLANNER_TOLERANCE);
 
-    /* 0. greedy-size's own pass (the first gap run) first: where it is at
-     * the bound nothing else runs. */
-    if (pairs <= GAP_CAP) {
-        rc = make_order(b, n, gap_runs[0].order, load, order);
+    /* 0. Small problems: greedy-size's own pass (the first gap run) first:
+     * where it is at the bound nothing else runs. Large ones (GAP_TREE_MIN
+     * buffers or more, where a pass costs 100 ms): first what gets real
+     * traces to the bound most often for the least time, lowest first by
+     * valleys (the first tie rule) and its replay, then the second gap run,
+     * then greedy-size's pass (so the default never ends above it by more
+     * than the tolerance); phase 1 and the first two gap runs are then
+     * done. */
+    if (large) {
+        make_keys(b, n, lf_ties[0], load, keys);
+        rc = planner_sky_valleys(&s, b, n, keys, cur, sr.off, &cur_peak, &s.work);
         if (rc < 0)
             goto out;
-        rc = planner_engine_pass(&e, order, gap_runs[0].rule, UINT64_MAX, &pk);
+        keep_if_better(&sr, sr.off, cur_peak);
+        if (sr.best > target &&
+            planner_sky_pass(&s, b, n, cur, UINT64_MAX, cur_off, &cur_peak) == 0)
+            keep_if_better(&sr, cur_off, cur_peak);
+        if (st)
+            st->passes += 2;
+    }
+    for (r = large ? 1 : 0; pairs <= GAP_CAP && sr.best > target; r = large ? r - 1 : 1) {
+        rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
             goto out;
-        keep_if_better(&sr, e.off, pk);
+        rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
+        if (rc < 0)
+            goto out;
+        if (rc == 0)
+            keep_if_better(&sr, e.off, pk);
         if (st)
             st->passes++;
+        if (r == 0)
+            break;
     }
     budget = FAST_BUDGET + e.work; /* that pass is not charged to the rest */
 
     /* 1. Lowest first on the skyline by valleys, with several tie rules;
      * then (small problems) by lazily re-keyed buffers. The best order
      * seeds the search. */
-    for (r = 0; r < 2 * sizeof(lf_ties) / sizeof(lf_ties[0]); r++) {
+    for (r = 0; r < 2 * sizeof(lf_ties) / sizeof(lf_ties[0]) && !large; r++) {
         size_t q = r % (sizeof(lf_ties) / sizeof(lf_ties[0]));
         if (sr.best <= target || (r > 0 && SPENT() > budget))
             break;
@@ -285,7 +309,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             rc = planner_sky_valleys(&s, b, n, keys, order, sr.off, &pk, &s.work);
         else
             rc = planner_sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
-                                          SPENT() + budget / 4);
+                                          SPENT() + FAST_BUDGET / 4);
         if (rc < 0)
             goto out;
         if (st)
@@ -298,13 +322,13 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         }
         keep_if_better(&sr, sr.off, pk);
     }
-    if (cur_peak != UINT64_MAX &&
+    if (!large && cur_peak != UINT64_MAX &&
         planner_sky_pass(&s, b, n, cur, UINT64_MAX, cur_off, &cur_peak) == 0)
         keep_if_better(&sr, cur_off, cur_peak);
 
     /* 2. Greedy gap filling (TFLite-style) with several orderings, each
      * when a pass fits in what is left of the budget. */
-    for (r = 1; r < sizeof(gap_runs) / sizeof(gap_runs[0]); r++) {
+    for (r = large ? 2 : 1; r < sizeof(gap_runs) / sizeof(gap_runs[0]); r++) {
         if (sr.best <= target)
             break;
         /* The first two always run below GAP_CAP overlapping pairs: on
@@ -387,13 +411,15 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         if (have_g)
             proven = lo_cap;
 
-        /* 4. Iterated greedy on the skyline order: take a buffer that ends
+        /* 4. (The fast mode: below GAP_TREE_MIN buffers only; above, a
+         * replay costs some 10 ms and did not pay on the real traces.)
+         * Iterated greedy on the skyline order: take a buffer that ends
          * at the peak, move it to a random earlier place (or swap two at
          * random), replay; keep the order if the peak did not grow
          * (plateaus let it drift), remember the best. Deterministic: a
          * fixed seed. */
         while (sr.best > (stage == 0 ? target : proven) && n > 1 && cur_peak != UINT64_MAX &&
-               (stage == 0 ? SPENT() <= budget : planner_now_s() <= deadline)) {
+               (stage == 0 ? !large && SPENT() <= budget : planner_now_s() <= deadline)) {
             size_t n_crit = 0, pos, to, c;
             uint32_t x;
             for (i = 0; i < n; i++)
