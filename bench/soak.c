@@ -15,6 +15,9 @@
  *                  (the child is killed with it: the pidfd must release at
  *                  the parent's death already, which the check below sees
  *                  as "back to zero" before the child is reaped)
+ *   channel        a producer streaming into a channel (killed mid-acquire
+ *                  or mid-publish) and a consumer process of it (killed
+ *                  mid-receive or holding slots), killed together
  * After each batch: stats back to used_bytes 0, graphs 0, buffers 0 within
  * 5 s; the daemon's VmRSS and open descriptors are sampled. Last line:
  * key=value (kills, batches, failures, rss_first_kb, rss_last_kb, rss_max_kb,
@@ -36,9 +39,9 @@
 #include "frame.h"
 #include "harness.h"
 
-enum scenario { REGISTER_POOL, HOLD, WAIT, MID_FRAME, NO_HELLO, FORKED, N_SCENARIOS };
+enum scenario { REGISTER_POOL, HOLD, WAIT, MID_FRAME, NO_HELLO, FORKED, CHANNEL, N_SCENARIOS };
 static const char *const scenario_name[N_SCENARIOS] = {
-    "register-pool", "hold", "wait", "mid-frame", "no-hello", "forked",
+    "register-pool", "hold", "wait", "mid-frame", "no-hello", "forked", "channel",
 };
 
 static const char *sock;
@@ -125,6 +128,33 @@ static int client(enum scenario sc, int ready, unsigned id)
         say_ready(ready);
         orion_buffer_wait(c, "soak/never", -1, &b);
         return 0;
+    }
+    case CHANNEL: {
+        orion_channel *ch;
+        struct orion_channel_config cfg = {.slot_bytes = 4096, .depth = 4};
+        if (orion_channel_create(c, name, &cfg, &ch) < 0)
+            return 1;
+        pid_t consumer = fork();
+        if (consumer == 0) {
+            orion_client *cc;
+            orion_channel *in;
+            if (orion_client_connect(sock, &cc, err, sizeof err) < 0 ||
+                orion_channel_open(cc, name, 1000, &in) < 0)
+                _exit(1);
+            for (;;) {
+                const void *slot;
+                if (orion_channel_receive(in, -1, &slot, NULL, NULL) == 0)
+                    orion_channel_done(in, slot);
+            }
+        }
+        say_ready(ready);
+        for (uint64_t i = 0;; i++) {
+            void *slot;
+            if (orion_channel_acquire(ch, 100, &slot) == 0) {
+                memcpy(slot, &i, sizeof i);
+                orion_channel_publish(ch, slot, sizeof i);
+            }
+        }
     }
     case FORKED: {
         orion_buffer *b;
@@ -259,7 +289,8 @@ int main(int argc, char **argv)
         int clean = 0;
         for (int t = 0; t < 500 && !clean; t++) {
             if (orion_client_stats(keeper, &st) == 0 && st.used_bytes == base.used_bytes &&
-                st.graphs == 0 && st.buffers == base.buffers && st.clients == 1)
+                st.graphs == 0 && st.buffers == base.buffers && st.clients == 1 &&
+                st.channels == 0)
                 clean = 1;
             else
                 usleep(10000);
@@ -267,8 +298,8 @@ int main(int argc, char **argv)
         if (!clean) {
             failures++;
             fprintf(stderr, "soak: batch %d not back to zero: used %llu graphs %u buffers %u "
-                    "clients %u\n", batches, (unsigned long long)st.used_bytes, st.graphs,
-                    st.buffers, st.clients);
+                    "clients %u channels %u\n", batches, (unsigned long long)st.used_bytes,
+                    st.graphs, st.buffers, st.clients, st.channels);
         }
         rss_last = proc_rss_kb(d.pid);
         fds_last = proc_fds(d.pid);
