@@ -14,11 +14,16 @@ ctl=$3
 status=0
 fail() { echo "test_man: FAIL: $*"; status=1; }
 
+command -v groff >/dev/null 2>&1 || command -v mandoc >/dev/null 2>&1 ||
+    fail "neither groff (groff-base) nor mandoc is installed: nothing to render the pages with"
+
 for page in "$dir/orionrtd.8" "$dir/orionctl.1"; do
     [ -f "$page" ] || { fail "$page missing"; continue; }
-    out=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
-    rc=$?
-    [ $rc -eq 0 ] && [ -z "$out" ] || fail "groff -man -ww on $page (exit $rc): $out"
+    if command -v groff >/dev/null 2>&1; then
+        out=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
+        rc=$?
+        [ $rc -eq 0 ] && [ -z "$out" ] || fail "groff -man -ww on $page (exit $rc): $out"
+    fi
     if command -v mandoc >/dev/null 2>&1; then
         out=$(mandoc -T lint -W warning "$page" 2>&1)
         rc=$?
