@@ -43,6 +43,8 @@ static void usage(FILE *f)
         "  --huge-pages         back the arena with huge pages (hugetlbfs if enough are\n"
         "                       reserved, else shmem transparent huge pages)\n"
         "  --socket-mode MODE   octal mode of the socket (default 0660)\n"
+        "  --socket-group GROUP group (name or number) of the socket file (default: the\n"
+        "                       daemon's own); ignored under socket activation\n"
         "  --max-frame SIZE     largest request frame (default 16M)\n"
         "  --client-limit SIZE  bytes one connection may allocate, 0 = no limit (default 0)\n"
         "  --max-tensors N      tensors per graph (default 1048576)\n"
@@ -174,7 +176,7 @@ enum {
     OPT_MAX_CLIENTS, OPT_HELLO_TIMEOUT, OPT_HUGE_PAGES, OPT_HELP, OPT_VERSION,
     OPT_IO_TIMEOUT, OPT_MAX_PENDING, OPT_MAX_GRAPHS, OPT_CLIENT_MEMORY, OPT_MAX_UID_CLIENTS,
     OPT_UID_LIMIT,
-    OPT_LOG_LEVEL, OPT_CONFIG,
+    OPT_LOG_LEVEL, OPT_CONFIG, OPT_SOCKET_GROUP,
 };
 
 static const struct option opts[] = {
@@ -182,6 +184,7 @@ static const struct option opts[] = {
         {"arena-size", required_argument, NULL, OPT_ARENA_SIZE},
         {"shm-name", required_argument, NULL, OPT_SHM_NAME},
         {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+        {"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
         {"arena-mode", required_argument, NULL, OPT_ARENA_MODE},
         {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
         {"client-limit", required_argument, NULL, OPT_CLIENT_LIMIT},
@@ -313,6 +316,13 @@ static int parse_loop(int argc, char **argv, struct config *cfg)
             if (parse_mode(optarg, &cfg->socket_mode) < 0)
                 return bad("--socket-mode", optarg, "an octal mode such as 0660");
             break;
+        case OPT_SOCKET_GROUP:
+            if (*optarg == '\0')
+                return bad("--socket-group", optarg, "a group name or number");
+            free(cfg->socket_group);
+            if ((cfg->socket_group = strdup(optarg)) == NULL)
+                return -ENOMEM;
+            break;
         case OPT_MAX_FRAME:
             if (config_parse_size(optarg, &v) < 0 || v < 64 || v > MAX_FRAME_LIMIT)
                 return bad("--max-frame", optarg, "a size from 64 to 1G");
@@ -436,4 +446,6 @@ void config_free(struct config *cfg)
 {
     free(cfg->socket_path);
     cfg->socket_path = NULL;
+    free(cfg->socket_group);
+    cfg->socket_group = NULL;
 }

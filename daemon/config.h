@@ -12,6 +12,7 @@ struct config {
     uint64_t arena_bytes;
     bool huge_pages;         /* back the arena with huge pages (arena.h) */
     mode_t socket_mode;
+    char *socket_group;      /* owned; --socket-group: the socket file's group, NULL = ours */
     uint32_t max_frame;
     uint64_t client_limit;   /* 0 = none */
     uint32_t max_tensors;

@@ -347,8 +347,13 @@ void server_attach(struct server *srv, struct arena *arena, buddy *b, struct reg
 static int bind_socket(struct server *srv, const struct config *cfg, char *err, size_t err_len)
 {
     const char *path = cfg->socket_path;
-    int rc = sockfile_prepare(path, cfg->socket_is_default, err, err_len);
-    if (rc < 0)
+    gid_t gid = 0;
+    int rc;
+    /* An unknown group stops the daemon before it makes the socket. */
+    if (cfg->socket_group != NULL && (rc = sockfile_group(cfg->socket_group, &gid, err,
+                                                          err_len)) < 0)
+        return rc;
+    if ((rc = sockfile_prepare(path, cfg->socket_is_default, err, err_len)) < 0)
         return rc;
     int fd = sockfile_bind(path, err, err_len);
     if (fd < 0)
@@ -361,6 +366,11 @@ static int bind_socket(struct server *srv, const struct config *cfg, char *err, 
     }
     srv->bound = true;
     (void)sockfile_identify(path, &srv->sock_id); /* for a failed chmod's clean-up */
+    /* The group first, while the mode is still 0600: no other group's member
+     * can connect in between. */
+    if (cfg->socket_group != NULL &&
+        (rc = sockfile_chgrp(path, gid, cfg->socket_group, err, err_len)) < 0)
+        return rc;
     if (chmod(path, cfg->socket_mode) < 0) {
         rc = -errno;
         snprintf(err, err_len, "cannot set mode %04o on %s: %s", (unsigned)cfg->socket_mode,
@@ -396,6 +406,9 @@ int server_start(struct server *srv, uv_loop_t *loop, const struct config *cfg,
             return rc;
         }
         srv->activated = true;
+        if (cfg->socket_group != NULL)
+            log_msg("--socket-group %s ignored: systemd made the socket (its group is the "
+                    "socket unit's SocketGroup=)", cfg->socket_group);
     } else if ((rc = bind_socket(srv, cfg, err, err_len)) < 0) {
         return rc;
     }

@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,46 @@ int sockfile_bind(const char *path, char *err, size_t err_len)
         return -e;
     }
     return fd;
+}
+
+int sockfile_group(const char *name, gid_t *gid, char *err, size_t err_len)
+{
+    errno = 0;
+    struct group *gr = getgrnam(name);
+    if (gr != NULL) {
+        *gid = gr->gr_gid;
+        return 0;
+    }
+    int e = errno;
+    if (*name >= '0' && *name <= '9' && name[strspn(name, "0123456789")] == '\0') {
+        errno = 0;
+        char *end;
+        unsigned long v = strtoul(name, &end, 10);
+        if (errno == 0 && *end == '\0' && v < (unsigned long)(gid_t)-1) {
+            *gid = (gid_t)v; /* a number, as chown(1) takes it */
+            return 0;
+        }
+    }
+    if (e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM) {
+        snprintf(err, err_len, "--socket-group %s: cannot look the group up: %s", name,
+                 strerror(e));
+        return -e;
+    }
+    snprintf(err, err_len, "--socket-group %s: no such group (create it with "
+             "`groupadd --system %s`)", name, name);
+    return -ENOENT;
+}
+
+int sockfile_chgrp(const char *path, gid_t gid, const char *name, char *err, size_t err_len)
+{
+    if (chown(path, (uid_t)-1, gid) == 0)
+        return 0;
+    int e = errno;
+    snprintf(err, err_len, "cannot give socket %s to group %s (gid %lu): %s%s", path, name,
+             (unsigned long)gid, strerror(e),
+             e == EPERM ? " (without CAP_CHOWN the daemon must be a member of the group: "
+                          "SupplementaryGroups= in its unit)" : "");
+    return -e;
 }
 
 int sockfile_identify(const char *path, struct sockfile_id *id)

@@ -30,6 +30,15 @@ int sockfile_prepare(const char *path, bool make_dir, char *err, size_t err_len)
  * handle closes, whoever's file is there by then. */
 int sockfile_bind(const char *path, char *err, size_t err_len);
 
+/* The group named (or numbered) name, for --socket-group: its gid in *gid,
+ * or -ENOENT with "--socket-group NAME: no such group" in err. */
+int sockfile_group(const char *name, gid_t *gid, char *err, size_t err_len);
+
+/* Give the socket file at path to group gid (named name in messages). A
+ * process without CAP_CHOWN may do it only for a group it is a member of
+ * (the unit's SupplementaryGroups=): -EPERM says so. */
+int sockfile_chgrp(const char *path, gid_t gid, const char *name, char *err, size_t err_len);
+
 /* The identity of a file: device, inode and change time (inode numbers are
  * reused at once on some file systems; the change time to the nanosecond
  * tells a new file of a reused number apart). */

@@ -3,19 +3,31 @@
 # workload against it: two processes sharing a tensor buffer with no copy, a
 # real model graph registered and planned, the daemon's stats. Installs what
 # it needs. Stops the daemon (which removes its socket and arena) on exit.
+#
+# The workload is the list STEPS below, one function step_NAME per entry,
+# run in order and numbered as they run. To add a step, write its function
+# and put its name in STEPS (before `stats`, which checks that every client
+# has gone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-orion_deps
 
+say() { printf '%s\n' "-- $*"; }
+step() { printf '\n== %s\n' "$*"; }
+
+say "checking the Debian packages it needs (scripts/deps.sh)"
+orion_deps
+say "configuring the build in build/ (cmake)"
 cmake -S . -B build >/dev/null
+say "compiling orionrtd, liborion-client, orionctl and the examples ($(nproc) jobs; a minute the first time)"
 cmake --build build -j"$(nproc)" >/dev/null
 
 run=$(mktemp -d /tmp/orion-demo.XXXXXX)
 sock="$run/orionrtd.sock"
 ctl=(build/tools/orionctl --socket "$sock")
 
-build/daemon/orionrtd --socket "$sock" --arena-size 256M \
+say "starting orionrtd on $sock with a 256 MiB arena (its log lines start with '|')"
+build/daemon/orionrtd --config /dev/null --socket "$sock" --arena-size 256M \
     2> >(sed -u 's/^/    | /' >&2) &
 daemon=$!
 stop() {
@@ -26,26 +38,69 @@ trap stop EXIT
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || { echo "orionrtd did not start" >&2; exit 1; }
 
-step() { printf '\n== %s\n' "$*"; }
+step_plan() {
+    step "$1. Plan MobileNetV2 offline (orionctl plan): the first and last tensors, then the summary"
+    build/tools/orionctl plan examples/graphs/mobilenet_v2.json | sed -n '1,6p;$p'
+}
 
-step "1. Plan MobileNetV2 offline (orionctl plan): the first and last tensors, then the summary"
-build/tools/orionctl plan examples/graphs/mobilenet_v2.json | sed -n '1,6p;$p'
+step_share() {
+    step "$1. A producer and a consumer process share a 16 MiB tensor through the arena, zero-copy"
+    build/examples/orion-producer --socket "$sock" demo/frame0 16777216 > "$run/producer.out" &
+    local producer=$!
+    build/examples/orion-consumer --socket "$sock" demo/frame0 > "$run/consumer.out"
+    wait "$producer"
+    local p c
+    p=$(sed -n 's/^checksum=//p' "$run/producer.out" | tail -n 1)
+    c=$(sed -n 's/^checksum=//p' "$run/consumer.out" | tail -n 1)
+    echo "producer's checksum (of the bytes it wrote):         $p"
+    echo "consumer's checksum (of the bytes it read in place): $c"
+    if [ -n "$p" ] && [ "$p" = "$c" ]; then
+        echo "they match: the consumer read the producer's bytes, with no copy"
+    else
+        echo "they DO NOT match" >&2
+        return 1
+    fi
+}
 
-step "2. A producer and a consumer process share a 16 MiB tensor through the arena, zero-copy"
-build/examples/orion-producer --socket "$sock" demo/frame0 16777216 &
-producer=$!
-build/examples/orion-consumer --socket "$sock" demo/frame0
-wait "$producer"
+step_register() {
+    step "$1. Register MobileNetV2 with the daemon (orionctl register): offsets in the shared arena"
+    "${ctl[@]}" register examples/graphs/mobilenet_v2.json | sed -n '1,4p;$p'
+}
 
-step "3. Register MobileNetV2 with the daemon (orionctl register): offsets in the shared arena"
-"${ctl[@]}" register examples/graphs/mobilenet_v2.json | sed -n '1,4p;$p'
+# The one client the daemon counts here is this stats request itself.
+step_stats() {
+    step "$1. The daemon's stats once every demo client has gone: nothing is left allocated"
+    local json field
+    json=$("${ctl[@]}" stats --json)
+    field() { sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p" <<< "$json"; }
+    "${ctl[@]}" stats | awk '$1 == "clients" { $0 = $0 "  (this orionctl stats itself)" } { print }'
+    local used graphs buffers channels others
+    used=$(field used_bytes)
+    graphs=$(field graphs)
+    buffers=$(field buffers)
+    channels=$(field channels)
+    others=$(( $(field clients) - 1 ))
+    if [ "$used" = 0 ] && [ "$graphs" = 0 ] && [ "$buffers" = 0 ] && [ "${channels:-0}" = 0 ] &&
+       [ "$others" = 0 ]; then
+        echo "every demo client has gone: 0 bytes used, no graph, no buffer, no channel, no other client"
+    else
+        echo "left behind: $used bytes used, $graphs graphs, $buffers buffers, $channels channels, $others other clients" >&2
+        return 1
+    fi
+}
 
-step "4. A two-stage pipeline in two processes over a channel, 10,000 iterations (orion-pipeline)"
-build/examples/orion-pipeline --socket "$sock" --iters 10000 stage2 > "$run/stage2.out" &
-stage2=$!
-build/examples/orion-pipeline --socket "$sock" --iters 10000 stage1
-wait "$stage2"
-cat "$run/stage2.out"
+step_pipeline() {
+    step "$1. A two-stage pipeline in two processes over a channel, 10,000 iterations (orion-pipeline)"
+    build/examples/orion-pipeline --socket "$sock" --iters 10000 stage2 > "$run/stage2.out" &
+    local stage2=$!
+    build/examples/orion-pipeline --socket "$sock" --iters 10000 stage1
+    wait "$stage2"
+    cat "$run/stage2.out"
+}
 
-step "5. The daemon's stats once every client has gone: nothing is left allocated"
-"${ctl[@]}" stats
+STEPS=(plan share register pipeline stats)
+n=0
+for s in "${STEPS[@]}"; do
+    n=$((n + 1))
+    "step_$s" "$n"
+done

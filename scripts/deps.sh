@@ -6,7 +6,7 @@ orion_deps() {
     local pkgs=(build-essential cmake pkg-config libuv1-dev libprotobuf-c-dev
                 protobuf-c-compiler check libsubunit-dev libjansson-dev libinih-dev
                 prometheus python3-dev python3-numpy python3-onnx python3-flatbuffers
-                python3-pytest)
+                python3-pytest mandoc)
     [ "${1:-}" = "--valgrind" ] && pkgs+=(valgrind)
     # The fuzz targets' bounded runs (scripts/test.sh, all modes but --plain).
     case "${1:-}" in ""|--sanitize|--fuzz) pkgs+=(clang libclang-rt-14-dev) ;; esac

@@ -78,6 +78,12 @@ int harness_daemon_prepare(struct harness_daemon *d)
     snprintf(d->base, sizeof d->base, "/tmp/orion-it-%ld-%d", (long)getpid(), n);
     snprintf(d->socket_path, sizeof d->socket_path, "%s.sock", d->base);
     snprintf(d->shm_name, sizeof d->shm_name, "/orion-test-%ld-%d", (long)getpid(), n);
+    /* A run killed before its clean-up, by a process of the same pid, may
+     * have left these: they are ours by name. */
+    char lock[sizeof d->socket_path + 8];
+    snprintf(lock, sizeof lock, "%s.lock", d->socket_path);
+    unlink(d->socket_path);
+    unlink(lock);
     for (int i = 0; i < MAX_TRACKED; i++) {
         if (!tracked_used[i]) {
             tracked_used[i] = true;

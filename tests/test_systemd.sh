@@ -44,12 +44,18 @@ cp "$src/orionrtd-metrics.timer" "$tmp/" || exit 1
 # Type=notify with the sandbox the daemon relies on: a unit edit that drops
 # one of these should be a deliberate change, caught here.
 for key in Type=notify RuntimeDirectory=orionrt RestrictAddressFamilies=AF_UNIX \
-           PrivateDevices=yes ProtectSystem=strict NoNewPrivileges=yes Restart=on-failure; do
+           PrivateDevices=yes ProtectSystem=strict NoNewPrivileges=yes Restart=on-failure \
+           SupplementaryGroups=orionrt; do
     if ! grep -qx "$key" "$tmp/orionrtd.service"; then
         echo "test_systemd: FAIL: orionrtd.service lacks $key"
         status=1
     fi
 done
+# Without the socket unit the daemon gives its socket to the group itself.
+if ! grep -q '^ExecStart=.* --socket-group orionrt' "$tmp/orionrtd.service"; then
+    echo "test_systemd: FAIL: orionrtd.service's ExecStart= lacks --socket-group orionrt"
+    status=1
+fi
 for key in ListenStream=/run/orionrt/orionrtd.sock SocketMode=0660; do
     if ! grep -qx "$key" "$tmp/orionrtd.socket"; then
         echo "test_systemd: FAIL: orionrtd.socket lacks $key"
