@@ -93,9 +93,20 @@ step_pipeline() {
     step "$1. A two-stage pipeline in two processes over a channel, 10,000 iterations (orion-pipeline)"
     build/examples/orion-pipeline --socket "$sock" --iters 10000 stage2 > "$run/stage2.out" &
     local stage2=$!
-    build/examples/orion-pipeline --socket "$sock" --iters 10000 stage1
+    build/examples/orion-pipeline --socket "$sock" --iters 10000 stage1 > "$run/stage1.out"
     wait "$stage2"
-    cat "$run/stage2.out"
+    grep -v '^checksum=' "$run/stage1.out" "$run/stage2.out" | sed 's|^.*/stage[12].out:||'
+    local a b
+    a=$(sed -n 's/^checksum=//p' "$run/stage1.out" | tail -n 1)
+    b=$(sed -n 's/^checksum=//p' "$run/stage2.out" | tail -n 1)
+    echo "stage 1's checksum (of what it published):          $a"
+    echo "stage 2's checksum (of what it received, in place): $b"
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then
+        echo "they match: every message crossed the channel intact, in order"
+    else
+        echo "they DO NOT match" >&2
+        return 1
+    fi
 }
 
 STEPS=(plan share register pipeline stats)
