@@ -123,6 +123,9 @@ void registry_unaccount(struct reg_owner *o, uint64_t bytes);
 int registry_charge(struct reg_owner *o, uint64_t n, char *err, size_t err_len);
 void registry_uncharge(struct reg_owner *o, uint64_t n);
 
+/* The message registry_charge gives for n more bytes of o, into err. */
+void registry_charge_msg(const struct reg_owner *o, uint64_t n, char *err, size_t err_len);
+
 /* Create buffer `name` of `bytes` bytes aligned to `align` (0 = 64; a power of
  * two up to 1 MiB), unsealed, created by owner o and held once by it with
  * `kind`. limit: o's byte limit (0 = none). Returns 0 and *out, or -EINVAL
