@@ -178,7 +178,8 @@ int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *
         goto err_nomem;
     if (rg->n_ops > 0 && (wg->ops = calloc(rg->n_ops, sizeof(*wg->ops))) == NULL)
         goto err_nomem;
-    if (n_refs > 0 && (wg->refs = malloc(n_refs * sizeof(*wg->refs))) == NULL)
+    /* At least one element: the cursor below must never be NULL + 0. */
+    if ((wg->refs = malloc((n_refs > 0 ? n_refs : 1) * sizeof(*wg->refs))) == NULL)
         goto err_nomem;
     if ((wg->names = malloc(name_bytes)) == NULL)
         goto err_nomem;

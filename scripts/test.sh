@@ -55,7 +55,8 @@ run_fuzz() {
         mkdir -p "build-fuzz/corpus/$t"
         echo "== fuzzing $t for ${secs} s"
         if ! "build-fuzz/tests/$t" -max_total_time="$secs" -print_final_stats=1 \
-                "build-fuzz/corpus/$t" > "build-fuzz/$t.log" 2>&1; then
+                -artifact_prefix="build-fuzz/$t-" "build-fuzz/corpus/$t" \
+                > "build-fuzz/$t.log" 2>&1; then
             tail -40 "build-fuzz/$t.log"
             echo "$t: FAILED (log: build-fuzz/$t.log)"
             return 1
