@@ -6,6 +6,9 @@
  *           the tests' harness): create/open/close on the socket, the ring after
  *   buffer  today's named-buffer hand-off through the same daemon: per message
  *           create, write, seal, wait_unused, release / wait, read, release
+ *   iceoryx iceoryx 2.0.3 through its C binding (iox_transport.c): a publisher,
+ *           a subscriber with a waitset, our own iox-roudi; built when CMake
+ *           finds iceoryx_binding_c, else iceoryx=not_installed
  *
  * For 4 KiB, 1 MiB and 16 MiB messages, in two modes:
  *   handoff  the producer writes 8 bytes, the consumer reads 8 (the transport)
@@ -14,9 +17,14 @@
  * sends back, A receives) and the one-way rate (depth 4), and counts futex
  * system calls and voluntary context switches per iteration in both
  * processes. Both rings spin the same bounded time (CHAN_SPIN_NS_DEFAULT)
- * before sleeping. Last line: key=value.
+ * before sleeping; iceoryx sleeps in its waitset at once, as issue 7's
+ * measurement and iceoryx's examples do (--iox-spin: it polls its subscriber
+ * for the rings' spin first).
+ * Last line: key=value.
  *
- *   bench_channel [--quick]
+ *   bench_channel [--quick] [--iox-spin]
+ *   bench_channel --pingpong KIND ITERS   one 4 KiB hand-off ping-pong, for
+ *                                         strace -c -f (bench_channel.sh)
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,9 +46,15 @@
 #include "chan.h"
 #include "futex.h"
 #include "harness_daemon.h"
+#ifdef ORION_BENCH_IOX
+#include "iox_transport.h"
+#endif
 
-#define N_KINDS 4
-static const char *kind_names[N_KINDS] = {"raw", "ring", "client", "buffer"};
+#define N_KINDS 5
+#define KIND_IOX 4
+static const char *kind_names[N_KINDS] = {"raw", "ring", "client", "buffer", "iceoryx"};
+static int g_iox_ok;            /* our iox-roudi runs */
+static uint32_t g_iox_spin_ns; /* --iox-spin: CHAN_SPIN_NS_DEFAULT */
 static char g_sock[108];       /* the daemon's socket (client, buffer) */
 static unsigned g_pipe_seq;    /* names of channels and buffers */
 
@@ -119,7 +135,7 @@ static void raw_wait(_Atomic uint64_t *var, uint64_t want_gt, _Atomic uint32_t *
 /* ---- One interface over both. ------------------------------------------- */
 
 struct end {
-    int kind; /* 0 raw, 1 ring, 2 client, 3 buffer */
+    int kind; /* 0 raw, 1 ring, 2 client, 3 buffer, 4 iceoryx */
     orion_client *cl;
     orion_channel *ch;
     orion_buffer *buf;
@@ -130,6 +146,9 @@ struct end {
     uint64_t ptail, chead; /* raw: local copies */
     struct chan_producer p;
     struct chan_consumer c;
+#ifdef ORION_BENCH_IOX
+    iox_end *iox;
+#endif
 };
 
 static void die(struct end *e, const char *what, int rc)
@@ -147,6 +166,10 @@ static void buf_name(struct end *e, char *out, size_t n)
 static void *e_acquire(struct end *e)
 {
     int rc;
+#ifdef ORION_BENCH_IOX
+    if (e->kind == KIND_IOX)
+        return iox_end_acquire(e->iox);
+#endif
     if (e->kind == 2) {
         void *s;
         if ((rc = orion_channel_acquire(e->ch, -1, &s)) != 0)
@@ -175,6 +198,12 @@ static void *e_acquire(struct end *e)
 static void e_publish(struct end *e, void *slot, uint64_t bytes)
 {
     int rc;
+#ifdef ORION_BENCH_IOX
+    if (e->kind == KIND_IOX) {
+        iox_end_publish(e->iox, slot);
+        return;
+    }
+#endif
     if (e->kind == 2) {
         if ((rc = orion_channel_publish(e->ch, slot, bytes)) != 0)
             die(e, "publish", rc);
@@ -202,6 +231,10 @@ static void e_publish(struct end *e, void *slot, uint64_t bytes)
 static const void *e_receive(struct end *e, uint64_t *bytes)
 {
     int rc;
+#ifdef ORION_BENCH_IOX
+    if (e->kind == KIND_IOX)
+        return iox_end_receive(e->iox, bytes);
+#endif
     if (e->kind == 2) {
         const void *s;
         if ((rc = orion_channel_receive(e->ch, -1, &s, bytes, NULL)) != 0)
@@ -230,6 +263,12 @@ static const void *e_receive(struct end *e, uint64_t *bytes)
 static void e_done(struct end *e, const void *slot)
 {
     int rc;
+#ifdef ORION_BENCH_IOX
+    if (e->kind == KIND_IOX) {
+        iox_end_done(e->iox, slot);
+        return;
+    }
+#endif
     if (e->kind == 2) {
         if ((rc = orion_channel_done(e->ch, slot)) != 0)
             die(e, "done", rc);
@@ -290,6 +329,12 @@ static void end_open(struct end *e, struct pipe_ *p, int producer, uint64_t byte
     e->stride = (bytes + 63) & ~63ull;
     e->bytes = bytes;
     memcpy(e->name, p->name, sizeof(e->name));
+#ifdef ORION_BENCH_IOX
+    if (p->kind == KIND_IOX) {
+        e->iox = iox_end_open(p->name, producer, bytes, DEPTH, g_iox_spin_ns);
+        return;
+    }
+#endif
     if (p->kind >= 2) {
         char err[256];
         int rc = orion_client_connect(g_sock, &e->cl, err, sizeof(err));
@@ -323,6 +368,10 @@ static void end_open(struct end *e, struct pipe_ *p, int producer, uint64_t byte
 
 static void end_close(struct end *e)
 {
+#ifdef ORION_BENCH_IOX
+    iox_end_close(e->iox);
+    e->iox = NULL;
+#endif
     orion_channel_close(e->ch);
     orion_client_close(e->cl);
     e->ch = NULL;
@@ -357,6 +406,59 @@ static uint64_t consume(const void *slot, uint64_t bytes, int touch)
     return sum;
 }
 
+/* A measurement's child dies with its parent: a benchmark killed outright
+ * leaves no endpoint waiting for ever (nor an iceoryx runtime registered). */
+static void orphan_dies(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1);
+}
+
+/* The end of a measurement's child. An iceoryx runtime unregisters from
+ * RouDi only through exit(); the others leave as they always did. */
+static void child_exit(int kind)
+{
+#ifdef ORION_BENCH_IOX
+    if (kind == KIND_IOX)
+        iox_end_exit(0);
+#endif
+    (void)kind;
+    _exit(0);
+}
+
+/* An iceoryx runtime is made once per process and never survives a fork, so
+ * both endpoints of an iceoryx measurement are children: this runs fn (the
+ * measurement's parent side) in one and copies res back through shared
+ * memory. Returns 1 when fn ran in a child, 0 when the caller runs it. */
+static int g_nested;
+static int in_child(int kind, void (*fn)(void *), void *arg, void *res, size_t res_len)
+{
+    void *sh;
+    pid_t pid;
+    int st;
+
+    if (kind != KIND_IOX || g_nested)
+        return 0;
+    sh = shm(res_len);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        orphan_dies();
+        g_nested = 1;
+        fn(arg);
+        memcpy(sh, res, res_len);
+        child_exit(kind);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "bench_channel: iceoryx measurement failed\n");
+        exit(1);
+    }
+    memcpy(res, sh, res_len);
+    munmap(sh, res_len);
+    return 1;
+}
+
 struct counts {
     _Atomic uint64_t syscalls;
     _Atomic uint64_t csw;
@@ -383,7 +485,7 @@ struct result {
 };
 
 /* Ping-pong: we send on ab, the child echoes on ba. */
-static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct result *out)
+static void pingpong_run(int kind, uint64_t bytes, int touch, uint32_t iters, struct result *out)
 {
     struct pipe_ ab, ba;
     struct counts *cnt = shm(sizeof(*cnt));
@@ -396,6 +498,7 @@ static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct
     pid = fork();
     if (pid == 0) {
         struct end in, outp;
+        orphan_dies();
         end_open(&in, &ab, 0, bytes);
         end_open(&outp, &ba, 1, bytes);
         uint64_t sy = my_syscalls(), cs = my_csw(), sk = 0;
@@ -413,7 +516,7 @@ static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct
         atomic_store(&cnt->sink, sk);
         end_close(&in);
         end_close(&outp);
-        _exit(0);
+        child_exit(kind);
     }
     struct end outp, in;
     end_open(&outp, &ab, 1, bytes);
@@ -455,7 +558,7 @@ static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct
 }
 
 /* One-way: the child produces n messages as fast as it can. */
-static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
+static double oneway_run(int kind, uint64_t bytes, int touch, uint32_t n)
 {
     struct pipe_ ab;
     struct end in;
@@ -466,6 +569,7 @@ static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
     pid = fork();
     if (pid == 0) {
         struct end outp;
+        orphan_dies();
         end_open(&outp, &ab, 1, bytes);
         for (uint32_t i = 0; i < n + 10; i++) {
             void *s = e_acquire(&outp);
@@ -475,8 +579,12 @@ static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
         /* Stay the producer until everything is received (client, buffer). */
         while (outp.ch != NULL && orion_channel_consumers(outp.ch) > 0)
             usleep(100);
+#ifdef ORION_BENCH_IOX
+        while (outp.iox != NULL && iox_end_has_consumer(outp.iox))
+            usleep(100);
+#endif
         end_close(&outp);
-        _exit(0);
+        child_exit(kind);
     }
     end_open(&in, &ab, 0, bytes);
     for (uint32_t i = 0; i < n + 10; i++) {
@@ -496,14 +604,130 @@ static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
     return rate;
 }
 
+/* One measurement, run here or (iceoryx) in a child of its own: in_child(). */
+struct job {
+    int kind, touch;
+    uint64_t bytes;
+    uint32_t iters;
+    struct result r;
+    double rate;
+};
+
+static void pingpong_job(void *arg)
+{
+    struct job *j = arg;
+    pingpong_run(j->kind, j->bytes, j->touch, j->iters, &j->r);
+}
+
+static void oneway_job(void *arg)
+{
+    struct job *j = arg;
+    j->rate = oneway_run(j->kind, j->bytes, j->touch, j->iters);
+}
+
+static void pingpong(int kind, uint64_t bytes, int touch, uint32_t iters, struct result *out)
+{
+    struct job j = {.kind = kind, .touch = touch, .bytes = bytes, .iters = iters};
+    if (!in_child(kind, pingpong_job, &j, &j, sizeof(j)))
+        pingpong_job(&j);
+    *out = j.r;
+}
+
+static double oneway(int kind, uint64_t bytes, int touch, uint32_t n)
+{
+    struct job j = {.kind = kind, .touch = touch, .bytes = bytes, .iters = n};
+    if (!in_child(kind, oneway_job, &j, &j, sizeof(j)))
+        oneway_job(&j);
+    return j.rate;
+}
+
+static int kind_index(const char *name)
+{
+    for (int k = 0; k < N_KINDS; k++)
+        if (strcmp(name, kind_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* Our iox-roudi, with its config and log in a directory of its own. Returns
+ * the word for the last line: run, not_installed, busy (another RouDi owns
+ * the machine's fixed names) or failed. */
+static const char *iox_start(char *dir, size_t dir_len)
+{
+#ifdef ORION_BENCH_IOX
+    char why[4200];
+    int rc;
+    snprintf(dir, dir_len, "/tmp/orion-roudi-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        perror("bench_channel: mkdtemp");
+        dir[0] = '\0';
+        return "failed";
+    }
+    rc = iox_roudi_start(dir, why, sizeof(why));
+    if (rc == 0) {
+        g_iox_ok = 1;
+        return "run";
+    }
+    fprintf(stderr, "bench_channel: iceoryx not measured: %s\n", why);
+    return rc == -EBUSY ? "busy" : "failed";
+#else
+    dir[0] = '\0';
+    (void)dir_len;
+    return "not_installed";
+#endif
+}
+
+static void iox_finish(const char *dir)
+{
+#ifdef ORION_BENCH_IOX
+    char path[300];
+    iox_roudi_stop();
+    if (dir[0] == '\0')
+        return;
+    snprintf(path, sizeof(path), "%s/roudi.toml", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/roudi.log", dir);
+    unlink(path);
+    rmdir(dir);
+#else
+    (void)dir;
+#endif
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_channel [--quick] [--iox-spin]\n"
+                    "       bench_channel [--iox-spin] --pingpong KIND ITERS"
+                    "   (KIND: raw ring client buffer iceoryx)\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static const uint64_t sizes[] = {4096, 1u << 20, 16u << 20};
     static const char *names[] = {"4k", "1m", "16m"};
-    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int quick = 0, pp_kind = -1;
+    long pp_iters = 0;
     double worst_p50 = 0, worst_rate = 1e9, worst_sys = 0;
-    char kv[4096];
+    double worst_iox_p50 = 0, worst_iox_rate = 1e9;
+    char kv[8192], iox_dir[64];
     size_t kvn = 0;
+    const char *iox_state;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "--iox-spin") == 0)
+            g_iox_spin_ns = CHAN_SPIN_NS_DEFAULT;
+        else if (strcmp(argv[i], "--pingpong") == 0 && i + 2 < argc) {
+            pp_kind = kind_index(argv[i + 1]);
+            pp_iters = strtol(argv[i + 2], NULL, 10);
+            if (pp_kind < 0 || pp_iters <= 0 || pp_iters > 10000000)
+                return usage();
+            i += 2;
+        } else
+            return usage();
+    }
 
     struct harness_daemon d = {0};
     d.slot = -1;
@@ -514,11 +738,32 @@ int main(int argc, char **argv)
         return 1;
     }
     snprintf(g_sock, sizeof(g_sock), "%s", d.socket_path);
+    iox_dir[0] = '\0';
+    iox_state = "not_run"; /* a --pingpong of another kind counts no RouDi calls */
+    if (pp_kind < 0 || pp_kind == KIND_IOX)
+        iox_state = iox_start(iox_dir, sizeof(iox_dir));
 
-    printf("two processes, depth %u, spin %u ns before sleeping; p50/p99 are round trips "
-           "(us); sys/it: futex calls per iteration, both sides (buffer: not counted)\n",
-           DEPTH, CHAN_SPIN_NS_DEFAULT);
-    printf("%-4s %-7s %-6s | %9s %9s | %10s | %7s %7s | %6s %6s\n", "size", "mode", "kind",
+    if (pp_kind >= 0) { /* one short ping-pong, for a system-call count from outside */
+        struct result r;
+        if (pp_kind == KIND_IOX && !g_iox_ok) {
+            fprintf(stderr, "bench_channel: iceoryx=%s\n", iox_state);
+            iox_finish(iox_dir);
+            harness_daemon_cleanup(&d);
+            return 1;
+        }
+        pingpong(pp_kind, 4096, 0, (uint32_t)pp_iters, &r);
+        iox_finish(iox_dir);
+        harness_daemon_cleanup(&d);
+        printf("kind=%s iters=%ld pp_p50_us=%.2f\n", kind_names[pp_kind], pp_iters, r.p50_us);
+        return 0;
+    }
+
+    printf("two processes, depth %u, spin %u ns before sleeping (iceoryx: %u ns, then its "
+           "waitset); p50/p99 are round trips (us); sys/it: futex calls per iteration, both "
+           "sides (buffer, iceoryx: not counted here; bench_channel.sh counts them with "
+           "strace)\n",
+           DEPTH, CHAN_SPIN_NS_DEFAULT, g_iox_spin_ns);
+    printf("%-4s %-7s %-7s | %9s %9s | %10s | %7s %7s | %6s %6s\n", "size", "mode", "kind",
            "p50", "p99", "one-way/s", "p50/raw", "rate/raw", "sys/it", "csw/it");
     for (int si = 0; si < 3; si++) {
         for (int touch = 0; touch < 2; touch++) {
@@ -531,12 +776,14 @@ int main(int argc, char **argv)
                 iters = iters / 10 + 10;
             for (int k = 0; k < N_KINDS; k++) {
                 uint32_t it = k == 3 && iters > 2000 ? 2000 : iters; /* ~100 us each */
+                if (k == KIND_IOX && !g_iox_ok)
+                    continue;
                 pingpong(k, b, touch, it, &r[k]);
                 rate[k] = oneway(k, b, touch, it * 2);
-                printf("%-4s %-7s %-6s | %9.2f %9.2f | %10.0f | %7.2f %7.2f | %6.2f %6.2f\n",
+                printf("%-4s %-7s %-7s | %9.2f %9.2f | %10.0f | %7.2f %7.2f | %6.2f %6.2f\n",
                        names[si], touch ? "touch" : "handoff", kind_names[k], r[k].p50_us,
                        r[k].p99_us, rate[k], r[k].p50_us / r[0].p50_us, rate[k] / rate[0],
-                       k == 3 ? -1.0 : r[k].sys_per_iter, r[k].csw_per_iter);
+                       k >= 3 ? -1.0 : r[k].sys_per_iter, r[k].csw_per_iter);
                 fflush(stdout);
             }
             const char *m = touch ? "touch" : "handoff";
@@ -552,10 +799,31 @@ int main(int argc, char **argv)
                 worst_rate = rr;
             if (r[2].sys_per_iter > worst_sys)
                 worst_sys = r[2].sys_per_iter;
+            if (g_iox_ok) {
+                double ip = r[2].p50_us / r[KIND_IOX].p50_us;
+                double ir = rate[2] / rate[KIND_IOX];
+                printf("%-4s %-7s client/iceoryx: p50 %.2f, rate %.2f\n", names[si], m, ip, ir);
+                kvn += (size_t)snprintf(kv + kvn, sizeof(kv) - kvn,
+                                        " iceoryx_pp_p50_us_%s_%s=%.1f client_iox_pp_p50_ratio_%s_%s"
+                                        "=%.2f client_iox_rate_ratio_%s_%s=%.2f",
+                                        names[si], m, r[KIND_IOX].p50_us, names[si], m, ip,
+                                        names[si], m, ir);
+                if (ip > worst_iox_p50)
+                    worst_iox_p50 = ip;
+                if (ir < worst_iox_rate)
+                    worst_iox_rate = ir;
+            }
         }
     }
+    iox_finish(iox_dir);
     harness_daemon_cleanup(&d);
-    printf("iceoryx=not_run worst_client_pp_p50_ratio=%.2f worst_client_rate_ratio=%.2f "
-           "worst_client_sys_per_iter=%.2f%s\n", worst_p50, worst_rate, worst_sys, kv);
+    printf("iceoryx=%s worst_client_pp_p50_ratio=%.2f worst_client_rate_ratio=%.2f "
+           "worst_client_sys_per_iter=%.2f",
+           iox_state, worst_p50, worst_rate, worst_sys);
+    if (g_iox_ok)
+        printf(" iceoryx_spin_ns=%u worst_client_iox_pp_p50_ratio=%.2f"
+               " worst_client_iox_rate_ratio=%.2f",
+               g_iox_spin_ns, worst_iox_p50, worst_iox_rate);
+    printf("%s\n", kv);
     return 0;
 }
