@@ -1,7 +1,7 @@
 /* bench_channel.c - channels against the limit and against today: four
  * transports between two processes,
  *   raw     a shared-memory futex ring written here (the limit)
- *   ring    the channel ring (proto/chan.c) over a MAP_SHARED mapping, no daemon
+ *   ring    the channel ring (proto/chan_*.c) over a MAP_SHARED mapping, no daemon
  *   client  orion_channel_* through a running orionrtd (started here, through
  *           the tests' harness): create/open/close on the socket, the ring after
  *   buffer  today's named-buffer hand-off through the same daemon: per message

@@ -8,7 +8,8 @@
  * that channel's users errors (-EPROTO, -ETIMEDOUT), never an access outside
  * the region, a crash or an unbounded loop. The ordering argument and the
  * state machine are in docs/protocol.md ("Channels: the control block") and
- * next to the code in chan.c.
+ * next to the code in chan_ctl.c (the daemon's side), chan_ring.c (the
+ * clients' side) and chan_wait.c (sleeping and waking).
  *
  * Region layout (offsets from the region's start, which is 64-byte aligned):
  *   0                 struct chan_ctl           (5 cache lines)
@@ -151,7 +152,7 @@ int chan_attach(struct chan_ref *r, uint32_t *index, uint64_t *start);
  * bit everywhere, which frees the slots only it still held, and wakes a
  * producer waiting in acquire. Also clears a bit a concurrent publish stores
  * with a stale mask (the producer re-reads the mask after publishing; see
- * chan.c). -EINVAL if index is not attached. Never blocks. */
+ * chan_ring.c). -EINVAL if index is not attached. Never blocks. */
 int chan_detach(struct chan_ref *r, uint32_t index);
 
 /* The producer is gone (its connection ended). Completes or discards what it

@@ -15,8 +15,8 @@
  *   -EINTR. Callers re-check their condition whatever it returns.
  * - orion_futex_wake() wakes up to n waiters; returns how many it woke or
  *   -errno. Waking a word nobody waits on is harmless (and is a system call:
- *   callers avoid it with a waiter count, see chan.c).
- * - Every call is a system call; chan.c counts them for the benchmark. Nothing
+ *   callers avoid it with a waiter count, see chan_wait.c).
+ * - Every call is a system call; chan_wait.c counts them for the benchmark. Nothing
  *   else here: no allocation, no state.
  */
 #ifndef ORION_FUTEX_H

@@ -1,5 +1,5 @@
 /* fuzz_chan.c - libFuzzer target for reading a channel control block that a
- * hostile client has written (proto/chan.c): the input's bytes are laid over
+ * hostile client has written (proto/chan_*.c): the input's bytes are laid over
  * a real channel's region (geometry from the first bytes, which the daemon
  * owns and the block cannot change), then the daemon's checked reader
  * (chan_inspect), detach, producer-gone and takeover, and a consumer's and a

@@ -1,4 +1,4 @@
-/* test_chan.c - the channel ring (proto/chan.c) between real processes over a
+/* test_chan.c - the channel ring (proto/chan_*.c) between real processes over a
  * MAP_SHARED anonymous mapping; the test process plays the daemon. */
 #include <check.h>
 #include <errno.h>
