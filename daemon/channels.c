@@ -243,6 +243,18 @@ static int attach(struct channel *ch, struct chan_party *p, struct chan_ep **out
     return 0;
 }
 
+static void wait_unlink(struct channels *cs, struct chan_wait *w)
+{
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        cs->waits = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->pending = false;
+}
+
 /* A channel of that name now exists: its waiting opens attach. */
 static void resolve_waits(struct channels *cs, struct channel *ch)
 {
@@ -251,14 +263,7 @@ static void resolve_waits(struct channels *cs, struct channel *ch)
         next = w->next;
         if (strcmp(w->name, ch->name) != 0)
             continue;
-        if (w->prev != NULL)
-            w->prev->next = w->next;
-        else
-            cs->waits = w->next;
-        if (w->next != NULL)
-            w->next->prev = w->prev;
-        w->prev = w->next = NULL;
-        w->pending = false;
+        wait_unlink(cs, w);
         struct chan_ep *ep = NULL;
         char err[256] = "";
         int rc = attach(ch, w->party, &ep, err, sizeof(err));
@@ -407,16 +412,8 @@ int channels_open(struct channels *cs, struct chan_party *p, const char *name, b
 void channels_wait_cancel(struct channels *cs, struct chan_party *p)
 {
     struct chan_wait *w = &p->wait;
-    if (!w->pending)
-        return;
-    if (w->prev != NULL)
-        w->prev->next = w->next;
-    else
-        cs->waits = w->next;
-    if (w->next != NULL)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
-    w->pending = false;
+    if (w->pending)
+        wait_unlink(cs, w);
 }
 
 struct chan_ep *channels_find_ep(struct chan_party *p, const char *name, bool producer,
