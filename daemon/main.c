@@ -24,8 +24,9 @@
  *  - An import must also meet the tensor's alignment (-EINVAL).
  *  - The per-client limit counts block-rounded bytes: workspaces plus the
  *    buffers (and exports) the connection created while they live.
- *  - Frames above 256 KiB are decoded on the thread pool, and RegisterGraphs
- *    with more than 256 tensors or 1024 references are planned there.
+ *  - Frames above 256 KiB are decoded on the thread pool; RegisterGraphs
+ *    whose estimated planning work is above POOL_WORK (req_graph.c) are
+ *    planned there, and replies of 16,384 tensors or more encoded there.
  *  - A connection over --max-clients is accepted, told Error{-EBUSY} and
  *    closed: refusing in the kernel (not accepting) would leave it hanging
  *    in the backlog with no word why. One without hello after
