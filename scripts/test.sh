@@ -23,9 +23,9 @@ orion_deps "$mode"
 verdict() {
     local rc=$?
     if [ $rc -eq 0 ]; then
-        echo "== verdict: PASS (${mode:-plain and sanitize})"
+        echo "== verdict: PASS (${mode:-plain, sanitize and fuzz})"
     else
-        echo "== verdict: FAIL (${mode:-plain and sanitize}; exit $rc: see the output above)"
+        echo "== verdict: FAIL (${mode:-plain, sanitize and fuzz}; exit $rc: see the output above)"
     fi
 }
 trap verdict EXIT
