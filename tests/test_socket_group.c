@@ -110,7 +110,16 @@ END_TEST
 static void run_without_caps(const char *group, gid_t gid, bool member)
 {
     const char *env = getenv("ORIONRTD");
-    char cmd[1024], groups[64];
+    static char orig[1024];
+    static bool have_orig;
+    /* The same process may run this twice (CK_FORK=no): build on the
+     * original daemon command, not on the last run's. */
+    if (!have_orig) {
+        snprintf(orig, sizeof orig, "%s", env != NULL ? env : "");
+        have_orig = true;
+    }
+    env = orig;
+    char cmd[2048], groups[64];
     snprintf(groups, sizeof groups, "--groups=%lu", (unsigned long)gid);
     snprintf(cmd, sizeof cmd, "setpriv --bounding-set=-all --inh-caps=-all %s %s",
              member ? groups : "--clear-groups", env && *env ? env : ORIONRTD_PATH);
