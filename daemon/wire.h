@@ -31,6 +31,13 @@
 int wire_unpack(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                 Orion__Request **out, uint64_t *request_id, char *err, size_t err_len);
 
+/* The scan and the limits of wire_unpack, without decoding: returns 0 and
+ * the Request's *body (the number of its last body field, 0: none), or what
+ * wire_unpack would refuse the frame with (-EPROTO; -E2BIG with a message).
+ * *request_id as wire_unpack sets it. */
+int wire_check(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+               uint64_t *request_id, uint32_t *body, char *err, size_t err_len);
+
 /* Free a request wire_unpack decoded; NULL is fine. */
 void wire_request_free(Orion__Request *req);
 
@@ -54,7 +61,24 @@ struct wire_graph {
 int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *lim,
                      struct wire_graph *wg, char *err, size_t err_len);
 
-/* Free what wire_graph_build allocated; a zeroed wg is fine. */
+/* wire_unpack and wire_graph_build in one, for a Request whose body is a
+ * RegisterGraph, straight from msg[0..len) and with no protobuf-c objects:
+ * two passes over the wire bytes (count and check, then fill arrays of the
+ * exact size), so wg is all that is allocated. The request's id goes to
+ * *request_id and its policy ("" = the daemon's default) to policy,
+ * NUL-ended and cut to policy_len - 1 bytes (cut past any policy's name, a
+ * long one stays unknown). wg equals what the two would build, field for
+ * field (strings end at their first NUL, as protobuf-c's do).
+ * Returns 0; -ENOMSG when the body is not a RegisterGraph (decode it with
+ * wire_unpack); what wire_unpack refuses the frame with (-EPROTO, -E2BIG:
+ * wire_check says which of these); or what wire_graph_build refuses the
+ * graph with (-EINVAL / -E2BIG / -ENOMEM, same messages). On failure wg is
+ * zeroed. */
+int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+                         struct wire_graph *wg, uint64_t *request_id, char *policy,
+                         size_t policy_len, char *err, size_t err_len);
+
+/* Free what wire_graph_build or wire_register_decode allocated; a zeroed wg is fine. */
 void wire_graph_free(struct wire_graph *wg);
 
 #endif

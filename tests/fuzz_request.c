@@ -4,7 +4,9 @@
  * the rest is that body's bytes, wrapped into a Request as a client would
  * send it. wire_unpack must decode or refuse it with a code and a message
  * (never crash, never leak: the sanitizers watch); a RegisterGraph that
- * decodes is turned into a graph (wire_graph_build) on the daemon's limits.
+ * decodes is turned into a graph (wire_graph_build) on the daemon's limits,
+ * and every input is decoded a second time by wire_register_decode, which
+ * must agree (code, message, graph field for field, policy) or abort.
  * Built with clang -fsanitize=fuzzer (tests/CMakeLists.txt). */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "wire.h"
+#include "wire_cmp.h"
 
 static void fail(const char *what, int rc)
 {
@@ -53,27 +56,61 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
     Orion__Request *req = NULL;
     uint64_t rid = 0;
-    char err[256] = "";
+    char err[512] = "";
+    struct wire_graph wg = {0};
+    int grc = 1;                /* 1: no graph built */
     int rc = wire_unpack(msg, len, &lim, &req, &rid, err, sizeof err);
     if (rc == 0) {
         if (req == NULL || req->request_id != 7)
             fail("decoded without the request", rc);
         if (req->body_case == ORION__REQUEST__BODY_REGISTER_GRAPH) {
-            struct wire_graph wg;
-            char why[512] = "";
-            int g = wire_graph_build(req->register_graph, &lim, &wg, why, sizeof why);
-            if (g == 0)
-                wire_graph_free(&wg);
-            else if ((g != -EINVAL && g != -E2BIG && g != -ENOMEM) || why[0] == '\0')
-                fail("wire_graph_build refusal without a code or message", g);
+            grc = wire_graph_build(req->register_graph, &lim, &wg, err, sizeof err);
+            if (grc != 0 && ((grc != -EINVAL && grc != -E2BIG && grc != -ENOMEM) ||
+                             err[0] == '\0'))
+                fail("wire_graph_build refusal without a code or message", grc);
         }
-        wire_request_free(req);
     } else if (rc == -E2BIG || rc == -ENOMEM) {
         if (err[0] == '\0')
             fail("refusal without a message", rc);
     } else if (rc != -EPROTO) {
         fail("unexpected code", rc);
     }
+
+    /* The same bytes straight to a graph. */
+    struct wire_graph wd;
+    uint64_t drid = 0;
+    char derr[512] = "", policy[128], why[64];
+    int drc = wire_register_decode(msg, len, &lim, &wd, &drid, policy, sizeof policy, derr,
+                                   sizeof derr);
+    if (rc == 0 && grc == 1) {
+        if (drc != -ENOMSG)
+            fail("wire_register_decode took a body that is not a RegisterGraph", drc);
+    } else if (rc < 0 && drc == -ENOMSG) {
+        if (field == ORION__REQUEST__BODY_REGISTER_GRAPH)
+            fail("wire_register_decode missed the RegisterGraph body", drc);
+    } else {
+        int want = rc < 0 ? rc : grc;
+        if (drc != want) {
+            fprintf(stderr, "fuzz_request: codes %d (%s) and %d (%s)\n", want, err, drc, derr);
+            fail("wire_register_decode disagrees on the code", drc);
+        }
+        if (want < 0 && want != -EPROTO && strcmp(err, derr) != 0) {
+            fprintf(stderr, "fuzz_request: '%s' vs '%s'\n", err, derr);
+            fail("wire_register_decode disagrees on the message", drc);
+        }
+        if (rc == 0 && (drid != rid || strncmp(policy, req->register_graph->policy,
+                                               sizeof policy - 1) != 0))
+            fail("wire_register_decode disagrees on the request id or policy", drc);
+        if (want == 0 && wire_graph_diff(&wg, &wd, why, sizeof why) != NULL) {
+            fprintf(stderr, "fuzz_request: %s\n", why);
+            fail("wire_register_decode disagrees on the graph", drc);
+        }
+    }
+    if (drc == 0)
+        wire_graph_free(&wd);
+    if (grc == 0)
+        wire_graph_free(&wg);
+    wire_request_free(req);
     free(msg);
     return 0;
 }

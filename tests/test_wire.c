@@ -1,0 +1,345 @@
+/* test_wire.c - daemon/wire.c: wire_register_decode against protobuf-c's
+ * unpack and wire_graph_build, on generated RegisterGraphs. */
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire.h"
+#include "wire_cmp.h"
+
+/* ---- a small protobuf writer, so the bytes can be anything a client may
+ * send: fields out of order, repeated, packed or not, unknown ones ---- */
+
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static void put(struct buf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        ck_assert_ptr_nonnull(b->p);
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void put_varint(struct buf *b, uint64_t v)
+{
+    uint8_t t[10];
+    size_t n = 0;
+    do {
+        t[n] = v & 0x7f;
+        v >>= 7;
+        t[n] |= v ? 0x80 : 0;
+        n++;
+    } while (v);
+    put(b, t, n);
+}
+
+static void put_key(struct buf *b, uint32_t num, unsigned wt)
+{
+    put_varint(b, ((uint64_t)num << 3) | wt);
+}
+
+static void put_bytes(struct buf *b, uint32_t num, const void *d, size_t n)
+{
+    put_key(b, num, 2);
+    put_varint(b, n);
+    put(b, d, n);
+}
+
+static void put_sub(struct buf *b, uint32_t num, const struct buf *sub)
+{
+    put_bytes(b, num, sub->p, sub->len);
+}
+
+static uint64_t rnd(uint64_t n)
+{
+    return n == 0 ? 0 : (((uint64_t)random() << 31) ^ (uint64_t)random()) % n;
+}
+
+static uint64_t rnd_value(void)
+{
+    switch (rnd(4)) {
+    case 0: return rnd(4);
+    case 1: return rnd(1000);
+    case 2: return rnd(UINT32_MAX);
+    default: return ((uint64_t)random() << 33) ^ ((uint64_t)random() << 2) ^ rnd(4);
+    }
+}
+
+/* A random name: often empty, sometimes with a NUL inside or long. */
+static void put_name(struct buf *b, uint32_t num)
+{
+    char s[300];
+    size_t n = rnd(5) == 0 ? rnd(sizeof(s)) : rnd(12);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)('a' + rnd(26));
+    if (n > 2 && rnd(6) == 0)
+        s[rnd(n)] = '\0';
+    put_bytes(b, num, s, n);
+}
+
+static void put_unknown(struct buf *b)
+{
+    uint32_t num = 20 + (uint32_t)rnd(1000);
+    switch (rnd(4)) {
+    case 0:
+        put_key(b, num, 0);
+        put_varint(b, rnd_value());
+        break;
+    case 1: {
+        uint64_t v = rnd_value();
+        put_key(b, num, 1);
+        put(b, &v, 8);
+        break;
+    }
+    case 2: {
+        uint32_t v = (uint32_t)rnd_value();
+        put_key(b, num, 5);
+        put(b, &v, 4);
+        break;
+    }
+    default:
+        put_name(b, num);
+    }
+}
+
+static void put_tensor(struct buf *b)
+{
+    struct buf t = {0};
+    unsigned n = (unsigned)rnd(9);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t f = 1 + (uint32_t)rnd(7);
+        if (f <= 3) {
+            put_key(&t, f, 0);
+            put_varint(&t, rnd_value());
+        } else if (f == 4) {
+            put_key(&t, 4, 0);
+            put_varint(&t, rnd(3) == 0 ? rnd_value() : rnd(7));
+        } else if (f <= 6) {
+            put_name(&t, f);
+        } else {
+            put_unknown(&t);
+        }
+    }
+    put_sub(b, 2, &t);
+    free(t.p);
+}
+
+static void put_refs(struct buf *b, uint32_t num, unsigned n)
+{
+    if (rnd(2) == 0) {
+        struct buf pk = {0};
+        for (unsigned i = 0; i < n; i++)
+            put_varint(&pk, rnd_value());
+        put_key(b, num, 2);
+        put_varint(b, pk.len);
+        if (pk.len > 0)
+            put(b, pk.p, pk.len);
+        free(pk.p);
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            put_key(b, num, 0);
+            put_varint(b, rnd_value());
+        }
+    }
+}
+
+static void put_op(struct buf *b)
+{
+    struct buf o = {0};
+    unsigned n = (unsigned)rnd(7);
+    for (unsigned i = 0; i < n; i++) {
+        switch (rnd(4)) {
+        case 0: put_name(&o, 1); break;
+        case 1: put_refs(&o, 2, (unsigned)rnd(6)); break;
+        case 2: put_refs(&o, 3, (unsigned)rnd(6)); break;
+        default: put_unknown(&o);
+        }
+    }
+    put_sub(b, 3, &o);
+    free(o.p);
+}
+
+/* A Request{request_id, register_graph} of random shape. */
+static void gen_request(struct buf *msg, unsigned max_items)
+{
+    struct buf rg = {0};
+    unsigned n = (unsigned)rnd(max_items + 1);
+    for (unsigned i = 0; i < n; i++) {
+        switch (rnd(12)) {
+        case 0: put_name(&rg, 1); break;
+        case 1: put_bytes(&rg, 4, rnd(2) ? "linear-scan" : "", rnd(2) ? 11 : 0); break;
+        case 2: put_unknown(&rg); break;
+        case 3: case 4: case 5: case 6: put_op(&rg); break;
+        default: put_tensor(&rg);
+        }
+    }
+    put_key(msg, 1, 0);
+    put_varint(msg, rnd_value());
+    if (rnd(4) == 0)
+        put_unknown(msg);
+    put_sub(msg, 3, &rg);
+    free(rg.p);
+}
+
+/* Decode msg both ways; they must agree on everything. Returns the code. */
+static int check_both(const uint8_t *msg, size_t len, const struct graph_limits *lim)
+{
+    Orion__Request *req = NULL;
+    uint64_t rid = 0, drid = 0;
+    char err[512] = "", derr[512] = "", policy[128], why[64];
+    struct wire_graph wg = {0}, wd;
+    int rc = wire_unpack(msg, len, lim, &req, &rid, err, sizeof(err));
+    if (rc == 0) {
+        ck_assert_int_eq(req->body_case, ORION__REQUEST__BODY_REGISTER_GRAPH);
+        rc = wire_graph_build(req->register_graph, lim, &wg, err, sizeof(err));
+    }
+    int drc = wire_register_decode(msg, len, lim, &wd, &drid, policy, sizeof(policy), derr,
+                                   sizeof(derr));
+    ck_assert_int_eq(drc, rc);
+    ck_assert_str_eq(derr, err);
+    if (req != NULL) {
+        ck_assert_uint_eq(drid, req->request_id);
+        ck_assert_str_eq(policy, req->register_graph->policy);
+    }
+    if (rc == 0) {
+        const char *d = wire_graph_diff(&wg, &wd, why, sizeof(why));
+        ck_assert_msg(d == NULL, "graphs differ: %s", d);
+        wire_graph_free(&wd);
+        wire_graph_free(&wg);
+    }
+    wire_request_free(req);
+    return rc;
+}
+
+START_TEST(test_wire_register_decode_equals_protobuf_c_on_generated_graphs)
+{
+    static const struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    srandom(1);
+    int built = 0;
+    for (int i = 0; i < 3000; i++) {
+        struct buf msg = {0};
+        gen_request(&msg, i % 10 == 0 ? 400 : 30);
+        built += check_both(msg.p, msg.len, &lim) == 0;
+        free(msg.p);
+    }
+    ck_assert_int_gt(built, 2000);
+}
+END_TEST
+
+START_TEST(test_wire_register_decode_refuses_as_wire_graph_build)
+{
+    /* Small limits, so that counts and references go over them. */
+    struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    lim.max_op_refs = 4;
+    srandom(2);
+    int refused = 0;
+    for (int i = 0; i < 2000; i++) {
+        struct buf msg = {0};
+        gen_request(&msg, 30);
+        Orion__Request *req = NULL;
+        uint64_t rid;
+        char err[512];
+        struct wire_graph wg;
+        if (wire_unpack(msg.p, msg.len, &lim, &req, &rid, err, sizeof(err)) == 0 &&
+            wire_graph_build(req->register_graph, &lim, &wg, err, sizeof(err)) < 0)
+            refused++;
+        else if (req != NULL)
+            wire_graph_free(&wg);
+        wire_request_free(req);
+        check_both(msg.p, msg.len, &lim);
+        free(msg.p);
+    }
+    ck_assert_int_gt(refused, 100);
+}
+END_TEST
+
+START_TEST(test_wire_register_decode_refuses_a_long_graph_name)
+{
+    static const struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    char name[WIRE_NAME_MAX + 2];
+    memset(name, 'n', sizeof(name));
+    struct buf rg = {0}, msg = {0};
+    put_bytes(&rg, 1, name, sizeof(name));
+    put_key(&msg, 1, 0);
+    put_varint(&msg, 5);
+    put_sub(&msg, 3, &rg);
+    check_both(msg.p, msg.len, &lim);
+    struct wire_graph wd;
+    uint64_t rid;
+    char policy[16], err[256];
+    ck_assert_int_eq(wire_register_decode(msg.p, msg.len, &lim, &wd, &rid, policy,
+                                          sizeof(policy), err, sizeof(err)), -EINVAL);
+    ck_assert_uint_eq(rid, 5);
+    free(rg.p);
+    free(msg.p);
+}
+END_TEST
+
+START_TEST(test_wire_register_decode_says_enomsg_for_other_bodies)
+{
+    static const struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    /* A RegisterGraph and then a Stats: the oneof keeps the last. */
+    static const uint8_t msg[] = {0x08, 0x01, 0x1a, 0x00, 0x52, 0x00};
+    struct wire_graph wd;
+    uint64_t rid;
+    char policy[16], err[256];
+    ck_assert_int_eq(wire_register_decode(msg, sizeof(msg), &lim, &wd, &rid, policy,
+                                          sizeof(policy), err, sizeof(err)), -ENOMSG);
+    /* And the other way round it is a RegisterGraph. */
+    static const uint8_t msg2[] = {0x08, 0x01, 0x52, 0x00, 0x1a, 0x02, 0x0a, 0x00};
+    ck_assert_int_eq(wire_register_decode(msg2, sizeof(msg2), &lim, &wd, &rid, policy,
+                                          sizeof(policy), err, sizeof(err)), 0);
+    ck_assert_uint_eq(wd.g.n_tensors, 0);
+    wire_graph_free(&wd);
+    check_both(msg2, sizeof(msg2), &lim);
+}
+END_TEST
+
+START_TEST(test_wire_register_decode_refuses_wrong_wire_types)
+{
+    static const struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    /* Tensor.id (varint) sent length-delimited; Op.name as a varint. */
+    static const uint8_t bad1[] = {0x08, 0x01, 0x1a, 0x05, 0x12, 0x03, 0x0a, 0x01, 0x00};
+    static const uint8_t bad2[] = {0x08, 0x01, 0x1a, 0x04, 0x1a, 0x02, 0x08, 0x01};
+    struct wire_graph wd;
+    uint64_t rid;
+    char policy[16], err[256];
+    ck_assert_int_eq(wire_register_decode(bad1, sizeof(bad1), &lim, &wd, &rid, policy,
+                                          sizeof(policy), err, sizeof(err)), -EPROTO);
+    ck_assert_int_eq(wire_register_decode(bad2, sizeof(bad2), &lim, &wd, &rid, policy,
+                                          sizeof(policy), err, sizeof(err)), -EPROTO);
+    check_both(bad1, sizeof(bad1), &lim);
+    check_both(bad2, sizeof(bad2), &lim);
+}
+END_TEST
+
+static Suite *wire_suite(void)
+{
+    Suite *s = suite_create("wire");
+    TCase *tc = tcase_create("register_decode");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_wire_register_decode_equals_protobuf_c_on_generated_graphs);
+    tcase_add_test(tc, test_wire_register_decode_refuses_as_wire_graph_build);
+    tcase_add_test(tc, test_wire_register_decode_refuses_a_long_graph_name);
+    tcase_add_test(tc, test_wire_register_decode_says_enomsg_for_other_bodies);
+    tcase_add_test(tc, test_wire_register_decode_refuses_wrong_wire_types);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(wire_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
