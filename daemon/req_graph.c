@@ -60,7 +60,7 @@ static uint64_t work_estimate(uint64_t n_tensors, uint64_t refs)
 
 struct plan_job {
     struct job base;            /* when planned on the pool */
-    Orion__Request *req;        /* owned: wg points into it */
+    Orion__Request *req;        /* owned; NULL: wg was decoded from the wire */
     uint64_t request_id;
     struct graph_limits lim;
     const char *policy;
@@ -71,6 +71,8 @@ struct plan_job {
     int rc;
     char err[512];
     char gname[64];             /* the graph's name, cleaned for messages */
+    char want_policy[128];      /* without req: the request's policy */
+    int decode_rc;              /* without req: the decode's refusal of the graph */
     /* A large graph's reply, built on a second trip to the pool: */
     uint64_t graph_id;
     uint64_t ws_off;
@@ -100,27 +102,33 @@ static void plan_release(struct job *j)
 static void plan_run(struct job *j)
 {
     struct plan_job *job = (struct plan_job *)j;
-    const Orion__RegisterGraph *rg = job->req->register_graph;
-    job->err[0] = '\0';
+    const char *want = job->req != NULL ? job->req->register_graph->policy : job->want_policy;
     const struct planner_policy *pol = NULL;
-    if (rg->policy[0] != '\0' && (pol = planner_find(rg->policy)) == NULL) {
+    if (want[0] != '\0' && (pol = planner_find(want)) == NULL) {
         char list[256];
         char pname[64];
         planner_policies_format(list, sizeof(list), ", ");
         snprintf(job->err, sizeof(job->err), "unknown policy '%s'; policies: %s",
-                 log_clean(rg->policy, pname, sizeof(pname)), list);
+                 log_clean(want, pname, sizeof(pname)), list);
         job->rc = -EINVAL;
         return;
     }
-    if (rg->policy[0] != '\0')
+    if (want[0] != '\0')
         job->policy = pol->name;
-    job->rc = wire_graph_build(rg, &job->lim, &job->wg, job->err, sizeof(job->err));
-    /* The graph is self-contained now: the decoded request, ten times the
-     * frame in small blocks, goes before planning rather than after. */
-    wire_request_free(job->req);
-    job->req = NULL;
+    if (job->req != NULL) {
+        job->err[0] = '\0';
+        job->rc = wire_graph_build(job->req->register_graph, &job->lim, &job->wg, job->err,
+                                   sizeof(job->err));
+        /* The graph is self-contained now: the decoded request, ten times
+         * the frame in small blocks, goes before planning rather than after. */
+        wire_request_free(job->req);
+        job->req = NULL;
+    } else {
+        job->rc = job->decode_rc;  /* its message is in job->err */
+    }
     if (job->rc < 0)
         return;
+    job->err[0] = '\0';
     job->rc = graph_plan_build_cached(&job->wg.g, &job->lim, job->policy, NULL, job->cache,
                                       &job->plan, job->err, sizeof(job->err));
 }
@@ -362,40 +370,72 @@ static void plan_done(struct job *j, struct session *s)
     log_registered(s, job, g->id, gname);
 }
 
-int req_register_graph(struct session *s, Orion__Request *req)
+static struct plan_job *job_new(struct session *s, uint64_t request_id, const char *gname)
 {
-    struct server *srv = s->srv;
     struct plan_job *job = calloc(1, sizeof(*job));
     if (job == NULL) {
-        char gname[64];
-        reply_error(s, req->request_id, -ENOMEM, "graph '%s': out of memory",
-                    log_clean(req->register_graph->name, gname, sizeof(gname)));
-        return REQ_DONE;
+        char clean[64];
+        reply_error(s, request_id, -ENOMEM, "graph '%s': out of memory",
+                    log_clean(gname, clean, sizeof(clean)));
+        return NULL;
     }
-    job->req = req;
-    job->request_id = req->request_id;
-    log_clean(req->register_graph->name, job->gname, sizeof(job->gname));
-    job->lim = srv->limits;
-    job->policy = srv->cfg->policy;
+    job->request_id = request_id;
+    log_clean(gname, job->gname, sizeof(job->gname));
+    job->lim = s->srv->limits;
+    job->policy = s->srv->cfg->policy;
     job->cache = cache_get();
     job->base.run = plan_run;
     job->base.done = plan_done;
     job->base.release = plan_release;
-    const Orion__RegisterGraph *rg = req->register_graph;
-    size_t refs = 0;
-    for (size_t i = 0; i < rg->n_ops; i++)
-        refs += rg->ops[i]->n_inputs + rg->ops[i]->n_outputs;
-    if (work_estimate(rg->n_tensors, refs) > POOL_WORK) {
+    return job;
+}
+
+/* Plan on the pool if the work is worth it, else here. */
+static void job_start(struct session *s, struct plan_job *job, uint64_t n_tensors, uint64_t refs)
+{
+    if (work_estimate(n_tensors, refs) > POOL_WORK) {
         job->pooled = true;
         if (job_queue(s, &job->base) == 0)
-            return REQ_KEPT;
+            return;
         job->pooled = false;
     }
     plan_run(&job->base);
     plan_done(&job->base, s);
     plan_release(&job->base);
     free(job);
+}
+
+int req_register_graph(struct session *s, Orion__Request *req)
+{
+    const Orion__RegisterGraph *rg = req->register_graph;
+    struct plan_job *job = job_new(s, req->request_id, rg->name);
+    if (job == NULL)
+        return REQ_DONE;
+    job->req = req;
+    size_t refs = 0;
+    for (size_t i = 0; i < rg->n_ops; i++)
+        refs += rg->ops[i]->n_inputs + rg->ops[i]->n_outputs;
+    job_start(s, job, rg->n_tensors, refs);
     return REQ_KEPT; /* freed with the job */
+}
+
+void req_register_decoded(struct session *s, uint64_t request_id, const char *policy,
+                          struct wire_graph *wg, int rc, const char *err)
+{
+    struct plan_job *job = job_new(s, request_id, wg->g.name != NULL ? wg->g.name : "");
+    if (job == NULL) {
+        wire_graph_free(wg);
+        return;
+    }
+    job->wg = *wg;
+    memset(wg, 0, sizeof(*wg));
+    snprintf(job->want_policy, sizeof(job->want_policy), "%s", policy);
+    job->decode_rc = rc;
+    snprintf(job->err, sizeof(job->err), "%s", rc < 0 ? err : "");
+    uint64_t refs = 0;
+    for (uint32_t i = 0; i < job->wg.g.n_ops; i++)
+        refs += (uint64_t)job->wg.g.ops[i].n_inputs + job->wg.g.ops[i].n_outputs;
+    job_start(s, job, rc < 0 ? 0 : job->wg.g.n_tensors, refs);
 }
 
 int req_release_graph(struct session *s, Orion__Request *req)

@@ -25,6 +25,16 @@ request_fn req_fault_inject;
 /* req_graph.c */
 request_fn req_register_graph;
 
+struct wire_graph;
+
+/* A RegisterGraph that wire_register_decode decoded on the pool (a large
+ * frame): as req_register_graph, from *wg (taken: zeroed) and the request's
+ * policy ("" = the daemon's). rc < 0 is the graph's refusal by the decode,
+ * with its message in err: replied as wire_graph_build's would be (after
+ * the policy's check, as there). */
+void req_register_decoded(struct session *s, uint64_t request_id, const char *policy,
+                          struct wire_graph *wg, int rc, const char *err);
+
 /* The plan cache's counters (req_graph.c; zero before the first graph). */
 struct plan_cache_stats;
 void req_graph_cache_stats(struct plan_cache_stats *out);

@@ -487,6 +487,17 @@ static size_t tensor_name_bytes(const uint8_t *p, const uint8_t *end)
     return share + 1 + name + 1;
 }
 
+/* A refused graph keeps its name, for the reply's message (if there is
+ * memory for it). Returns rc. */
+static int keep_graph_name(struct wire_graph *wg, struct span name, int rc)
+{
+    if (name.len > 0 && (wg->names = malloc(name.len + 1)) != NULL) {
+        char *np = wg->names;
+        wg->g.name = keep_span(&np, name);
+    }
+    return rc;
+}
+
 int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                          struct wire_graph *wg, uint64_t *request_id, char *policy,
                          size_t policy_len, char *err, size_t err_len)
@@ -562,7 +573,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     }
     name_bytes += gname.len;
     if ((rc = check_graph(gname.len, n_tensors, n_ops, lim, err, err_len)) < 0)
-        return rc;
+        return keep_graph_name(wg, gname, rc);
     if (bad_op != UINT64_MAX) {
         char *nm = malloc(bad_name.len + 1);
         if (nm == NULL)
@@ -573,7 +584,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
         rc = liveness_check_op_refs((uint32_t)bad_op, nm, bad_refs, lim, err, err_len);
         free(nm);
         assert(rc < 0);
-        return rc;
+        return keep_graph_name(wg, gname, rc);
     }
 
     if (n_tensors > 0 && (wg->tensors = malloc(n_tensors * sizeof(*wg->tensors))) == NULL)
@@ -616,3 +627,4 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     wg->g.n_ops = (uint32_t)n_ops;
     return 0;
 }
+

@@ -72,8 +72,9 @@ int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *
  * Returns 0; -ENOMSG when the body is not a RegisterGraph (decode it with
  * wire_unpack); what wire_unpack refuses the frame with (-EPROTO, -E2BIG:
  * wire_check says which of these); or what wire_graph_build refuses the
- * graph with (-EINVAL / -E2BIG / -ENOMEM, same messages). On failure wg is
- * zeroed. */
+ * graph with (-EINVAL / -E2BIG / -ENOMEM, same messages). wg is to be
+ * freed with wire_graph_free whatever the outcome: a refused graph keeps
+ * only its name there (g.name, for messages; NULL if none). */
 int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                          struct wire_graph *wg, uint64_t *request_id, char *policy,
                          size_t policy_len, char *err, size_t err_len);

@@ -106,8 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fail("wire_register_decode disagrees on the graph", drc);
         }
     }
-    if (drc == 0)
-        wire_graph_free(&wd);
+    wire_graph_free(&wd);
     if (grc == 0)
         wire_graph_free(&wg);
     wire_request_free(req);

@@ -212,9 +212,13 @@ static int check_both(const uint8_t *msg, size_t len, const struct graph_limits 
     if (rc == 0) {
         const char *d = wire_graph_diff(&wg, &wd, why, sizeof(why));
         ck_assert_msg(d == NULL, "graphs differ: %s", d);
-        wire_graph_free(&wd);
         wire_graph_free(&wg);
+    } else if (req != NULL) {
+        /* A refused graph keeps its name. */
+        const char *n = req->register_graph->name;
+        ck_assert(rc == -ENOMEM || wire_cmp_str(wd.g.name, n[0] != '\0' ? n : NULL) == 0);
     }
+    wire_graph_free(&wd);
     wire_request_free(req);
     return rc;
 }
@@ -278,6 +282,8 @@ START_TEST(test_wire_register_decode_refuses_a_long_graph_name)
     ck_assert_int_eq(wire_register_decode(msg.p, msg.len, &lim, &wd, &rid, policy,
                                           sizeof(policy), err, sizeof(err)), -EINVAL);
     ck_assert_uint_eq(rid, 5);
+    ck_assert_uint_eq(strlen(wd.g.name), sizeof(name));
+    wire_graph_free(&wd);
     free(rg.p);
     free(msg.p);
 }
