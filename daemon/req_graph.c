@@ -2,6 +2,7 @@
  * place its workspace and named buffers, reply) and releasing it. */
 #include "requests.h"
 
+#include "frame.h"
 #include "graph.h"
 #include "job.h"
 #include "plan_cache.h"
@@ -204,44 +205,36 @@ static int place(struct session *s, const struct plan_job *job, struct sgraph *g
 }
 
 /* The RegisterGraph reply for job's graph, encoded; NULL: out of memory.
- * Pure: on the loop or on the pool. */
+ * Written straight into the frame (wire_reply_register_pack, the bytes
+ * protobuf-c would pack): a million placements as protobuf-c objects were
+ * three times the frame. Pure: on the loop or on the pool. */
 static struct conn_write *encode_register(const struct plan_job *job, uint64_t graph_id,
                                           uint64_t ws_off, const uint64_t *place_off)
 {
     const struct graph *gr = &job->wg.g;
     const struct graph_plan *p = &job->plan;
-    size_t n = gr->n_tensors ? gr->n_tensors : 1;
-    Orion__TensorPlacement *tp = calloc(n, sizeof(*tp));
-    Orion__TensorPlacement **tpp = calloc(n, sizeof(*tpp));
-    if (tp == NULL || tpp == NULL) {
-        free(tp);
-        free(tpp);
+    struct wire_register_reply r = {
+        .request_id = job->request_id,
+        .graph_id = graph_id,
+        .ws_off = ws_off,
+        .peak_bytes = p->peak_bytes,
+        .lower_bound_bytes = p->lower_bound_bytes,
+        .policy = p->policy != NULL ? p->policy : job->policy,
+        .n_tensors = gr->n_tensors,
+        .tensors = gr->tensors,
+        .place_off = place_off,
+        .live = p->live,
+    };
+    size_t n = wire_reply_register_size(&r);
+    if (n > UINT32_MAX)
         return NULL;
-    }
-    for (uint32_t i = 0; i < gr->n_tensors; i++) {
-        orion__tensor_placement__init(&tp[i]);
-        tp[i].id = gr->tensors[i].id;
-        tp[i].offset = place_off[i];
-        tp[i].bytes = gr->tensors[i].bytes;
-        tp[i].first_op = p->live[i].first;
-        tp[i].last_op = p->live[i].last;
-        tpp[i] = &tp[i];
-    }
-    Orion__RegisterGraphReply rr = ORION__REGISTER_GRAPH_REPLY__INIT;
-    rr.graph_id = graph_id;
-    rr.workspace_offset = ws_off;
-    rr.peak_bytes = p->peak_bytes;
-    rr.lower_bound_bytes = p->lower_bound_bytes;
-    rr.policy = (char *)(p->policy != NULL ? p->policy : job->policy);
-    rr.n_tensors = gr->n_tensors;
-    rr.tensors = tpp;
-    Orion__Response resp = ORION__RESPONSE__INIT;
-    resp.request_id = job->request_id;
-    resp.body_case = ORION__RESPONSE__BODY_REGISTER_GRAPH;
-    resp.register_graph = &rr;
-    struct conn_write *w = reply_encode(&resp);
-    free(tp);
-    free(tpp);
+    struct conn_write *w = conn_write_new(n);
+    if (w == NULL)
+        return NULL;
+    frame_put_header(w->data, (uint32_t)n);
+    size_t put = wire_reply_register_pack(&r, w->data + FRAME_HEADER_BYTES);
+    assert(put == n);
+    (void)put;
     return w;
 }
 

@@ -1,6 +1,7 @@
 /* wire.h - what came off the socket, made safe to use: a scan of a frame's
  * wire bytes that bounds what decoding may allocate, the decode itself, and
- * a RegisterGraph turned into a struct graph.
+ * a RegisterGraph turned into a struct graph; and the one reply too large
+ * for protobuf-c's objects, a RegisterGraphReply, written straight out.
  *
  * Pure: protobuf-c and the core only, no I/O, no libuv; runs on the loop or
  * on the thread pool, and the frame fuzzer targets it alone. */
@@ -81,5 +82,27 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
 
 /* Free what wire_graph_build or wire_register_decode allocated; a zeroed wg is fine. */
 void wire_graph_free(struct wire_graph *wg);
+
+/* A RegisterGraphReply inside its Response, for wire_reply_register_*:
+ * placement i is tensor i's id and bytes, offset place_off[i] and live
+ * range live[i]. */
+struct wire_register_reply {
+    uint64_t request_id;
+    uint64_t graph_id;
+    uint64_t ws_off;
+    uint64_t peak_bytes;
+    uint64_t lower_bound_bytes;
+    const char *policy;                 /* NULL or "": none */
+    uint32_t n_tensors;
+    const struct graph_tensor *tensors;
+    const uint64_t *place_off;
+    const struct tensor_live *live;
+};
+
+/* The bytes of r's orion.Response, as protobuf-c would pack it, without
+ * its objects (a TensorPlacement and a pointer a tensor): the size, then
+ * the bytes written to out[0..size) (returns what was written). Pure. */
+size_t wire_reply_register_size(const struct wire_register_reply *r);
+size_t wire_reply_register_pack(const struct wire_register_reply *r, uint8_t *out);
 
 #endif

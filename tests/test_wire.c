@@ -1,5 +1,6 @@
 /* test_wire.c - daemon/wire.c: wire_register_decode against protobuf-c's
- * unpack and wire_graph_build, on generated RegisterGraphs. */
+ * unpack and wire_graph_build, on generated RegisterGraphs; and the
+ * RegisterGraphReply writer against protobuf-c's packing. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -327,6 +328,81 @@ START_TEST(test_wire_register_decode_refuses_wrong_wire_types)
 }
 END_TEST
 
+/* One value of a reply's field: often zero (absent on the wire), or any
+ * width. */
+static uint64_t rnd_field(void)
+{
+    return rnd(3) == 0 ? 0 : rnd_value();
+}
+
+START_TEST(test_wire_reply_register_packs_as_protobuf_c)
+{
+    srandom(3);
+    for (int k = 0; k < 500; k++) {
+        uint32_t n = (uint32_t)(k % 50 == 0 ? rnd(20000) : rnd(40));
+        struct graph_tensor *t = calloc(n + 1, sizeof(*t));
+        uint64_t *off = calloc(n + 1, sizeof(*off));
+        struct tensor_live *live = calloc(n + 1, sizeof(*live));
+        Orion__TensorPlacement *tp = calloc(n + 1, sizeof(*tp));
+        Orion__TensorPlacement **tpp = calloc(n + 1, sizeof(*tpp));
+        ck_assert(t && off && live && tp && tpp);
+        for (uint32_t i = 0; i < n; i++) {
+            t[i].id = rnd_field();
+            t[i].bytes = rnd_field();
+            off[i] = rnd_field();
+            live[i].first = (uint32_t)rnd_field();
+            live[i].last = (uint32_t)rnd_field();
+            orion__tensor_placement__init(&tp[i]);
+            tp[i].id = t[i].id;
+            tp[i].offset = off[i];
+            tp[i].bytes = t[i].bytes;
+            tp[i].first_op = live[i].first;
+            tp[i].last_op = live[i].last;
+            tpp[i] = &tp[i];
+        }
+        static const char *policies[] = {NULL, "", "linear-scan", "best-fit"};
+        struct wire_register_reply r = {
+            .request_id = rnd_field(),
+            .graph_id = rnd_field(),
+            .ws_off = rnd_field(),
+            .peak_bytes = rnd_field(),
+            .lower_bound_bytes = rnd_field(),
+            .policy = policies[rnd(4)],
+            .n_tensors = n,
+            .tensors = t,
+            .place_off = off,
+            .live = live,
+        };
+        Orion__RegisterGraphReply rr = ORION__REGISTER_GRAPH_REPLY__INIT;
+        rr.graph_id = r.graph_id;
+        rr.workspace_offset = r.ws_off;
+        rr.peak_bytes = r.peak_bytes;
+        rr.lower_bound_bytes = r.lower_bound_bytes;
+        rr.policy = (char *)(r.policy != NULL ? r.policy : "");
+        rr.n_tensors = n;
+        rr.tensors = tpp;
+        Orion__Response resp = ORION__RESPONSE__INIT;
+        resp.request_id = r.request_id;
+        resp.body_case = ORION__RESPONSE__BODY_REGISTER_GRAPH;
+        resp.register_graph = &rr;
+        size_t want = orion__response__get_packed_size(&resp);
+        ck_assert_uint_eq(wire_reply_register_size(&r), want);
+        uint8_t *a = malloc(want + 1), *b = malloc(want + 1);
+        ck_assert(a && b);
+        ck_assert_uint_eq(orion__response__pack(&resp, a), want);
+        ck_assert_uint_eq(wire_reply_register_pack(&r, b), want);
+        ck_assert_int_eq(memcmp(a, b, want), 0);
+        free(a);
+        free(b);
+        free(t);
+        free(off);
+        free(live);
+        free(tp);
+        free(tpp);
+    }
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -337,6 +413,10 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, test_wire_register_decode_refuses_a_long_graph_name);
     tcase_add_test(tc, test_wire_register_decode_says_enomsg_for_other_bodies);
     tcase_add_test(tc, test_wire_register_decode_refuses_wrong_wire_types);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reply");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_wire_reply_register_packs_as_protobuf_c);
     suite_add_tcase(s, tc);
     return s;
 }
