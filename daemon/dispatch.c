@@ -115,6 +115,10 @@ static void decode_run(struct job *j)
                                       d->policy, sizeof(d->policy), d->err, sizeof(d->err));
         if (rc == -EPROTO) {
             d->rc = rc;
+        } else if (rc == -ENOMSG) { /* not a RegisterGraph after all: cannot be */
+            wire_graph_free(&d->wg);
+            d->rc = wire_unpack(d->frame, d->len, &d->lim, &d->req, &d->request_id, d->err,
+                                sizeof(d->err));
         } else {
             d->graph = true;
             d->graph_rc = rc;
