@@ -1,0 +1,33 @@
+/* wire_internal.h - what the wire files share: the scan's counts, its entry
+ * point and the varint reader. Not for the rest of the daemon. */
+#ifndef ORION_WIRE_INTERNAL_H
+#define ORION_WIRE_INTERNAL_H
+
+#include "liveness.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wire_counts {
+    uint64_t request_id;
+    uint64_t tensors;
+    uint64_t ops;
+    uint64_t unknown;
+    uint32_t body;              /* the Request's last body field (the oneof's) */
+    bool bad;                   /* a field protobuf-c would refuse (wire type) */
+};
+
+/* Read one varint at *p (< end), advancing *p: 0, or -EPROTO. */
+int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* A varint as protobuf-c reads one inside a packed array: at most 10
+ * bytes, the bits past 64 dropped. 0, or -EPROTO. */
+int wire_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* Scan msg as a Request (structure, counts against lim, unknown fields):
+ * 0, or -EPROTO / -E2BIG with a message; *wc is filled either way. */
+int wire_scan_request(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+                      struct wire_counts *wc, char *err, size_t err_len);
+
+#endif
