@@ -2,6 +2,7 @@
  * unpack and wire_graph_build, on generated RegisterGraphs; and the
  * RegisterGraphReply writer against protobuf-c's packing. */
 #include <check.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@ struct buf {
 
 static void put(struct buf *b, const void *d, size_t n)
 {
+    if (n == 0)
+        return; /* d may be NULL: memcpy must not see it */
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2 + 64;
         b->p = realloc(b->p, b->cap);
@@ -176,7 +179,11 @@ static void gen_request(struct buf *msg, unsigned max_items)
     for (unsigned i = 0; i < n; i++) {
         switch (rnd(12)) {
         case 0: put_name(&rg, 1); break;
-        case 1: put_bytes(&rg, 4, rnd(2) ? "linear-scan" : "", rnd(2) ? 11 : 0); break;
+        case 1: {
+            bool named = rnd(2) != 0; /* one draw for the text and its length */
+            put_bytes(&rg, 4, named ? "linear-scan" : "", named ? 11 : 0);
+            break;
+        }
         case 2: put_unknown(&rg); break;
         case 3: case 4: case 5: case 6: put_op(&rg); break;
         default: put_tensor(&rg);
