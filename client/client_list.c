@@ -107,6 +107,54 @@ int orion_list_holder(const orion_list *l, size_t i, size_t j, struct orion_list
     return 0;
 }
 
+size_t orion_list_n_channels(const orion_list *l)
+{
+    return l != NULL ? l->resp->list->n_channels : 0;
+}
+
+static struct orion_list_end end_of(const Orion__ListEnd *e)
+{
+    return (struct orion_list_end){
+        .client_id = e->client_id,
+        .pid = e->pid,
+        .uid = e->uid,
+        .client_name = str(e->client_name),
+        .index = e->index,
+    };
+}
+
+int orion_list_channel(const orion_list *l, size_t i, struct orion_list_channel *out)
+{
+    if (l == NULL || out == NULL || i >= l->resp->list->n_channels)
+        return -EINVAL;
+    const Orion__ListChannel *ch = l->resp->list->channels[i];
+    *out = (struct orion_list_channel){
+        .name = str(ch->name),
+        .off = ch->offset,
+        .region_bytes = ch->region_bytes,
+        .slot_bytes = ch->slot_bytes,
+        .depth = ch->depth,
+        .max_consumers = ch->max_consumers,
+        .has_producer = ch->producer != NULL,
+        .n_consumers = ch->n_consumers,
+        .sequence = ch->sequence,
+        .slots_in_flight = ch->slots_in_flight,
+        .broken = ch->broken,
+    };
+    if (ch->producer != NULL)
+        out->producer = end_of(ch->producer);
+    return 0;
+}
+
+int orion_list_consumer(const orion_list *l, size_t i, size_t j, struct orion_list_end *out)
+{
+    if (l == NULL || out == NULL || i >= l->resp->list->n_channels ||
+        j >= l->resp->list->channels[i]->n_consumers)
+        return -EINVAL;
+    *out = end_of(l->resp->list->channels[i]->consumers[j]);
+    return 0;
+}
+
 void orion_list_free(orion_list *l)
 {
     if (l == NULL)

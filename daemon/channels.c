@@ -488,3 +488,34 @@ void channels_view(const struct chan_ep *ep, struct chan_view *v)
         .consumers = ch->n_consumers,
     };
 }
+
+int channels_foreach(const struct channels *cs,
+                     int (*cb)(const struct channel_summary *c, void *arg), void *arg)
+{
+    for (const struct channel *ch = cs->list; ch != NULL; ch = ch->next) {
+        const struct chan_ep *cons[CHAN_MAX_CONSUMERS];
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < CHAN_MAX_CONSUMERS && n < ch->n_consumers; i++)
+            if (ch->consumers[i] != NULL)
+                cons[n++] = ch->consumers[i];
+        struct chan_info info;
+        memset(&info, 0, sizeof(info));
+        bool bad = chan_inspect(&ch->ref, &info) < 0;
+        struct channel_summary c = {
+            .name = ch->name,
+            .off = ch->off,
+            .region_bytes = ch->ref.region_bytes,
+            .geom = ch->ref.geom,
+            .producer = ch->producer,
+            .consumers = cons,
+            .n_consumers = n,
+            .sequence = info.head,
+            .slots_in_flight = info.busy_slots,
+            .broken = ch->broken || bad,
+        };
+        int rc = cb(&c, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

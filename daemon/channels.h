@@ -131,4 +131,23 @@ void channels_view(const struct chan_ep *ep, struct chan_view *v);
 /* Channels alive. */
 uint32_t channels_count(const struct channels *cs);
 
+/* What List shows of a channel: the daemon's records, and the sequence and
+ * slots in flight as read (checked) from its block. */
+struct channel_summary {
+    const char *name;
+    uint64_t off, region_bytes;
+    struct chan_geom geom;
+    const struct chan_ep *producer;              /* NULL: none */
+    const struct chan_ep *const *consumers;      /* n_consumers, by index */
+    uint32_t n_consumers;
+    uint64_t sequence;
+    uint32_t slots_in_flight;
+    bool broken;
+};
+
+/* Call cb for every channel (in no order); stops at, and returns, the first
+ * nonzero cb result. */
+int channels_foreach(const struct channels *cs,
+                     int (*cb)(const struct channel_summary *c, void *arg), void *arg);
+
 #endif

@@ -1,9 +1,10 @@
-/* req_list.c - List: every graph and named buffer the daemon holds, and for
- * whom (pid, uid, client name). */
+/* req_list.c - List: every graph, named buffer and channel the daemon holds,
+ * and for whom (pid, uid, client name). */
 #include "requests.h"
 
 #include "log.h"
 #include "reply.h"
+#include "channels.h"
 #include "server.h"
 
 #include <errno.h>
@@ -23,6 +24,14 @@ struct list_build {
     Orion__ListHolder **holder_ptrs;
     size_t n_holders;
     size_t cap_holders;
+    Orion__ListChannel *chans;
+    Orion__ListChannel **chan_ptrs;
+    size_t n_chans;
+    size_t cap_chans;
+    Orion__ListEnd *ends;         /* every channel's ends, back to back */
+    Orion__ListEnd **end_ptrs;
+    size_t n_ends;
+    size_t cap_ends;
 };
 
 static void build_free(struct list_build *lb)
@@ -33,6 +42,10 @@ static void build_free(struct list_build *lb)
     free(lb->buf_ptrs);
     free(lb->holders);
     free(lb->holder_ptrs);
+    free(lb->chans);
+    free(lb->chan_ptrs);
+    free(lb->ends);
+    free(lb->end_ptrs);
 }
 
 static char *name_of(const struct session *t)
@@ -96,6 +109,63 @@ static int cmp_buffer(const void *a, const void *b)
     return strcmp((*(Orion__ListBuffer *const *)a)->name, (*(Orion__ListBuffer *const *)b)->name);
 }
 
+static int count_channel(const struct channel_summary *c, void *arg)
+{
+    struct list_build *lb = arg;
+    lb->cap_chans++;
+    lb->cap_ends += (size_t)c->n_consumers + 1;
+    return 0;
+}
+
+static Orion__ListEnd *add_end(struct list_build *lb, const struct chan_ep *ep)
+{
+    if (lb->n_ends >= lb->cap_ends)
+        return NULL;
+    Orion__ListEnd *e = &lb->ends[lb->n_ends];
+    orion__list_end__init(e);
+    const struct session *t = session_of_owner(ep->party->owner);
+    e->client_id = t->id;
+    e->pid = (int32_t)t->pid;
+    e->uid = (uint32_t)t->uid;
+    e->client_name = name_of(t);
+    e->index = ep->producer ? 0 : ep->index;
+    lb->end_ptrs[lb->n_ends++] = e;
+    return e;
+}
+
+static int add_channel(const struct channel_summary *c, void *arg)
+{
+    struct list_build *lb = arg;
+    if (lb->n_chans >= lb->cap_chans)
+        return 0;
+    Orion__ListChannel *x = &lb->chans[lb->n_chans];
+    orion__list_channel__init(x);
+    x->name = (char *)c->name;
+    x->offset = c->off;
+    x->region_bytes = c->region_bytes;
+    x->slot_bytes = c->geom.slot_bytes;
+    x->depth = c->geom.depth;
+    x->max_consumers = c->geom.max_consumers;
+    if (c->producer != NULL)
+        x->producer = add_end(lb, c->producer);
+    x->consumers = &lb->end_ptrs[lb->n_ends];
+    size_t first = lb->n_ends;
+    for (uint32_t i = 0; i < c->n_consumers; i++)
+        add_end(lb, c->consumers[i]);
+    x->n_consumers = lb->n_ends - first;
+    x->sequence = c->sequence;
+    x->slots_in_flight = c->slots_in_flight;
+    x->broken = c->broken;
+    lb->chan_ptrs[lb->n_chans++] = x;
+    return 0;
+}
+
+static int cmp_channel(const void *a, const void *b)
+{
+    return strcmp((*(Orion__ListChannel *const *)a)->name,
+                  (*(Orion__ListChannel *const *)b)->name);
+}
+
 static int build(const struct server *srv, struct list_build *lb)
 {
     size_t cap_graphs = srv->n_graphs;
@@ -128,8 +198,15 @@ static int build(const struct server *srv, struct list_build *lb)
     }
     registry_foreach(srv->reg, add_buffer, lb);
     qsort(lb->buf_ptrs, lb->n_bufs, sizeof(*lb->buf_ptrs), cmp_buffer);
-    /* CHANNELS: the channels engineer fills ListReply.channels (field 3)
-     * here, from the channel table, once Channel* requests exist. */
+    channels_foreach(srv->channels, count_channel, lb);
+    lb->chans = calloc(lb->cap_chans + 1, sizeof(*lb->chans));
+    lb->chan_ptrs = calloc(lb->cap_chans + 1, sizeof(*lb->chan_ptrs));
+    lb->ends = calloc(lb->cap_ends + 1, sizeof(*lb->ends));
+    lb->end_ptrs = calloc(lb->cap_ends + 1, sizeof(*lb->end_ptrs));
+    if (lb->chans == NULL || lb->chan_ptrs == NULL || lb->ends == NULL || lb->end_ptrs == NULL)
+        return -ENOMEM;
+    channels_foreach(srv->channels, add_channel, lb);
+    qsort(lb->chan_ptrs, lb->n_chans, sizeof(*lb->chan_ptrs), cmp_channel);
     return 0;
 }
 
@@ -150,6 +227,8 @@ int req_list(struct session *s, Orion__Request *req)
     lr.n_graphs = lb.n_graphs;
     lr.buffers = lb.buf_ptrs;
     lr.n_buffers = lb.n_bufs;
+    lr.channels = lb.chan_ptrs;
+    lr.n_channels = lb.n_chans;
     lr.arena_bytes = srv->arena->bytes;
     Orion__Response resp = ORION__RESPONSE__INIT;
     resp.request_id = req->request_id;

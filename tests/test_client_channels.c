@@ -595,6 +595,54 @@ START_TEST(test_channel_open_waits_for_create)
 }
 END_TEST
 
+/* orionctl list's data: a channel with its producer, consumers, sequence and
+ * slots in flight, as the daemon sees them now. */
+START_TEST(test_channel_is_listed_with_its_ends_sequence_and_slots_in_flight)
+{
+    harness_fixture_start(NULL);
+    orion_client *c = kept_client();
+    orion_client *d = kept_client();
+    orion_channel *out = create_ok(c, "listed", 256, 4, 2);
+    orion_channel *in = open_ok(d, "listed");
+    for (uint64_t i = 0; i < 3; i++)
+        ck_assert_int_eq(publish_msg(out, i), 0);
+    ck_assert_int_eq(receive_msg(in, 0), 0);  /* 1 done: 2 in flight */
+    orion_list *l;
+    ck_assert_int_eq(orion_client_list(c, &l), 0);
+    ck_assert_uint_eq(orion_list_n_channels(l), 1);
+    struct orion_list_channel ch;
+    ck_assert_int_eq(orion_list_channel(l, 0, &ch), 0);
+    ck_assert_str_eq(ch.name, "listed");
+    ck_assert_uint_eq(ch.slot_bytes, 256);
+    ck_assert_uint_eq(ch.depth, 4);
+    ck_assert_uint_eq(ch.max_consumers, 2);
+    ck_assert(ch.has_producer);
+    ck_assert_int_eq(ch.producer.pid, (int32_t)getpid());
+    ck_assert_uint_eq(ch.n_consumers, 1);
+    ck_assert_uint_eq(ch.sequence, 3);
+    ck_assert_uint_eq(ch.slots_in_flight, 2);
+    ck_assert(!ch.broken);
+    struct orion_list_end e;
+    ck_assert_int_eq(orion_list_consumer(l, 0, 0, &e), 0);
+    ck_assert_int_eq(e.pid, (int32_t)getpid());
+    ck_assert_int_eq(orion_list_consumer(l, 0, 1, &e), -EINVAL);
+    ck_assert_int_eq(orion_list_channel(l, 1, &ch), -EINVAL);
+    orion_list_free(l);
+    /* The producer gone: listed without one. */
+    ck_assert_int_eq(orion_channel_close(out), 0);
+    ck_assert_int_eq(orion_client_list(d, &l), 0);
+    ck_assert_int_eq(orion_list_channel(l, 0, &ch), 0);
+    ck_assert(!ch.has_producer);
+    orion_list_free(l);
+    ck_assert_int_eq(orion_channel_close(in), 0);
+    ck_assert_int_eq(orion_client_list(d, &l), 0);
+    ck_assert_uint_eq(orion_list_n_channels(l), 0);
+    orion_list_free(l);
+    orion_client_close(d);
+    orion_client_close(c);
+}
+END_TEST
+
 START_TEST(test_channel_open_past_max_consumers_is_ebusy)
 {
     harness_fixture_start(NULL);
@@ -668,6 +716,7 @@ int main(void)
     tcase_add_test(tc, test_channel_1000_create_open_close_cycles_leak_nothing);
     tcase_add_test(tc, test_channel_open_waits_for_create);
     tcase_add_test(tc, test_channel_open_past_max_consumers_is_ebusy);
+    tcase_add_test(tc, test_channel_is_listed_with_its_ends_sequence_and_slots_in_flight);
     tcase_add_test(tc, test_channel_in_forked_child_is_echild);
     suite_add_tcase(s, tc);
     return harness_fixture_run(s);

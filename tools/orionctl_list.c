@@ -92,11 +92,65 @@ static json_t *buffer_json(const orion_list *l, size_t i, const struct orion_lis
     return o;
 }
 
+static json_t *end_json(const struct orion_list_end *e, bool consumer)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int rc = out_u64(0, o, "pid", (uint64_t)(e->pid < 0 ? 0 : e->pid));
+    rc = out_u64(rc, o, "uid", e->uid);
+    rc = out_str(rc, o, "client_name", e->client_name);
+    rc = out_u64(rc, o, "client_id", e->client_id);
+    if (consumer)
+        rc = out_u64(rc, o, "index", e->index);
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *channel_json(const orion_list *l, size_t i, const struct orion_list_channel *c)
+{
+    json_t *o = json_object();
+    json_t *cs = json_array();
+    int rc = o == NULL || cs == NULL ? -ENOMEM : 0;
+    rc = out_str(rc, o, "name", c->name);
+    rc = out_u64(rc, o, "offset", c->off);
+    rc = out_u64(rc, o, "region_bytes", c->region_bytes);
+    rc = out_u64(rc, o, "slot_bytes", c->slot_bytes);
+    rc = out_u64(rc, o, "depth", c->depth);
+    rc = out_u64(rc, o, "max_consumers", c->max_consumers);
+    rc = out_u64(rc, o, "sequence", c->sequence);
+    rc = out_u64(rc, o, "slots_in_flight", c->slots_in_flight);
+    rc = out_bool(rc, o, "broken", c->broken);
+    if (rc == 0)
+        rc = out_new(rc, o, "producer", c->has_producer ? end_json(&c->producer, false)
+                                                        : json_null());
+    for (size_t j = 0; rc == 0 && j < c->n_consumers; j++) {
+        struct orion_list_end e;
+        rc = orion_list_consumer(l, i, j, &e);
+        json_t *x = rc == 0 ? end_json(&e, true) : NULL;
+        if (rc == 0 && (x == NULL || json_array_append_new(cs, x) != 0))
+            rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        rc = out_new(rc, o, "consumers", cs);
+        cs = NULL;
+    }
+    json_decref(cs);
+    if (rc != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int list_json(const orion_list *l)
 {
     json_t *o = json_object();
-    json_t *gs = json_array(), *bs = json_array();
-    int rc = o == NULL || gs == NULL || bs == NULL ? -ENOMEM : 0;
+    json_t *gs = json_array(), *bs = json_array(), *cs = json_array();
+    int rc = o == NULL || gs == NULL || bs == NULL || cs == NULL ? -ENOMEM : 0;
     rc = out_u64(rc, o, "arena_bytes", orion_list_arena_bytes(l));
     for (size_t i = 0; rc == 0 && i < orion_list_n_graphs(l); i++) {
         struct orion_list_graph g;
@@ -112,15 +166,22 @@ static int list_json(const orion_list *l)
         if (rc == 0 && (e == NULL || json_array_append_new(bs, e) != 0))
             rc = -ENOMEM;
     }
+    for (size_t i = 0; rc == 0 && i < orion_list_n_channels(l); i++) {
+        struct orion_list_channel c;
+        rc = orion_list_channel(l, i, &c);
+        json_t *e = rc == 0 ? channel_json(l, i, &c) : NULL;
+        if (rc == 0 && (e == NULL || json_array_append_new(cs, e) != 0))
+            rc = -ENOMEM;
+    }
     if (rc == 0) {
         rc = out_new(rc, o, "graphs", gs);
         rc = out_new(rc, o, "buffers", bs);
-        gs = bs = NULL;
-        /* CHANNELS: filled from the list once the daemon reports channels. */
-        rc = out_new(rc, o, "channels", json_array());
+        rc = out_new(rc, o, "channels", cs);
+        gs = bs = cs = NULL;
     }
     json_decref(gs);
     json_decref(bs);
+    json_decref(cs);
     if (rc != 0) {
         json_decref(o);
         return rc;
@@ -158,6 +219,30 @@ static void list_table(const orion_list *l)
                 printf(" %" PRId32 ":%s x%" PRIu64, h.pid,
                        h.client_name[0] != '\0' ? h.client_name : "-",
                        h.conn_holds + h.graph_holds);
+        }
+        printf("\n");
+    }
+    printf("channels: %zu\n", orion_list_n_channels(l));
+    if (orion_list_n_channels(l) > 0)
+        printf("  %-24s %12s %6s %10s %10s %8s %8s  %s\n", "NAME", "SLOT_BYTES", "DEPTH",
+               "SEQUENCE", "IN_FLIGHT", "STATE", "PRODUCER", "CONSUMERS (index:pid:client)");
+    for (size_t i = 0; i < orion_list_n_channels(l); i++) {
+        struct orion_list_channel c;
+        if (orion_list_channel(l, i, &c) != 0)
+            continue;
+        printf("  %-24s %12" PRIu64 " %6" PRIu32 " %10" PRIu64 " %10" PRIu32 " %8s ", c.name,
+               c.slot_bytes, c.depth, c.sequence, c.slots_in_flight,
+               c.broken ? "broken" : "ok");
+        if (c.has_producer)
+            printf("%8" PRId32, c.producer.pid);
+        else
+            printf("%8s", "-");
+        printf(" ");
+        for (size_t j = 0; j < c.n_consumers; j++) {
+            struct orion_list_end e;
+            if (orion_list_consumer(l, i, j, &e) == 0)
+                printf(" %" PRIu32 ":%" PRId32 ":%s", e.index, e.pid,
+                       e.client_name[0] != '\0' ? e.client_name : "-");
         }
         printf("\n");
     }

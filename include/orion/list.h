@@ -51,6 +51,31 @@ struct orion_list_holder {
     uint64_t graph_holds;        /* export and import holds of its graphs */
 };
 
+/* One end of a channel: the connection holding it. */
+struct orion_list_end {
+    uint64_t client_id;
+    int32_t pid;
+    uint32_t uid;
+    const char *client_name;
+    uint32_t index;              /* consumers: the consumer index */
+};
+
+/* A channel. */
+struct orion_list_channel {
+    const char *name;
+    uint64_t off;                /* arena offset of its region */
+    uint64_t region_bytes;
+    uint64_t slot_bytes;
+    uint32_t depth;
+    uint32_t max_consumers;
+    bool has_producer;           /* false while it has none (gone, before a takeover) */
+    struct orion_list_end producer;
+    size_t n_consumers;
+    uint64_t sequence;           /* messages published: the next one's seq */
+    uint32_t slots_in_flight;    /* slots not free */
+    bool broken;                 /* its control block was found corrupt */
+};
+
 /* Ask the daemon what it holds now. On 0, *out is a snapshot to free with
  * orion_list_free. */
 ORION_API int orion_client_list(orion_client *c, orion_list **out);
@@ -68,6 +93,13 @@ ORION_API int orion_list_graph(const orion_list *l, size_t i, struct orion_list_
 ORION_API int orion_list_buffer(const orion_list *l, size_t i, struct orion_list_buffer *out);
 ORION_API int orion_list_holder(const orion_list *l, size_t i, size_t j,
                                 struct orion_list_holder *out);
+
+/* Channels (by name): their count, channel i, consumer j of channel i. 0, or
+ * -EINVAL when an index is out of range. */
+ORION_API size_t orion_list_n_channels(const orion_list *l);
+ORION_API int orion_list_channel(const orion_list *l, size_t i, struct orion_list_channel *out);
+ORION_API int orion_list_consumer(const orion_list *l, size_t i, size_t j,
+                                  struct orion_list_end *out);
 
 /* orion_list_free(NULL) does nothing. */
 ORION_API void orion_list_free(orion_list *l);
