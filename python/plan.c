@@ -135,23 +135,34 @@ err:
 
 /* ---- Plan --------------------------------------------------------------- */
 
-static PyObject *plan_region(struct handle *o, PyObject *arg)
+/* The plan's tensor named by the Python int arg (its id in *id): its
+ * pointer, or NULL with an exception set (not an int, released, forked
+ * child, no such tensor). */
+static void *tensor_of(struct handle *o, PyObject *arg, unsigned long long *id)
 {
-    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
-    size_t n;
-    struct orion_tensor_placement tp;
-    void *ptr;
-
-    if (id == (unsigned long long)-1 && PyErr_Occurred())
+    *id = PyLong_AsUnsignedLongLong(arg);
+    if (*id == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
     if (handle_check(o) < 0)
         return NULL;
-    ptr = orion_plan_tensor(o->h, id);
+    void *ptr = orion_plan_tensor(o->h, *id);
     if (ptr == NULL) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "no tensor %llu in this plan", id);
-        return raise_msg(-ENOENT, msg);
+        snprintf(msg, sizeof(msg), "no tensor %llu in this plan", *id);
+        raise_msg(-ENOENT, msg);
     }
+    return ptr;
+}
+
+static PyObject *plan_region(struct handle *o, PyObject *arg)
+{
+    unsigned long long id;
+    size_t n;
+    struct orion_tensor_placement tp;
+    void *ptr = tensor_of(o, arg, &id);
+
+    if (ptr == NULL)
+        return NULL;
     n = orion_plan_tensor_count(o->h);
     for (size_t i = 0; i < n; i++) {
         if (orion_plan_tensor_at(o->h, i, &tp) == 0 && tp.id == id)
@@ -162,19 +173,11 @@ static PyObject *plan_region(struct handle *o, PyObject *arg)
 
 static PyObject *plan_offset(struct handle *o, PyObject *arg)
 {
-    unsigned long long id = PyLong_AsUnsignedLongLong(arg);
-    void *ptr;
+    unsigned long long id;
+    void *ptr = tensor_of(o, arg, &id);
 
-    if (id == (unsigned long long)-1 && PyErr_Occurred())
+    if (ptr == NULL)
         return NULL;
-    if (handle_check(o) < 0)
-        return NULL;
-    ptr = orion_plan_tensor(o->h, id);
-    if (ptr == NULL) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "no tensor %llu in this plan", id);
-        return raise_msg(-ENOENT, msg);
-    }
     return PyLong_FromUnsignedLongLong(
         (unsigned long long)((char *)ptr - (char *)orion_client_arena_base(o->client->c)));
 }

@@ -43,23 +43,30 @@ step_plan() {
     build/tools/orionctl plan examples/graphs/mobilenet_v2.json | sed -n '1,6p;$p'
 }
 
+# same_checksum A_OUT A_WORDS B_OUT B_WORDS MATCH_WORDS: the last checksum= line
+# of two outputs, labelled; fails unless they are equal.
+same_checksum() {
+    local a b
+    a=$(sed -n 's/^checksum=//p' "$1" | tail -n 1)
+    b=$(sed -n 's/^checksum=//p' "$3" | tail -n 1)
+    printf '%-52s %s\n' "$2:" "$a" "$4:" "$b"
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then
+        echo "they match: $5"
+    else
+        echo "they DO NOT match" >&2
+        return 1
+    fi
+}
+
 step_share() {
     step "$1. A producer and a consumer process share a 16 MiB tensor through the arena, zero-copy"
     build/examples/orion-producer --socket "$sock" demo/frame0 16777216 > "$run/producer.out" &
     local producer=$!
     build/examples/orion-consumer --socket "$sock" demo/frame0 > "$run/consumer.out"
     wait "$producer"
-    local p c
-    p=$(sed -n 's/^checksum=//p' "$run/producer.out" | tail -n 1)
-    c=$(sed -n 's/^checksum=//p' "$run/consumer.out" | tail -n 1)
-    echo "producer's checksum (of the bytes it wrote):         $p"
-    echo "consumer's checksum (of the bytes it read in place): $c"
-    if [ -n "$p" ] && [ "$p" = "$c" ]; then
-        echo "they match: the consumer read the producer's bytes, with no copy"
-    else
-        echo "they DO NOT match" >&2
-        return 1
-    fi
+    same_checksum "$run/producer.out" "producer's checksum (of the bytes it wrote)" \
+        "$run/consumer.out" "consumer's checksum (of the bytes it read in place)" \
+        "the consumer read the producer's bytes, with no copy"
 }
 
 step_register() {
@@ -96,17 +103,9 @@ step_pipeline() {
     build/examples/orion-pipeline --socket "$sock" --iters 10000 stage1 > "$run/stage1.out"
     wait "$stage2"
     grep -v '^checksum=' "$run/stage1.out" "$run/stage2.out" | sed 's|^.*/stage[12].out:||'
-    local a b
-    a=$(sed -n 's/^checksum=//p' "$run/stage1.out" | tail -n 1)
-    b=$(sed -n 's/^checksum=//p' "$run/stage2.out" | tail -n 1)
-    echo "stage 1's checksum (of what it published):          $a"
-    echo "stage 2's checksum (of what it received, in place): $b"
-    if [ -n "$a" ] && [ "$a" = "$b" ]; then
-        echo "they match: every message crossed the channel intact, in order"
-    else
-        echo "they DO NOT match" >&2
-        return 1
-    fi
+    same_checksum "$run/stage1.out" "stage 1's checksum (of what it published)" \
+        "$run/stage2.out" "stage 2's checksum (of what it received, in place)" \
+        "every message crossed the channel intact, in order"
 }
 
 STEPS=(plan share register pipeline stats)
