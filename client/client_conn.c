@@ -1,5 +1,6 @@
 /* client_conn.c - the connection: connect, handshake, arena mapping,
- * one-request-at-a-time request/reply, stats, close. */
+ * close, and the checks the other files share. The request/reply stream is
+ * client_call.c. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,17 +14,7 @@
 #include <unistd.h>
 
 #include "client_internal.h"
-#include "fdpass.h"
 #include "frame.h"
-
-/* A daemon that accepts but does not answer the handshake within this time
- * is reported rather than waited on for ever. Later calls have no client-side
- * timeout: waits are timed by the daemon. */
-#define HANDSHAKE_TIMEOUT_S 30
-
-/* Room for a few descriptors: a reply carrying more than one is refused, but
- * every descriptor received must be closed, so receive them all. */
-#define MAX_FDS 8
 
 /* The calling thread's message slot on c, or NULL if it has none yet. */
 static struct client_msg *msg_find(const orion_client *c)
@@ -101,277 +92,11 @@ int client_check_name(orion_client *c, const char *name)
     return 0;
 }
 
-static void mark_broken_locked(orion_client *c)
-{
-    if (!c->broken && c->fd >= 0)
-        shutdown(c->fd, SHUT_RDWR);
-    c->broken = true;
-}
-
-void client_mark_broken(orion_client *c)
-{
-    pthread_mutex_lock(&c->lock);
-    mark_broken_locked(c);
-    pthread_mutex_unlock(&c->lock);
-}
-
-static const char *response_name(Orion__Response__BodyCase k)
-{
-    switch (k) {
-    case ORION__RESPONSE__BODY_ERROR: return "Error";
-    case ORION__RESPONSE__BODY_HELLO: return "HelloReply";
-    case ORION__RESPONSE__BODY_REGISTER_GRAPH: return "RegisterGraphReply";
-    case ORION__RESPONSE__BODY_OK: return "Ok";
-    case ORION__RESPONSE__BODY_BUFFER: return "BufferReply";
-    case ORION__RESPONSE__BODY_STATS: return "StatsReply";
-    case ORION__RESPONSE__BODY_LIST: return "ListReply";
-    case ORION__RESPONSE__BODY_CHANNEL: return "ChannelReply";
-    default: return "a reply with no body";
-    }
-}
-
-/* Is the oneof's pointer set for the case the reply claims? */
-static bool body_present(const Orion__Response *r)
-{
-    switch (r->body_case) {
-    case ORION__RESPONSE__BODY_ERROR: return r->error != NULL;
-    case ORION__RESPONSE__BODY_HELLO: return r->hello != NULL;
-    case ORION__RESPONSE__BODY_REGISTER_GRAPH: return r->register_graph != NULL;
-    case ORION__RESPONSE__BODY_OK: return r->ok != NULL;
-    case ORION__RESPONSE__BODY_BUFFER: return r->buffer != NULL;
-    case ORION__RESPONSE__BODY_STATS: return r->stats != NULL;
-    case ORION__RESPONSE__BODY_LIST: return r->list != NULL;
-    case ORION__RESPONSE__BODY_CHANNEL: return r->channel != NULL;
-    default: return false;
-    }
-}
-
-/* Send every byte of iov[0..n) (the iovecs are consumed). MSG_NOSIGNAL: a
- * dead daemon is -EPIPE here, never SIGPIPE in the caller's process. */
-static int send_all(int fd, struct iovec *iov, int n)
-{
-    while (n > 0) {
-        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        size_t left = (size_t)w;
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
-    }
-    return 0;
-}
-
-/* Read exactly len bytes. Descriptors passed as SCM_RIGHTS are appended to
- * fds (up to MAX_FDS; any beyond are closed and still counted in *n_fds).
- * Returns 0, -EPIPE at end of stream, -ETIMEDOUT when SO_RCVTIMEO expires,
- * -EPROTO if ancillary data was truncated, or another -errno. */
-static int recv_exact(int fd, void *buf, size_t len, int *fds, size_t *n_fds)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = fdpass_recv(fd, (char *)buf + got, len - got, fds, MAX_FDS, n_fds);
-        if (r == -EAGAIN)
-            return -ETIMEDOUT;
-        if (r < 0)
-            return (int)r;
-        if (r == 0)
-            return -EPIPE;
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-static void close_fds(int *fds, size_t n_fds)
-{
-    for (size_t i = 0; i < n_fds && i < MAX_FDS; i++)
-        close(fds[i]);
-}
-
-/* A transport failure: the stream's position is unknown, so the connection
- * is finished. Say so in words a user can act on. */
-static int transport_fail(orion_client *c, int rc, const char *when)
-{
-    mark_broken_locked(c);
-    if (rc == -EPIPE || rc == -ECONNRESET)
-        return client_fail(c, -EPIPE, "orionrtd at %s closed the connection %s", c->path, when);
-    if (rc == -ETIMEDOUT)
-        return client_fail(c, -ETIMEDOUT, "orionrtd at %s did not answer within %d s %s",
-                           c->path, HANDSHAKE_TIMEOUT_S, when);
-    if (rc == -EPROTO)
-        return client_fail(c, -EPROTO, "orionrtd at %s sent truncated ancillary data %s",
-                           c->path, when);
-    return client_fail(c, rc, "connection to orionrtd at %s failed %s: %s", c->path, when,
-                       strerror(-rc));
-}
-
-/* Read one reply frame and decode it; c->lock held. Returns 0 and *out, or
- * a negative errno with the message set (the connection is then broken). */
-static int recv_reply_locked(orion_client *c, Orion__Response **out, int *fds, size_t *n_fds)
-{
-    uint8_t hdr[FRAME_HEADER_BYTES];
-    int rc = recv_exact(c->fd, hdr, sizeof(hdr), fds, n_fds);
-    if (rc < 0)
-        return transport_fail(c, rc, "before replying");
-    uint32_t len = frame_get_header(hdr);
-    if (len == 0 || len > CLIENT_MAX_REPLY) {
-        mark_broken_locked(c);
-        return client_fail(c, -EPROTO, "orionrtd sent a reply frame of %u bytes (limit %u)",
-                           len, CLIENT_MAX_REPLY);
-    }
-    uint8_t *rbuf = malloc(len);
-    if (rbuf == NULL) {
-        mark_broken_locked(c);
-        return client_fail(c, -ENOMEM, "out of memory for a %u-byte reply", len);
-    }
-    rc = recv_exact(c->fd, rbuf, len, fds, n_fds);
-    if (rc < 0) {
-        free(rbuf);
-        return transport_fail(c, rc, "in the middle of a reply");
-    }
-    *out = orion__response__unpack(NULL, len, rbuf);
-    free(rbuf);
-    if (*out == NULL) {
-        mark_broken_locked(c);
-        return client_fail(c, -EPROTO, "orionrtd sent a %u-byte reply that is not a Response",
-                           len);
-    }
-    return 0;
-}
-
-/* An Error for request 0 is about the connection, not a request (too many
- * clients, no hello in time, a malformed request): the daemon closes the
- * connection after it. Returns its code with its message set and the
- * connection broken, or 0 if resp is not one. */
-static int connection_error(orion_client *c, const Orion__Response *resp)
-{
-    if (resp->request_id != 0 || resp->body_case != ORION__RESPONSE__BODY_ERROR ||
-        resp->error == NULL || resp->error->code >= 0 || resp->error->code <= -4096)
-        return 0;
-    int code = resp->error->code;
-    mark_broken_locked(c);
-    return client_fail(c, code, "orionrtd at %s closed the connection: %s", c->path,
-                       resp->error->message && resp->error->message[0] ? resp->error->message
-                                                                       : orion_strerror(code));
-}
-
-/* The round trip; c->lock held. fds/n_fds receive any passed descriptors
- * (the caller closes them). */
-static int call_locked(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
-                       Orion__Response **out, int *fds, size_t *n_fds)
-{
-    int rc;
-    *out = NULL;
-    if (c->broken)
-        return client_fail(c, -EPIPE,
-                           "the connection to orionrtd at %s is broken by an earlier error: connect again",
-                           c->path);
-
-    req->request_id = ++c->next_id;
-    size_t n = orion__request__get_packed_size(req);
-    uint64_t limit = c->max_frame ? c->max_frame : FRAME_MAX_DEFAULT;
-    if (n > limit || n > UINT32_MAX)
-        return client_fail(c, -E2BIG,
-                           "request of %zu bytes is above orionrtd's frame limit of %llu bytes",
-                           n, (unsigned long long)limit);
-    uint8_t *body = malloc(n ? n : 1);
-    if (body == NULL)
-        return client_fail(c, -ENOMEM, "out of memory packing a %zu-byte request", n);
-    orion__request__pack(req, body);
-    uint8_t hdr[FRAME_HEADER_BYTES];
-    frame_put_header(hdr, (uint32_t)n);
-    struct iovec iov[2] = { { hdr, sizeof(hdr) }, { body, n } };
-    rc = send_all(c->fd, iov, 2);
-    free(body);
-    Orion__Response *resp;
-    if (rc < 0) {
-        /* A daemon that closed the connection may have said why first (too
-         * many clients): its reply is still there to read. */
-        if ((rc == -EPIPE || rc == -ECONNRESET) &&
-            recv_reply_locked(c, &resp, fds, n_fds) == 0) {
-            int why = connection_error(c, resp);
-            orion__response__free_unpacked(resp, NULL);
-            if (why < 0)
-                return why;
-        }
-        return transport_fail(c, rc, "while sending a request");
-    }
-
-    if ((rc = recv_reply_locked(c, &resp, fds, n_fds)) < 0)
-        return rc;
-    if (resp->request_id != req->request_id) {
-        if ((rc = connection_error(c, resp)) == 0)
-            rc = client_fail(c, -EPROTO, "orionrtd answered request %llu when %llu was asked",
-                             (unsigned long long)resp->request_id,
-                             (unsigned long long)req->request_id);
-        goto err_broken;
-    }
-    if (!body_present(resp)) {
-        rc = client_fail(c, -EPROTO, "orionrtd sent a reply with no body");
-        goto err_broken;
-    }
-    if (resp->body_case == ORION__RESPONSE__BODY_ERROR) {
-        int code = resp->error->code;
-        if (code >= 0 || code <= -4096) {
-            rc = client_fail(c, -EPROTO, "orionrtd sent an error with invalid code %d: %s", code,
-                             resp->error->message ? resp->error->message : "");
-            goto err_broken;
-        }
-        rc = client_fail(c, code, "%s",
-                         resp->error->message && resp->error->message[0]
-                             ? resp->error->message
-                             : orion_strerror(code));
-        orion__response__free_unpacked(resp, NULL);
-        return rc;
-    }
-    if (resp->body_case != want) {
-        rc = client_fail(c, -EPROTO, "orionrtd replied with %s where %s was expected",
-                         response_name(resp->body_case), response_name(want));
-        goto err_broken;
-    }
-    *out = resp;
-    return 0;
-
-err_broken:
-    mark_broken_locked(c);
-    orion__response__free_unpacked(resp, NULL);
-    return rc;
-}
-
-int client_call(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
-                Orion__Response **out)
-{
-    int fds[MAX_FDS];
-    size_t n_fds = 0;
-    *out = NULL;
-    int rc = client_check_usable(c);
-    if (rc < 0)
-        return rc;
-    pthread_mutex_lock(&c->lock);
-    client_clear_error(c);
-    rc = call_locked(c, req, want, out, fds, &n_fds);
-    pthread_mutex_unlock(&c->lock);
-    /* Only the handshake passes a descriptor; one on any other reply is
-     * closed so that it cannot leak. */
-    close_fds(fds, n_fds);
-    return rc;
-}
-
 /* The handshake: Hello out, HelloReply with exactly one descriptor back,
  * then map the arena from it. */
 static int handshake(orion_client *c)
 {
-    int fds[MAX_FDS];
+    int fds[CLIENT_MAX_FDS];
     size_t n_fds = 0;
     int rc;
     Orion__Hello hello = ORION__HELLO__INIT;
@@ -382,7 +107,7 @@ static int handshake(orion_client *c)
     req.hello = &hello;
     Orion__Response *resp = NULL;
 
-    rc = call_locked(c, &req, ORION__RESPONSE__BODY_HELLO, &resp, fds, &n_fds);
+    rc = client_call_locked(c, &req, ORION__RESPONSE__BODY_HELLO, &resp, fds, &n_fds);
     if (rc < 0)
         goto err_close_fds;
     const Orion__HelloReply *hr = resp->hello;
@@ -430,7 +155,7 @@ err_free_resp:
     orion__response__free_unpacked(resp, NULL);
 err_close_fds:
     /* The mapping keeps the object alive; the descriptor is not needed. */
-    close_fds(fds, n_fds);
+    client_close_fds(fds, n_fds);
     return rc;
 }
 
@@ -524,7 +249,7 @@ int orion_client_connect(const char *socket_path, orion_client **out, char *err,
         client_fail(c, rc, "%s", why);
         goto err_close_fd;
     }
-    rc = set_recv_timeout(c->fd, HANDSHAKE_TIMEOUT_S);
+    rc = set_recv_timeout(c->fd, CLIENT_HANDSHAKE_TIMEOUT_S);
     if (rc < 0) {
         client_fail(c, rc, "cannot set the handshake timeout: %s", strerror(-rc));
         goto err_close_fd;

@@ -1,54 +1,13 @@
-/* client_graph.c - the graph builder, registration, and the plan: every
- * tensor's pointer is base + offset, found by id with a binary search over a
- * sorted index (no system call after registration). */
+/* client_graph.c - the graph builder and the plan: every tensor's pointer
+ * is base + offset, found by id with a binary search over a sorted index (no
+ * system call after registration). The registration itself is
+ * client_register.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_internal.h"
-
-struct graph_tensor_rec {
-    uint64_t id;
-    uint64_t bytes;
-    uint64_t align;
-    enum orion_tensor_kind kind;
-    char *share; /* owned copies, NULL when absent */
-    char *name;
-};
-
-struct graph_op_rec {
-    char *name;
-    uint64_t *ids;   /* inputs then outputs, one allocation */
-    size_t n_inputs;
-    size_t n_outputs;
-};
-
-struct orion_graph {
-    char *name;
-    char *policy;
-    struct graph_tensor_rec *tensors;
-    size_t n_tensors, cap_tensors;
-    struct graph_op_rec *ops;
-    size_t n_ops, cap_ops;
-};
-
-struct plan_index {
-    uint64_t id;
-    size_t at;   /* index into placements */
-};
-
-struct orion_plan {
-    orion_client *c;
-    uint64_t graph_id;
-    uint64_t workspace_off;
-    uint64_t peak_bytes;
-    uint64_t lower_bound_bytes;
-    char *policy;
-    struct orion_tensor_placement *placements; /* in the order tensors were added */
-    struct plan_index *index;                  /* sorted by id */
-    size_t n_tensors;
-};
+#include "client_graph.h"
 
 /* strdup that maps NULL to NULL; *ok is cleared on allocation failure. */
 static char *dup_or_null(const char *s, bool *ok)
@@ -136,7 +95,18 @@ int orion_graph_add_tensor(orion_graph *g, const struct orion_tensor_desc *t)
         free(r.name);
         return -ENOMEM;
     }
+    /* Its Tensor message as protobuf-c packs it (proto3: zeros and empty
+     * strings are left out), counted once here rather than per request. */
+    r.share_len = r.share != NULL ? strlen(r.share) : 0;
+    r.name_len = r.name != NULL ? strlen(r.name) : 0;
+    r.wire_len = (r.id ? 1 + client_varint_len(r.id) : 0) +
+                 (r.bytes ? 1 + client_varint_len(r.bytes) : 0) +
+                 (r.align ? 1 + client_varint_len(r.align) : 0) +
+                 (r.kind ? 1 + client_varint_len((uint64_t)r.kind) : 0) +
+                 (r.share_len ? 1 + client_varint_len(r.share_len) + r.share_len : 0) +
+                 (r.name_len ? 1 + client_varint_len(r.name_len) + r.name_len : 0);
     g->tensors[g->n_tensors++] = r;
+    g->body_len += 1 + client_varint_len(r.wire_len) + r.wire_len;
     return 0;
 }
 
@@ -166,7 +136,14 @@ int orion_graph_add_op(orion_graph *g, const char *name, const uint64_t *inputs,
         memcpy(r.ids, inputs, n_inputs * sizeof(uint64_t));
     if (n_outputs)
         memcpy(r.ids + n_inputs, outputs, n_outputs * sizeof(uint64_t));
+    r.name_len = r.name != NULL ? strlen(r.name) : 0;
+    for (size_t i = 0; i < n; i++)
+        *(i < n_inputs ? &r.in_len : &r.out_len) += client_varint_len(r.ids[i]);
+    r.wire_len = (r.name_len ? 1 + client_varint_len(r.name_len) + r.name_len : 0) +
+                 (n_inputs ? 1 + client_varint_len(r.in_len) + r.in_len : 0) +
+                 (n_outputs ? 1 + client_varint_len(r.out_len) + r.out_len : 0);
     g->ops[g->n_ops++] = r;
+    g->body_len += 1 + client_varint_len(r.wire_len) + r.wire_len;
     return 0;
 }
 
@@ -189,7 +166,17 @@ static int cmp_index(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-static void plan_free(orion_plan *p)
+void client_plan_index(orion_plan *p)
+{
+    /* Graphs built in id order, as most are, need no sort. */
+    for (size_t i = 1; i < p->n_tensors; i++)
+        if (p->index[i - 1].id > p->index[i].id) {
+            qsort(p->index, p->n_tensors, sizeof(*p->index), cmp_index);
+            return;
+        }
+}
+
+void client_plan_free(orion_plan *p)
 {
     if (p == NULL)
         return;
@@ -197,177 +184,6 @@ static void plan_free(orion_plan *p)
     free(p->placements);
     free(p->index);
     free(p);
-}
-
-/* proto3 strings are never NULL on the wire side of protobuf-c. */
-static char *wire_str(const char *s)
-{
-    return (char *)(s != NULL ? s : protobuf_c_empty_string);
-}
-
-/* Check the daemon's placements against the request and the arena, and build
- * the plan. -EPROTO (with the message) for anything that would hand out a
- * pointer outside the arena or not match what was asked. */
-static int plan_build(orion_client *c, const orion_graph *g, const Orion__RegisterGraphReply *r,
-                      orion_plan **out)
-{
-    if (r->n_tensors != g->n_tensors)
-        return client_fail(c, -EPROTO, "orionrtd placed %zu tensors of the %zu registered",
-                           r->n_tensors, g->n_tensors);
-    if (!client_range_ok(c, r->workspace_offset, r->peak_bytes))
-        return client_fail(c, -EPROTO,
-                           "orionrtd's workspace [%llu, +%llu) is outside the %llu-byte arena",
-                           (unsigned long long)r->workspace_offset,
-                           (unsigned long long)r->peak_bytes,
-                           (unsigned long long)c->arena_bytes);
-    orion_plan *p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return client_fail(c, -ENOMEM, "out of memory for the plan");
-    size_t n = g->n_tensors;
-    p->placements = calloc(n ? n : 1, sizeof(*p->placements));
-    p->index = calloc(n ? n : 1, sizeof(*p->index));
-    p->policy = strdup(r->policy != NULL ? r->policy : "");
-    int rc;
-    if (p->placements == NULL || p->index == NULL || p->policy == NULL) {
-        rc = client_fail(c, -ENOMEM, "out of memory for the plan of %zu tensors", n);
-        goto err_free_plan;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const Orion__TensorPlacement *t = r->tensors[i];
-        const struct graph_tensor_rec *want = &g->tensors[i];
-        if (t == NULL || t->id != want->id) {
-            rc = client_fail(c, -EPROTO,
-                             "orionrtd's placement %zu is for tensor %llu, not tensor %llu", i,
-                             t ? (unsigned long long)t->id : 0ull,
-                             (unsigned long long)want->id);
-            goto err_free_plan;
-        }
-        if (t->bytes < want->bytes) {
-            rc = client_fail(c, -EPROTO,
-                             "orionrtd gave tensor %llu %llu bytes where %llu were asked",
-                             (unsigned long long)t->id, (unsigned long long)t->bytes,
-                             (unsigned long long)want->bytes);
-            goto err_free_plan;
-        }
-        if (!client_range_ok(c, t->offset, t->bytes)) {
-            rc = client_fail(c, -EPROTO,
-                             "orionrtd placed tensor %llu at [%llu, +%llu), outside the %llu-byte arena",
-                             (unsigned long long)t->id, (unsigned long long)t->offset,
-                             (unsigned long long)t->bytes, (unsigned long long)c->arena_bytes);
-            goto err_free_plan;
-        }
-        p->placements[i] = (struct orion_tensor_placement){
-            .id = t->id, .offset = t->offset, .bytes = t->bytes,
-            .first_op = t->first_op, .last_op = t->last_op,
-        };
-        p->index[i] = (struct plan_index){ .id = t->id, .at = i };
-    }
-    qsort(p->index, n, sizeof(*p->index), cmp_index);
-    p->c = c;
-    p->n_tensors = n;
-    p->graph_id = r->graph_id;
-    p->workspace_off = r->workspace_offset;
-    p->peak_bytes = r->peak_bytes;
-    p->lower_bound_bytes = r->lower_bound_bytes;
-    *out = p;
-    return 0;
-
-err_free_plan:
-    plan_free(p);
-    return rc;
-}
-
-static int release_graph_id(orion_client *c, uint64_t graph_id)
-{
-    Orion__ReleaseGraph body = ORION__RELEASE_GRAPH__INIT;
-    body.graph_id = graph_id;
-    Orion__Request req = ORION__REQUEST__INIT;
-    req.body_case = ORION__REQUEST__BODY_RELEASE_GRAPH;
-    req.release_graph = &body;
-    Orion__Response *resp;
-    int rc = client_call(c, &req, ORION__RESPONSE__BODY_OK, &resp);
-    if (rc == 0)
-        orion__response__free_unpacked(resp, NULL);
-    return rc;
-}
-
-int orion_graph_register(orion_client *c, const orion_graph *g, orion_plan **out)
-{
-    int rc = client_check_usable(c);
-    if (rc < 0)
-        return rc;
-    if (g == NULL || out == NULL)
-        return client_fail(c, -EINVAL, "orion_graph_register: %s is NULL", g ? "out" : "graph");
-    *out = NULL;
-
-    /* The request points into g; only the arrays of messages are ours. */
-    Orion__Tensor *tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*tensors));
-    Orion__Tensor **tensor_ptrs = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*tensor_ptrs));
-    Orion__Op *ops = calloc(g->n_ops ? g->n_ops : 1, sizeof(*ops));
-    Orion__Op **op_ptrs = calloc(g->n_ops ? g->n_ops : 1, sizeof(*op_ptrs));
-    if (tensors == NULL || tensor_ptrs == NULL || ops == NULL || op_ptrs == NULL) {
-        rc = client_fail(c, -ENOMEM, "out of memory building a request of %zu tensors",
-                         g->n_tensors);
-        goto err_free_msgs;
-    }
-    for (size_t i = 0; i < g->n_tensors; i++) {
-        const struct graph_tensor_rec *t = &g->tensors[i];
-        orion__tensor__init(&tensors[i]);
-        tensors[i].id = t->id;
-        tensors[i].bytes = t->bytes;
-        tensors[i].align = t->align;
-        tensors[i].kind = (Orion__TensorKind)t->kind;
-        tensors[i].share = wire_str(t->share);
-        tensors[i].name = wire_str(t->name);
-        tensor_ptrs[i] = &tensors[i];
-    }
-    for (size_t i = 0; i < g->n_ops; i++) {
-        const struct graph_op_rec *o = &g->ops[i];
-        orion__op__init(&ops[i]);
-        ops[i].name = wire_str(o->name);
-        ops[i].n_inputs = o->n_inputs;
-        ops[i].inputs = o->ids;
-        ops[i].n_outputs = o->n_outputs;
-        ops[i].outputs = o->ids + o->n_inputs;
-        op_ptrs[i] = &ops[i];
-    }
-    Orion__RegisterGraph body = ORION__REGISTER_GRAPH__INIT;
-    body.name = wire_str(g->name);
-    body.n_tensors = g->n_tensors;
-    body.tensors = tensor_ptrs;
-    body.n_ops = g->n_ops;
-    body.ops = op_ptrs;
-    body.policy = wire_str(g->policy);
-    Orion__Request req = ORION__REQUEST__INIT;
-    req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
-    req.register_graph = &body;
-
-    Orion__Response *resp;
-    rc = client_call(c, &req, ORION__RESPONSE__BODY_REGISTER_GRAPH, &resp);
-    if (rc < 0)
-        goto err_free_msgs;
-    uint64_t graph_id = resp->register_graph->graph_id;
-    rc = plan_build(c, g, resp->register_graph, out);
-    orion__response__free_unpacked(resp, NULL);
-    if (rc == -EPROTO) {
-        /* The daemon holds a registration whose reply we cannot trust:
-         * ending the connection is the only safe way to give it back. */
-        client_mark_broken(c);
-    } else if (rc < 0) {
-        /* Out of memory here: give the registration back, keeping the
-         * message that says what failed. */
-        char keep[CLIENT_ERR_LEN];
-        snprintf(keep, sizeof(keep), "%s", orion_client_error(c));
-        (void)release_graph_id(c, graph_id);
-        client_fail(c, rc, "%s", keep);
-    }
-
-err_free_msgs:
-    free(op_ptrs);
-    free(ops);
-    free(tensor_ptrs);
-    free(tensors);
-    return rc;
 }
 
 void *orion_plan_tensor(const orion_plan *p, uint64_t tensor_id)
@@ -428,7 +244,7 @@ int orion_plan_release(orion_plan *p)
         return 0;
     /* In a forked child this fails with -ECHILD without touching the socket;
      * the handle is freed whatever the outcome. */
-    int rc = release_graph_id(p->c, p->graph_id);
-    plan_free(p);
+    int rc = client_release_graph(p->c, p->graph_id);
+    client_plan_free(p);
     return rc;
 }

@@ -6,6 +6,8 @@
  * protocol has no multiplexing): client_call() takes the client's mutex for
  * the whole round trip, so threads sharing a client are serialised, and a
  * blocking wait on one thread holds the others until its reply arrives.
+ * A release goes without waiting for its answer (client_release_nowait);
+ * the answer is read and checked before the next call's own (client_call.c).
  *
  * Error messages are per thread and per client (struct client_msg): a call
  * writes only the calling thread's slot, so threads sharing a client neither
@@ -33,6 +35,28 @@
  * bounding what a misbehaving peer can make us allocate. */
 #define CLIENT_MAX_REPLY (256u << 20)
 
+/* Replies up to this size are read into the client's buffer and decoded in
+ * place; one receive takes whatever has arrived. */
+#define CLIENT_RBUF 16384u
+
+/* Releases sent without waiting whose answers are not read yet, at most. */
+#define CLIENT_OWED_MAX 32u
+
+/* Room for a few descriptors: a reply carrying more than one is refused, but
+ * every descriptor received must be closed, so receive them all. */
+#define CLIENT_MAX_FDS 8
+
+/* A daemon that accepts but does not answer the handshake within this time
+ * is reported rather than waited on for ever. Later calls have no client-side
+ * timeout: waits are timed by the daemon. */
+#define CLIENT_HANDSHAKE_TIMEOUT_S 30
+
+/* A request sent without waiting for its reply. */
+struct client_owed {
+    uint64_t request_id;
+    uint64_t graph_id;         /* the graph it releases, for messages */
+};
+
 /* One thread's message on one client. thread and next are set before the
  * slot is published and never change; text is written and read only by that
  * thread. */
@@ -52,6 +76,10 @@ struct orion_client {
     uint64_t next_id;          /* request ids, from 1 */
     bool broken;               /* stream unusable: every call fails -EPIPE */
     char *path;                /* socket path, for messages */
+    struct client_owed owed[CLIENT_OWED_MAX]; /* oldest first */
+    unsigned n_owed;
+    size_t rpos, rlen;         /* rbuf[rpos, rlen) is received, not yet read */
+    uint8_t rbuf[CLIENT_RBUF];
     _Atomic(struct client_msg *) msgs; /* per-thread messages; freed at close */
 };
 
@@ -77,10 +105,47 @@ int client_check_usable(orion_client *c);
 int client_call(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
                 Orion__Response **out);
 
+/* A request written and its reply read by the caller's own code, for the
+ * one request large enough for protobuf-c's objects to cost more than the
+ * round trip (client_register.c). size() and pack() write the request for
+ * request_id (size() bytes, then exactly those); take() is offered each reply
+ * frame to that request and returns 1 when it took it (*rc its outcome,
+ * with the message set on failure), or 0 to leave it to the common path
+ * (an Error, a wrong id, a garbled frame). */
+struct client_codec {
+    size_t (*size)(const void *req_ctx, uint64_t request_id);
+    void (*pack)(const void *req_ctx, uint64_t request_id, uint8_t *out);
+    const void *req_ctx;
+    int (*take)(void *reply_ctx, uint64_t request_id, const uint8_t *frame, size_t len, int *rc);
+    void *reply_ctx;
+};
+
+/* client_call() with codec's request; a reply take() leaves is checked as
+ * client_call() checks one (and returned in *out if of body case want). */
+int client_call_codec(orion_client *c, const struct client_codec *codec,
+                      Orion__Response__BodyCase want, Orion__Response **out);
+
+/* client_call() with c->lock held and the reply's descriptors kept in
+ * fds[0..CLIENT_MAX_FDS) (*n_fds counts them; the caller closes them). */
+int client_call_locked(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
+                       Orion__Response **out, int *fds, size_t *n_fds);
+
+/* Send req, a ReleaseGraph of graph_id, without waiting for its answer:
+ * the daemon answers in order, so the next call reads that answer first
+ * and fails -EPROTO (the connection broken) if it is not Ok. Returns 0 once
+ * sent, or what sending failed with. */
+int client_release_nowait(orion_client *c, Orion__Request *req, uint64_t graph_id);
+
+/* Close fds[0..n_fds) (those kept: at most CLIENT_MAX_FDS). */
+void client_close_fds(int *fds, size_t n_fds);
+
 /* Mark c broken after a reply it cannot trust (takes c->lock; the caller
  * must not hold it): shut the socket down so the daemon releases what the
  * connection held, since its state is no longer known. */
 void client_mark_broken(orion_client *c);
+
+/* The same with c->lock held. */
+void client_mark_broken_locked(orion_client *c);
 
 /* Is [off, off + bytes) inside the arena? */
 bool client_range_ok(const orion_client *c, uint64_t off, uint64_t bytes);

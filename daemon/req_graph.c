@@ -243,7 +243,9 @@ static void log_registered(const struct session *s, const struct plan_job *job,
 {
     const struct graph *gr = &job->wg.g;
     const struct graph_plan *p = &job->plan;
-    log_msg("client %llu: registered graph %llu '%s': %u tensors, %u ops, peak %llu, "
+    /* A plan made is an operator's event; a cached plan reused (a replica's
+     * loop) and a release are debug, as per-buffer events are. */
+    log_at(p->cached ? LOG_LVL_DEBUG : LOG_LVL_INFO, "client %llu: registered graph %llu '%s': %u tensors, %u ops, peak %llu, "
             "lower bound %llu, policy %s, %.3f ms%s%s", (unsigned long long)s->id,
             (unsigned long long)graph_id, gname, gr->n_tensors, gr->n_ops,
             (unsigned long long)p->peak_bytes, (unsigned long long)p->lower_bound_bytes,
@@ -442,7 +444,7 @@ int req_release_graph(struct session *s, Orion__Request *req)
     }
     session_release_graph(s, g);
     s->srv->n_graphs--;
-    log_msg("client %llu: released graph %llu", (unsigned long long)s->id,
+    log_debug("client %llu: released graph %llu", (unsigned long long)s->id,
             (unsigned long long)graph_id);
     reply_ok(s, req->request_id);
     return REQ_DONE;

@@ -12,7 +12,7 @@
 #include <string.h>
 
 
-int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+int wire_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
@@ -32,7 +32,7 @@ int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 
 /* A varint as protobuf-c reads one inside a packed array: at most 10 bytes,
  * the bits past 64 dropped. */
-int wire_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+int wire_pb_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     uint64_t x = 0;
     for (unsigned i = 0; i < 10; i++) {

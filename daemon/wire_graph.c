@@ -180,32 +180,40 @@ static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
 }
 
 /* An op's references: inputs (2) and outputs (3), packed or one a field;
- * out (when not NULL) gets inputs then outputs. */
+ * out (when not NULL) gets inputs then outputs, the outputs from *n_in on
+ * (the count of a previous call), or, with *n_in == UINT64_MAX, right after
+ * the inputs as they come: right only when no input follows an output,
+ * which *mixed (when not NULL) says of the op. */
 static int op_refs(const uint8_t *p, const uint8_t *end, uint64_t *n_in, uint64_t *n_out,
-                   uint64_t *out, struct span *name)
+                   uint64_t *out, struct span *name, bool *mixed)
 {
     struct field f;
     uint64_t ni = 0, no = 0, v;
-    uint64_t base_out = out != NULL ? *n_in : 0;
+    bool seq = out != NULL && *n_in == UINT64_MAX;
+    uint64_t base_out = out != NULL && !seq ? *n_in : 0;
     *name = (struct span){NULL, 0};
     while (p < end) {
         if (next_field(&p, end, &f) < 0)
             return -EPROTO;
         if (f.num == 1 && f.wt == 2) {
             *name = span_of(f.data, f.len);
-        } else if ((f.num == 2 || f.num == 3) && f.wt == 0) {
+        } else if ((f.num == 2 || f.num == 3) && (f.wt == 0 || f.wt == 2)) {
             uint64_t *n = f.num == 2 ? &ni : &no;
-            if (out != NULL)
-                out[(f.num == 2 ? 0 : base_out) + *n] = f.v;
-            (*n)++;
-        } else if ((f.num == 2 || f.num == 3) && f.wt == 2) {
-            uint64_t *n = f.num == 2 ? &ni : &no;
+            if (mixed != NULL && f.num == 2 && no > 0)
+                *mixed = true;
+            uint64_t *dst = out == NULL ? NULL : out + (f.num == 2 ? 0 : seq ? ni : base_out);
+            if (f.wt == 0) {
+                if (dst != NULL)
+                    dst[*n] = f.v;
+                (*n)++;
+                continue;
+            }
             const uint8_t *q = f.data, *qe = f.data + f.len;
             while (q < qe) {
                 if (wire_pb_varint(&q, qe, &v) < 0)
                     return -EPROTO;
-                if (out != NULL)
-                    out[(f.num == 2 ? 0 : base_out) + *n] = v;
+                if (dst != NULL)
+                    dst[*n] = v;
                 (*n)++;
             }
         }
@@ -315,6 +323,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
     uint64_t max_op_refs = (lim != NULL ? lim : &defaults)->max_op_refs;
     uint64_t bad_op = UINT64_MAX, bad_refs = 0;
+    bool mixed = false;         /* an op lists an input after an output */
     struct span bad_name = {NULL, 0};
     for (p = body; p < body_end;) {
         if (next_field(&p, body_end, &f) < 0)
@@ -331,7 +340,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
         } else if (f.num == 3) {
             uint64_t ni = 0, no = 0;
             struct span on;
-            if (op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on) < 0)
+            if (op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on, &mixed) < 0)
                 return -EPROTO;
             if (bad_op == UINT64_MAX && ni + no > max_op_refs) {
                 bad_op = n_ops;
@@ -384,11 +393,14 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
         if (f.num == 2) {
             fill_tensor(f.data, f.data + f.len, &wg->tensors[ti++], &np);
         } else if (f.num == 3) {
-            uint64_t ni, no;
+            uint64_t ni = UINT64_MAX, no;
             struct span on;
             struct graph_op *go = &wg->ops[oi++];
-            (void)op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on);
-            (void)op_refs(f.data, f.data + f.len, &ni, &no, rp, &on);
+            /* Inputs before outputs, as every encoder writes them: one
+             * pass; else count first. */
+            if (mixed)
+                (void)op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on, NULL);
+            (void)op_refs(f.data, f.data + f.len, &ni, &no, rp, &on, NULL);
             go->name = keep_span(&np, on);
             go->inputs = rp;
             go->n_inputs = (uint32_t)ni;

@@ -19,11 +19,31 @@ struct wire_counts {
 };
 
 /* Read one varint at *p (< end), advancing *p: 0, or -EPROTO. */
-int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+int wire_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 /* A varint as protobuf-c reads one inside a packed array: at most 10
  * bytes, the bits past 64 dropped. 0, or -EPROTO. */
-int wire_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+int wire_pb_varint_long(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* The same, with the one-byte case (keys, most lengths and ids) inline:
+ * these run a few times for every byte of a large request. */
+static inline int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
+    return wire_varint_long(p, end, v);
+}
+
+static inline int wire_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
+    return wire_pb_varint_long(p, end, v);
+}
 
 /* Scan msg as a Request (structure, counts against lim, unknown fields):
  * 0, or -EPROTO / -E2BIG with a message; *wc is filled either way. */

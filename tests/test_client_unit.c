@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,7 +63,12 @@ struct fake {
     atomic_int n_requests;         /* requests after the hello */
     /* What the handlers saw or sent, for the tests to compare against. */
     Orion__Request *last;          /* the last request, kept unpacked */
+    uint8_t *last_raw;             /* and its bytes */
+    size_t last_raw_len;
     uint64_t sent_offsets[16];
+    atomic_int release_waited;     /* a release's sender waited for its Ok */
+    uint64_t released;             /* the graph id of the last release */
+    int reply_mode;                /* reply_register_odd's variant */
 };
 
 static int send_fd_frame(int fd, const uint8_t *body, size_t n, const int *fds, int n_fds)
@@ -113,7 +119,9 @@ static int recv_all(int fd, void *buf, size_t n)
     return 0;
 }
 
-static Orion__Request *recv_request(int fd)
+/* One request frame, unpacked; its bytes go to *raw (freed by the caller)
+ * when raw is not NULL. */
+static Orion__Request *recv_request(int fd, uint8_t **raw, size_t *raw_len)
 {
     uint8_t hdr[FRAME_HEADER_BYTES];
     if (recv_all(fd, hdr, sizeof(hdr)) < 0)
@@ -127,7 +135,12 @@ static Orion__Request *recv_request(int fd)
         return NULL;
     }
     Orion__Request *req = orion__request__unpack(NULL, n, buf);
-    free(buf);
+    if (raw != NULL) {
+        *raw = buf;
+        *raw_len = n;
+    } else {
+        free(buf);
+    }
     return req;
 }
 
@@ -180,7 +193,7 @@ static void *fake_main(void *arg)
         say_busy(fd);
         return NULL;
     }
-    Orion__Request *req = recv_request(fd);
+    Orion__Request *req = recv_request(fd, NULL, NULL);
     if (req != NULL && f->hello == HELLO_BUSY_AFTER) {
         orion__request__free_unpacked(req, NULL);
         say_busy(fd);
@@ -194,12 +207,17 @@ static void *fake_main(void *arg)
     }
     answer_hello(f, fd, req);
     orion__request__free_unpacked(req, NULL);
-    while ((req = recv_request(fd)) != NULL) {
+    uint8_t *raw;
+    size_t raw_len;
+    while ((req = recv_request(fd, &raw, &raw_len)) != NULL) {
         atomic_fetch_add(&f->n_requests, 1);
         /* Recorded before the reply goes out: the test reads it after. */
         if (f->last)
             orion__request__free_unpacked(f->last, NULL);
         f->last = req;
+        free(f->last_raw);
+        f->last_raw = raw;
+        f->last_raw_len = raw_len;
         int rc = f->handle ? f->handle(f, fd, req) : -1;
         if (rc < 0)
             break;
@@ -239,6 +257,7 @@ static void fake_stop(struct fake *f)
     close(f->lfd);
     if (f->last)
         orion__request__free_unpacked(f->last, NULL);
+    free(f->last_raw);
     munmap(f->arena, FAKE_ARENA);
     close(f->memfd);
     unlink(f->path);
@@ -360,14 +379,156 @@ static int reply_register(struct fake *f, int fd, const Orion__Request *req, boo
 
 static int reply_register_good(struct fake *f, int fd, const Orion__Request *req)
 {
-    if (req->body_case == ORION__REQUEST__BODY_RELEASE_GRAPH)
+    if (req->body_case == ORION__REQUEST__BODY_RELEASE_GRAPH) {
+        f->released = req->release_graph->graph_id;
         return reply_ok(f, fd, req);
+    }
     return reply_register(f, fd, req, false);
 }
 
 static int reply_register_outside(struct fake *f, int fd, const Orion__Request *req)
 {
     return reply_register(f, fd, req, true);
+}
+
+/* A release is answered only once the next request has arrived (or after
+ * 2 s, noted in f->release_waited): a client that waits for the answer
+ * before sending more is caught. */
+static int reply_release_after_next(struct fake *f, int fd, const Orion__Request *req)
+{
+    if (req->body_case != ORION__REQUEST__BODY_RELEASE_GRAPH)
+        return reply_register(f, fd, req, false);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    if (poll(&pfd, 1, 2000) == 0)
+        atomic_store(&f->release_waited, 1);
+    return reply_ok(f, fd, req);
+}
+
+/* Replies to a registration that the client must read or refuse, by
+ * f->reply_mode; built by hand, byte by byte. */
+enum { ODD_UNKNOWN_FIELDS, ODD_FEWER, ODD_MORE, ODD_WRONG_ID, ODD_SHORT, ODD_LAST_WINS };
+
+static uint8_t *odd_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static int reply_register_odd(struct fake *f, int fd, const Orion__Request *req)
+{
+    if (req->body_case == ORION__REQUEST__BODY_RELEASE_GRAPH)
+        return reply_ok(f, fd, req);
+    if (req->body_case != ORION__REQUEST__BODY_REGISTER_GRAPH)
+        return reply_stats(f, fd, req);
+    const Orion__RegisterGraph *g = req->register_graph;
+    size_t n = g->n_tensors;
+    if (f->reply_mode == ODD_FEWER)
+        n--;
+    if (f->reply_mode == ODD_MORE)
+        n++;
+    uint8_t pl[64][48], body[4096], frame[4200];
+    size_t pl_len[64];
+    for (size_t i = 0; i < n; i++) {
+        const Orion__Tensor *t = g->tensors[i < g->n_tensors ? i : 0];
+        uint8_t *q = pl[i];
+        uint64_t id = t->id + (f->reply_mode == ODD_WRONG_ID && i == 1);
+        uint64_t bytes = t->bytes - (f->reply_mode == ODD_SHORT && i == 0);
+        if (f->reply_mode == ODD_LAST_WINS) {
+            *q++ = 2 << 3;                  /* an offset, overridden below */
+            q = odd_varint(q, 999999999);
+        }
+        *q++ = 1 << 3;
+        q = odd_varint(q, id);
+        *q++ = 2 << 3;
+        q = odd_varint(q, 8192 + 1024 * i);
+        *q++ = 3 << 3;
+        q = odd_varint(q, bytes);
+        if (f->reply_mode == ODD_UNKNOWN_FIELDS) {
+            *q++ = 7 << 3 | 2;              /* field 7, length-delimited "zz" */
+            *q++ = 2;
+            *q++ = 'z';
+            *q++ = 'z';
+            *q++ = 9 << 3 | 5;              /* field 9, 32-bit */
+            memset(q, 0xab, 4);
+            q += 4;
+        }
+        *q++ = 4 << 3;
+        q = odd_varint(q, i);
+        *q++ = 5 << 3;
+        q = odd_varint(q, (uint64_t)1 << 32 | (i + 2)); /* read as uint32: i + 2 */
+        pl_len[i] = (size_t)(q - pl[i]);
+    }
+    uint8_t *b = body;
+    *b++ = 1 << 3;
+    b = odd_varint(b, 42);
+    if (f->reply_mode == ODD_UNKNOWN_FIELDS) {
+        *b++ = ((99 << 3) & 0x7f) | 0x80;   /* field 99: a two-byte key */
+        *b++ = 99 >> 4;
+        b = odd_varint(b, 12345);
+    }
+    *b++ = 2 << 3;
+    b = odd_varint(b, 4096);
+    *b++ = 3 << 3;
+    b = odd_varint(b, 65536);
+    *b++ = 5 << 3 | 2;
+    *b++ = 4;
+    memcpy(b, "odds", 4);
+    b += 4;
+    for (size_t i = 0; i < n; i++) {
+        *b++ = 6 << 3 | 2;
+        b = odd_varint(b, pl_len[i]);
+        memcpy(b, pl[i], pl_len[i]);
+        b += pl_len[i];
+    }
+    uint8_t *q = frame;
+    *q++ = 1 << 3;
+    q = odd_varint(q, req->request_id);
+    if (f->reply_mode == ODD_UNKNOWN_FIELDS) {
+        *q++ = 15 << 3 | 1;                 /* field 15, 64-bit */
+        memset(q, 0xcd, 8);
+        q += 8;
+    }
+    *q++ = 4 << 3 | 2;
+    q = odd_varint(q, (uint64_t)(b - body));
+    memcpy(q, body, (size_t)(b - body));
+    q += b - body;
+    return send_fd_frame(fd, frame, (size_t)(q - frame), NULL, 0);
+}
+
+/* Registrations are refused (-EINVAL), anything else gets stats. */
+static int reply_register_refused(struct fake *f, int fd, const Orion__Request *req)
+{
+    if (req->body_case != ORION__REQUEST__BODY_REGISTER_GRAPH)
+        return reply_stats(f, fd, req);
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__Error e = ORION__ERROR__INIT;
+    e.code = -EINVAL;
+    e.message = "refused by the fake";
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_ERROR;
+    r.error = &e;
+    return send_response(fd, &r, NULL, 0);
+}
+
+#define FAKE_NOT_REGISTERED "graph 42 is not registered by this connection"
+
+/* Registrations succeed, releases are refused. */
+static int reply_release_refused(struct fake *f, int fd, const Orion__Request *req)
+{
+    if (req->body_case != ORION__REQUEST__BODY_RELEASE_GRAPH)
+        return reply_register(f, fd, req, false);
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__Error e = ORION__ERROR__INIT;
+    e.code = -EINVAL;
+    e.message = FAKE_NOT_REGISTERED;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_ERROR;
+    r.error = &e;
+    return send_response(fd, &r, NULL, 0);
 }
 
 /* A BufferReply for a name other than the one asked. */
@@ -879,8 +1040,225 @@ START_TEST(test_register_sends_graph_and_plan_points_at_daemon_offsets)
     ck_assert_str_eq(orion_plan_policy(p), "fake-policy");
 
     ck_assert_int_eq(orion_plan_release(p), 0);
-    ck_assert_int_eq(f.last->body_case, ORION__REQUEST__BODY_RELEASE_GRAPH);
-    ck_assert_uint_eq(f.last->release_graph->graph_id, 42);
+    /* The release does not wait for its answer; the next call reads it. */
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), 0);
+    ck_assert_uint_eq(f.released, 42);
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+/* The registration's request is written by the library itself
+ * (client_register.c): its bytes must be the ones protobuf-c packs for the
+ * same graph, over graphs that reach every field's edge (zeros left out,
+ * empty and absent strings, ids across varint lengths, empty ops). */
+START_TEST(test_register_request_bytes_are_protobuf_c_s)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_register_refused);
+    orion_client *c = fake_connect(&f);
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    static const char *const strs[] = { NULL, "", "x", "a/longer name with spaces",
+                                        "0123456789012345678901234567890123456789012345678901"
+                                        "0123456789012345678901234567890123456789012345678901"
+                                        "01234567890123456789012345" };
+    for (int round = 0; round < 60; round++) {
+        size_t nt = (size_t)round % 17, no = (size_t)(round * 7) % 11;
+        const char *gname = strs[round % 5], *policy = strs[(round / 5) % 5];
+        orion_graph *g;
+        ck_assert_int_eq(orion_graph_new(gname, &g), 0);
+        Orion__Tensor pt[17], *ptp[17];
+        Orion__Op po[11], *pop[11];
+        uint64_t ids[17], refs[11][8];
+        for (size_t i = 0; i < nt; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned shift = (unsigned)(rng >> 58);      /* 0..63: every varint length */
+            ids[i] = round % 3 == 0 ? i : (rng >> shift) + i;
+            struct orion_tensor_desc t = {
+                .id = ids[i],
+                .bytes = (rng >> 20) % 5 == 0 ? 0 : (rng >> (shift / 2)) | 1,
+                .align = (rng >> 30) % 3 == 0 ? 0 : (uint64_t)1 << ((rng >> 40) % 21),
+                .kind = (enum orion_tensor_kind)((rng >> 50) % 4),
+                .share = strs[1 + (rng >> 8) % 4],
+                .name = strs[(rng >> 12) % 5],
+            };
+            if (t.kind != ORION_TENSOR_EXPORT && t.kind != ORION_TENSOR_IMPORT && (rng & 1))
+                t.share = NULL;
+            if ((t.kind == ORION_TENSOR_EXPORT || t.kind == ORION_TENSOR_IMPORT) &&
+                (t.share == NULL || t.share[0] == '\0'))
+                t.share = "shared";
+            ck_assert_int_eq(orion_graph_add_tensor(g, &t), 0);
+            orion__tensor__init(&pt[i]);
+            pt[i].id = t.id;
+            pt[i].bytes = t.bytes;
+            pt[i].align = t.align;
+            pt[i].kind = (Orion__TensorKind)t.kind;
+            pt[i].share = (char *)(t.share ? t.share : "");
+            pt[i].name = (char *)(t.name ? t.name : "");
+            ptp[i] = &pt[i];
+        }
+        for (size_t k = 0; k < no; k++) {
+            size_t ni = nt ? (k + (size_t)round) % 4 : 0, nout = nt ? (k * 3 + 1) % 5 : 0;
+            for (size_t j = 0; j < ni + nout; j++)
+                refs[k][j] = ids[(k + j * 5) % nt];
+            const char *oname = strs[(k + (size_t)round) % 5];
+            ck_assert_int_eq(orion_graph_add_op(g, oname, refs[k], ni, refs[k] + ni, nout), 0);
+            orion__op__init(&po[k]);
+            po[k].name = (char *)(oname ? oname : "");
+            po[k].n_inputs = ni;
+            po[k].inputs = refs[k];
+            po[k].n_outputs = nout;
+            po[k].outputs = refs[k] + ni;
+            pop[k] = &po[k];
+        }
+        if (policy != NULL)
+            ck_assert_int_eq(orion_graph_set_policy(g, policy), 0);
+        orion_plan *p = NULL;
+        ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL);
+        ck_assert_str_eq(orion_client_error(c), "refused by the fake");
+
+        Orion__RegisterGraph rg = ORION__REGISTER_GRAPH__INIT;
+        rg.name = (char *)(gname ? gname : "");
+        rg.n_tensors = nt;
+        rg.tensors = ptp;
+        rg.n_ops = no;
+        rg.ops = pop;
+        rg.policy = (char *)(policy ? policy : "");
+        Orion__Request req = ORION__REQUEST__INIT;
+        req.request_id = f.last->request_id;
+        req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
+        req.register_graph = &rg;
+        ck_assert_int_eq(f.last->body_case, ORION__REQUEST__BODY_REGISTER_GRAPH);
+        size_t n = orion__request__get_packed_size(&req);
+        uint8_t *want = malloc(n ? n : 1);
+        ck_assert_ptr_nonnull(want);
+        orion__request__pack(&req, want);
+        ck_assert_msg(f.last_raw_len == n && memcmp(f.last_raw, want, n) == 0,
+                      "round %d: %zu bytes sent, protobuf-c packs %zu", round, f.last_raw_len, n);
+        free(want);
+        orion_graph_free(g);
+    }
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+/* The plan is read from the reply's bytes by the library itself: fields it
+ * does not know are skipped, the last of a repeated scalar wins (as with
+ * protobuf-c), and a reply that does not match the request is -EPROTO. */
+START_TEST(test_register_reply_is_read_as_protobuf_c_would)
+{
+    static const struct { int mode; const char *why; } cases[] = {
+        { ODD_UNKNOWN_FIELDS, NULL },
+        { ODD_LAST_WINS, NULL },
+        { ODD_FEWER, "placed 2 tensors of the 3 registered" },
+        { ODD_MORE, "placed more than 3 tensors of the 3 registered" },
+        { ODD_WRONG_ID, "placement 1 is for tensor 11, not tensor 10" },
+        { ODD_SHORT, "gave tensor 30 127 bytes where 128 were asked" },
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct fake f;
+        fake_start(&f, HELLO_OK, reply_register_odd);
+        f.reply_mode = cases[k].mode;
+        orion_client *c = fake_connect(&f);
+        orion_graph *g = three_tensor_graph();
+        orion_plan *p = NULL;
+        int rc = orion_graph_register(c, g, &p);
+        struct orion_stats st;
+        if (cases[k].why == NULL) {
+            ck_assert_msg(rc == 0, "case %zu: %d %s", k, rc, orion_client_error(c));
+            char *base = orion_client_arena_base(c);
+            ck_assert_uint_eq(orion_plan_tensor_count(p), 3);
+            for (size_t i = 0; i < 3; i++) {
+                struct orion_tensor_placement t;
+                ck_assert_int_eq(orion_plan_tensor_at(p, i, &t), 0);
+                ck_assert_uint_eq(t.offset, 8192 + 1024 * i);
+                ck_assert_uint_eq(t.first_op, i);
+                ck_assert_uint_eq(t.last_op, i + 2);
+                ck_assert_ptr_eq(orion_plan_tensor(p, t.id), base + 8192 + 1024 * i);
+            }
+            ck_assert_str_eq(orion_plan_policy(p), "odds");
+            ck_assert_uint_eq(orion_plan_peak_bytes(p), 65536);
+            ck_assert_uint_eq(orion_plan_workspace_offset(p), 4096);
+            ck_assert_int_eq(orion_plan_release(p), 0);
+            ck_assert_int_eq(orion_client_stats(c, &st), 0);
+        } else {
+            ck_assert_int_eq(rc, -EPROTO);
+            ck_assert_ptr_null(p);
+            ck_assert_msg(strstr(orion_client_error(c), cases[k].why) != NULL, "case %zu: %s",
+                          k, orion_client_error(c));
+            /* The daemon holds a graph the client cannot use: connection ended. */
+            ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+        }
+        orion_graph_free(g);
+        orion_client_close(c);
+        fake_stop(&f);
+    }
+}
+END_TEST
+
+START_TEST(test_release_does_not_wait_for_its_answer)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_release_after_next);
+    orion_client *c = fake_connect(&f);
+    orion_graph *g = three_tensor_graph();
+    orion_plan *p;
+    ck_assert_int_eq(orion_graph_register(c, g, &p), 0);
+    ck_assert_int_eq(orion_plan_release(p), 0);
+    /* The next call sends its request, then reads the release's Ok first. */
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), 0);
+    ck_assert_int_eq(f.last->body_case, ORION__REQUEST__BODY_STATS);
+    ck_assert_int_eq(atomic_load(&f.release_waited), 0);
+    ck_assert_int_eq(atomic_load(&f.n_requests), 3);
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_refused_release_fails_the_next_call_and_breaks_the_connection)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_release_refused);
+    orion_client *c = fake_connect(&f);
+    orion_graph *g = three_tensor_graph();
+    orion_plan *p;
+    ck_assert_int_eq(orion_graph_register(c, g, &p), 0);
+    ck_assert_int_eq(orion_plan_release(p), 0); /* sent */
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPROTO);
+    const char *msg = orion_client_error(c);
+    ck_assert_msg(strstr(msg, "refused the release of graph 42") != NULL &&
+                  strstr(msg, FAKE_NOT_REGISTERED) != NULL, "message: %s", msg);
+    ck_assert_int_eq(orion_client_stats(c, &st), -EPIPE);
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
+/* More releases in flight than the client keeps answers for: the oldest is
+ * read to make room, and none is lost. */
+START_TEST(test_many_releases_in_a_row_are_all_answered)
+{
+    enum { N = 80 };
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_register_good);
+    orion_client *c = fake_connect(&f);
+    orion_graph *g = three_tensor_graph();
+    orion_plan *p[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(orion_graph_register(c, g, &p[i]), 0);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(orion_plan_release(p[i]), 0);
+    struct orion_stats st;
+    ck_assert_int_eq(orion_client_stats(c, &st), 0);
+    ck_assert_int_eq(atomic_load(&f.n_requests), 2 * N + 1);
+    ck_assert_int_eq(f.last->body_case, ORION__REQUEST__BODY_STATS);
     orion_graph_free(g);
     orion_client_close(c);
     fake_stop(&f);
@@ -1168,6 +1546,11 @@ static Suite *client_unit_suite(void)
     tcase_add_test(tc, test_forked_child_gets_echild_and_leaves_socket_alone);
     tcase_add_test(tc, test_threads_sharing_a_client_are_serialised);
     tcase_add_test(tc, test_threads_sharing_a_client_each_read_their_own_error);
+    tcase_add_test(tc, test_register_request_bytes_are_protobuf_c_s);
+    tcase_add_test(tc, test_register_reply_is_read_as_protobuf_c_would);
+    tcase_add_test(tc, test_release_does_not_wait_for_its_answer);
+    tcase_add_test(tc, test_refused_release_fails_the_next_call_and_breaks_the_connection);
+    tcase_add_test(tc, test_many_releases_in_a_row_are_all_answered);
     suite_add_tcase(s, tc);
     return s;
 }

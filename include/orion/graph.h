@@ -78,7 +78,16 @@ ORION_API uint64_t orion_plan_workspace_offset(const orion_plan *p);
 ORION_API const char *orion_plan_policy(const orion_plan *p);
 
 /* Give the registration back to the daemon and free the handle.
- * orion_plan_release(NULL) returns 0. */
+ * orion_plan_release(NULL) returns 0. It returns once the request is sent,
+ * without waiting for the daemon's answer (a registration and its release
+ * cost one round trip, not two): the daemon frees the memory before it
+ * serves this connection's next request, so every later call on c sees it
+ * free; another process may see it free a few microseconds later (call
+ * orion_client_stats(c) first to be sure it is done). The answer is read by
+ * the next call on c, which fails -EPROTO, breaking the connection, should
+ * the daemon have refused the release (it never does for a plan it gave).
+ * Returns 0, -ECHILD in a forked child, or -EPIPE when the connection is
+ * gone (the daemon released everything the connection held then). */
 ORION_API int orion_plan_release(orion_plan *p);
 
 #ifdef __cplusplus
