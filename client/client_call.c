@@ -1,12 +1,12 @@
 /* client_call.c - the request/reply stream: a request out, its reply back
- * through a read buffer, and the replies owed to requests sent without
- * waiting for them (orion_plan_release).
+ * through a read buffer, and the releases sent without waiting.
  *
- * The daemon answers a connection's requests in order, so a request sent
- * without waiting is answered before any later one: its reply is read,
- * checked and dropped before the next call's own (client_owe). Reads go
- * through c->rbuf, so that one receive takes the owed replies and the
- * awaited one together when they arrived together. */
+ * A release goes out quiet (ReleaseGraph.quiet): the daemon answers it only
+ * to refuse it, with an Error bearing its request id. Replies come in the
+ * order of the requests, so a reply to a later request says every quiet
+ * release before it was done; one bearing a release's id is its refusal,
+ * and ends the connection (the daemon's view of it is not ours). An Ok for
+ * one (a daemon that does not know quiet) is taken as done. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,36 +279,74 @@ static int send_request_locked(orion_client *c, Orion__Request *req,
     return *sent < 0 ? 1 : 0;
 }
 
-/* The oldest owed reply: read it, check it is the Ok it should be, drop it.
- * A refusal means the daemon's view of this connection is not ours (a
- * release of a graph it does not know): the connection is finished. */
-static int settle_one_locked(orion_client *c, int *fds, size_t *n_fds)
+/* The request id of a reply frame (the last field 1, as protobuf-c keeps),
+ * without decoding the rest: 0, or -1 if the frame does not parse so far. */
+static int frame_request_id(const uint8_t *p, size_t len, uint64_t *id)
 {
-    const struct client_owed *o = &c->owed[0];
-    Orion__Response *resp;
-    int rc = recv_reply_locked(c, &resp, fds, n_fds);
-    if (rc < 0)
-        return rc;
-    if ((rc = connection_error(c, resp)) < 0) {
-        orion__response__free_unpacked(resp, NULL);
-        return rc;
+    const uint8_t *end = p + len;
+    *id = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (client_get_varint(&p, end, &key) < 0)
+            return -1;
+        switch (key & 7) {
+        case 0:
+            if (client_get_varint(&p, end, &v) < 0)
+                return -1;
+            if ((key >> 3) == 1)
+                *id = v;
+            break;
+        case 1:
+            if (end - p < 8)
+                return -1;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4)
+                return -1;
+            p += 4;
+            break;
+        case 2:
+            if (client_get_varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+                return -1;
+            p += v;
+            break;
+        default:
+            return -1;
+        }
     }
-    if (resp->request_id != o->request_id || !body_present(resp) ||
-        resp->body_case != ORION__RESPONSE__BODY_OK) {
-        bool refused = resp->request_id == o->request_id &&
-                       resp->body_case == ORION__RESPONSE__BODY_ERROR && resp->error != NULL;
-        client_mark_broken_locked(c);
-        rc = client_fail(c, -EPROTO, "orionrtd %s the release of graph %llu sent earlier%s%s",
-                         refused ? "refused" : "did not answer",
-                         (unsigned long long)o->graph_id, refused ? ": " : "",
-                         refused && resp->error->message ? resp->error->message : "");
-        orion__response__free_unpacked(resp, NULL);
-        return rc;
-    }
-    orion__response__free_unpacked(resp, NULL);
-    c->n_owed--;
-    memmove(&c->owed[0], &c->owed[1], c->n_owed * sizeof(c->owed[0]));
     return 0;
+}
+
+/* Is frame the answer to a quiet release sent earlier? Returns 0 when it is
+ * not (it is the awaited reply), 1 when it said Ok (dropped: read the next
+ * frame), or the -EPROTO of a refusal, the connection broken. */
+static int owed_answer_locked(orion_client *c, const uint8_t *frame, uint32_t len)
+{
+    uint64_t rid;
+    if (c->n_owed == 0 || frame_request_id(frame, len, &rid) < 0)
+        return 0;
+    unsigned k = 0;
+    while (k < c->n_owed && c->owed[k].request_id != rid)
+        k++;
+    if (k == c->n_owed)
+        return 0;
+    uint64_t graph_id = c->owed[k].graph_id;
+    Orion__Response *resp = orion__response__unpack(NULL, len, frame);
+    if (resp != NULL && resp->body_case == ORION__RESPONSE__BODY_OK && resp->ok != NULL) {
+        orion__response__free_unpacked(resp, NULL);
+        return 1;
+    }
+    bool refused = resp != NULL && resp->body_case == ORION__RESPONSE__BODY_ERROR &&
+                   resp->error != NULL;
+    client_mark_broken_locked(c);
+    int rc = client_fail(c, -EPROTO, "orionrtd %s the release of graph %llu sent earlier%s%s",
+                         refused ? "refused" : "sent something else in answer to",
+                         (unsigned long long)graph_id, refused ? ": " : "",
+                         refused && resp->error->message ? resp->error->message : "");
+    if (resp != NULL)
+        orion__response__free_unpacked(resp, NULL);
+    return rc;
 }
 
 static int call_locked(orion_client *c, Orion__Request *req, const struct client_codec *codec,
@@ -336,16 +374,21 @@ static int call_locked(orion_client *c, Orion__Request *req, const struct client
         }
         return transport_fail(c, sent, "while sending a request");
     }
-    while (c->n_owed > 0)
-        if ((rc = settle_one_locked(c, fds, n_fds)) < 0)
-            return rc;
-
     uint64_t id = c->next_id;
     const uint8_t *frame;
     uint32_t len;
     uint8_t *big;
-    if ((rc = recv_frame_locked(c, &frame, &len, &big, fds, n_fds)) < 0)
-        return rc;
+    for (;;) {
+        if ((rc = recv_frame_locked(c, &frame, &len, &big, fds, n_fds)) < 0)
+            return rc;
+        if ((rc = owed_answer_locked(c, frame, len)) == 0)
+            break;
+        free(big);
+        if (rc < 0)
+            return rc;
+    }
+    /* A reply to this request: every quiet release before it is done. */
+    c->n_owed = 0;
     if (codec != NULL && codec->take != NULL &&
         codec->take(codec->reply_ctx, id, frame, len, &rc)) {
         free(big);
@@ -432,22 +475,24 @@ int client_call_codec(orion_client *c, const struct client_codec *codec,
 
 int client_release_nowait(orion_client *c, Orion__Request *req, uint64_t graph_id)
 {
-    int fds[CLIENT_MAX_FDS];
-    size_t n_fds = 0;
     int rc = client_check_usable(c);
     if (rc < 0)
         return rc;
     pthread_mutex_lock(&c->lock);
     client_clear_error(c);
-    /* Room for one more owed reply: settle the oldest when full. */
-    if (c->n_owed == CLIENT_OWED_MAX)
-        rc = settle_one_locked(c, fds, &n_fds);
+    req->release_graph->quiet = true;
     int sent = 0;
-    if (rc == 0 && (rc = send_request_locked(c, req, NULL, &sent)) == 0)
-        c->owed[c->n_owed++] = (struct client_owed){ req->request_id, graph_id };
+    if ((rc = send_request_locked(c, req, NULL, &sent)) == 0) {
+        /* The oldest is forgotten when full: its refusal would still end
+         * the connection, as a reply to no request. */
+        if (c->n_owed == CLIENT_OWED_MAX) {
+            c->n_owed--;
+            memmove(&c->owed[0], &c->owed[1], c->n_owed * sizeof(c->owed[0]));
+        }
+        c->owed[c->n_owed++] = (struct client_owed){ c->next_id, graph_id };
+    }
     else if (rc > 0)
         rc = transport_fail(c, sent, "while sending a request");
     pthread_mutex_unlock(&c->lock);
-    client_close_fds(fds, n_fds);
     return rc;
 }

@@ -24,26 +24,11 @@ struct orion_channel {
     } u;
 };
 
-/* getpid() is a system call, and the ring's calls must make none: a fork is
- * noticed through a counter the child's atfork handler bumps. */
-static _Atomic unsigned fork_gen;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void)
-{
-    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
-}
-
-static void register_atfork(void)
-{
-    (void)pthread_atfork(NULL, NULL, on_fork_child);
-}
-
 static int check_handle(orion_channel *ch)
 {
     if (ch == NULL)
         return -EINVAL;
-    if (atomic_load_explicit(&fork_gen, memory_order_relaxed) != ch->fork_gen)
+    if (client_fork_gen() != ch->fork_gen)
         return client_fail(ch->c, -ECHILD, "channel '%s' belongs to the process that opened "
                            "it: connect and open it again in the child", ch->name);
     return 0;
@@ -140,7 +125,7 @@ static int channel_call(orion_client *c, Orion__Request *req, const char *name, 
     ch->producer = producer;
     ch->index = index;
     ch->geom = g;
-    ch->fork_gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    ch->fork_gen = client_fork_gen();
     orion__response__free_unpacked(resp, NULL);
     *out = ch;
     return 0;
@@ -164,7 +149,6 @@ static int begin(orion_client *c, const char *name, orion_channel **out)
     if (out == NULL)
         return client_fail(c, -EINVAL, "out is NULL");
     *out = NULL;
-    (void)pthread_once(&atfork_once, register_atfork);
     if (name == NULL)
         return client_fail(c, -EINVAL, "channel name is NULL");
     size_t len = strlen(name);
@@ -293,7 +277,7 @@ int orion_channel_consumers(const orion_channel *ch)
 {
     if (ch == NULL)
         return -EINVAL;
-    if (atomic_load_explicit(&fork_gen, memory_order_relaxed) != ch->fork_gen)
+    if (client_fork_gen() != ch->fork_gen)
         return -ECHILD;
     struct chan_ctl *ctl = ch->producer ? ch->u.p.ctl : ch->u.k.ctl;
     uint64_t m = atomic_load_explicit(&ctl->attached, memory_order_relaxed);

@@ -64,13 +64,31 @@ void client_clear_error(orion_client *c)
         m->text[0] = '\0';
 }
 
+static _Atomic unsigned fork_gen;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void register_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+unsigned client_fork_gen(void)
+{
+    return atomic_load_explicit(&fork_gen, memory_order_relaxed);
+}
+
 int client_check_usable(orion_client *c)
 {
     if (c == NULL)
         return -EINVAL;
     /* Checked before the lock: a fork while another thread held it would
      * leave the child's copy locked for ever. */
-    if (getpid() != c->pid)
+    if (client_fork_gen() != c->fork_gen)
         return client_fail(c, -ECHILD,
                            "this connection belongs to process %ld: connect again in the child",
                            (long)c->pid);
@@ -199,7 +217,9 @@ int orion_client_connect(const char *socket_path, orion_client **out, char *err,
     }
     atomic_init(&c->msgs, NULL);
     c->fd = -1;
+    (void)pthread_once(&atfork_once, register_atfork);
     c->pid = getpid();
+    c->fork_gen = client_fork_gen();
     c->path = strdup(socket_path);
     if (c->path == NULL) {
         rc = client_fail(c, -ENOMEM, "out of memory");
@@ -285,7 +305,7 @@ void orion_client_close(orion_client *c)
 {
     if (c == NULL)
         return;
-    bool child = getpid() != c->pid;
+    bool child = client_fork_gen() != c->fork_gen;
     if (c->base != NULL)
         munmap(c->base, (size_t)c->arena_bytes);
     /* close() drops only this process's reference to the socket: in a forked

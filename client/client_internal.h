@@ -39,7 +39,8 @@
  * place; one receive takes whatever has arrived. */
 #define CLIENT_RBUF 16384u
 
-/* Releases sent without waiting whose answers are not read yet, at most. */
+/* Quiet releases sent since the last reply, remembered for the message of
+ * a refusal (the oldest forgotten beyond). */
 #define CLIENT_OWED_MAX 32u
 
 /* Room for a few descriptors: a reply carrying more than one is refused, but
@@ -69,7 +70,8 @@ struct client_msg {
 struct orion_client {
     pthread_mutex_t lock;      /* held across one request/reply round trip */
     int fd;                    /* the connection; -1 once closed */
-    pid_t pid;                 /* the process that connected (fork check) */
+    pid_t pid;                 /* the process that connected (for messages) */
+    unsigned fork_gen;         /* client_fork_gen() then: another is a child */
     void *base;                /* arena mapping, arena_bytes long */
     uint64_t arena_bytes;
     uint64_t max_frame;        /* the daemon's request limit (HelloReply) */
@@ -83,6 +85,26 @@ struct orion_client {
     _Atomic(struct client_msg *) msgs; /* per-thread messages; freed at close */
 };
 
+/* A varint as protobuf-c reads one (at most 10 bytes) at *p < end,
+ * advancing *p: 0, or -1. The one-byte case (keys, most lengths) inline. */
+static inline int client_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
+    uint64_t x = 0;
+    for (unsigned i = 0; i < 10 && *p < end; i++) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if ((b & 0x80) == 0) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 /* Set the calling thread's message on c from a printf format and return code
  * (a negative errno), so that error paths read
  * `return client_fail(c, -EINVAL, "...", ...)`. Takes no lock; without
@@ -92,6 +114,12 @@ int client_fail(orion_client *c, int code, const char *fmt, ...)
 
 /* Clear the calling thread's message on c (a call is starting). */
 void client_clear_error(orion_client *c);
+
+/* Forks this process has made, as its children count them: a handle made
+ * at another count belongs to the parent. A pthread_atfork handler bumps it
+ * in the child (registered at the first connect), so the check that every
+ * call makes costs no system call (getpid() is one). */
+unsigned client_fork_gen(void);
 
 /* Check that c may be used from this process: -ECHILD (with message) in a
  * forked child, -EINVAL for NULL. Does not touch the socket or the lock. */
@@ -130,10 +158,10 @@ int client_call_codec(orion_client *c, const struct client_codec *codec,
 int client_call_locked(orion_client *c, Orion__Request *req, Orion__Response__BodyCase want,
                        Orion__Response **out, int *fds, size_t *n_fds);
 
-/* Send req, a ReleaseGraph of graph_id, without waiting for its answer:
- * the daemon answers in order, so the next call reads that answer first
- * and fails -EPROTO (the connection broken) if it is not Ok. Returns 0 once
- * sent, or what sending failed with. */
+/* Send req, a ReleaseGraph of graph_id, quiet (the daemon answers only a
+ * refusal) and without waiting: the next call that reads a reply meets a
+ * refusal first, and fails -EPROTO with the connection broken. Returns 0
+ * once sent, or what sending failed with. */
 int client_release_nowait(orion_client *c, Orion__Request *req, uint64_t graph_id);
 
 /* Close fds[0..n_fds) (those kept: at most CLIENT_MAX_FDS). */

@@ -108,25 +108,6 @@ static void register_pack(const void *ctx, uint64_t request_id, uint8_t *out)
 
 /* ---- the reply ----------------------------------------------------------- */
 
-/* A varint as protobuf-c reads one: at most 10 bytes. */
-static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    if (*p < end && **p < 0x80) { /* keys, most lengths: one byte */
-        *v = *(*p)++;
-        return 0;
-    }
-    uint64_t x = 0;
-    for (unsigned i = 0; i < 10 && *p < end; i++) {
-        uint8_t b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << (7 * i);
-        if ((b & 0x80) == 0) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 struct field {
     unsigned num, wt;
     uint64_t v;                 /* a varint's value, or a length's */
@@ -137,13 +118,13 @@ struct field {
 static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
 {
     uint64_t key;
-    if (get_varint(p, end, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
+    if (client_get_varint(p, end, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
         return -1;
     f->num = (unsigned)(key >> 3);
     f->wt = (unsigned)(key & 7);
     switch (f->wt) {
     case WT_VARINT:
-        return get_varint(p, end, &f->v);
+        return client_get_varint(p, end, &f->v);
     case WT_I64:
         if (end - *p < 8)
             return -1;
@@ -155,7 +136,7 @@ static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
         *p += 4;
         return 0;
     case WT_LEN:
-        if (get_varint(p, end, &f->v) < 0 || f->v > (uint64_t)(end - *p))
+        if (client_get_varint(p, end, &f->v) < 0 || f->v > (uint64_t)(end - *p))
             return -1;
         f->data = *p;
         *p += f->v;

@@ -446,6 +446,7 @@ int req_release_graph(struct session *s, Orion__Request *req)
     s->srv->n_graphs--;
     log_debug("client %llu: released graph %llu", (unsigned long long)s->id,
             (unsigned long long)graph_id);
-    reply_ok(s, req->request_id);
+    if (!req->release_graph->quiet)
+        reply_ok(s, req->request_id);
     return REQ_DONE;
 }

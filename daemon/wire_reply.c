@@ -11,12 +11,7 @@
 
 static size_t varint_len(uint64_t v)
 {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
+    return ((size_t)(64 - __builtin_clzll(v | 1)) + 6) / 7;
 }
 
 static uint8_t *varint_put(uint8_t *p, uint64_t v)
@@ -88,13 +83,16 @@ size_t wire_reply_register_pack(const struct wire_register_reply *r, uint8_t *ou
         p += pl;
     }
     for (uint32_t i = 0; i < r->n_tensors; i++) {
+        /* Five varint fields are at most 55 bytes: a placement's length
+         * is one byte, written once its fields are. */
         *p++ = (6 << 3) | 2;
-        p = varint_put(p, placement_len(r, i));
+        uint8_t *len = p++;
         p = scalar_put(p, 1, r->tensors[i].id);
         p = scalar_put(p, 2, r->place_off[i]);
         p = scalar_put(p, 3, r->tensors[i].bytes);
         p = scalar_put(p, 4, r->live[i].first);
         p = scalar_put(p, 5, r->live[i].last);
+        *len = (uint8_t)(p - len - 1);
     }
     return (size_t)(p - out);
 }

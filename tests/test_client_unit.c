@@ -381,7 +381,8 @@ static int reply_register_good(struct fake *f, int fd, const Orion__Request *req
 {
     if (req->body_case == ORION__REQUEST__BODY_RELEASE_GRAPH) {
         f->released = req->release_graph->graph_id;
-        return reply_ok(f, fd, req);
+        /* Quiet: answered only if refused, as the daemon does. */
+        return req->release_graph->quiet ? 0 : reply_ok(f, fd, req);
     }
     return reply_register(f, fd, req, false);
 }
@@ -391,17 +392,17 @@ static int reply_register_outside(struct fake *f, int fd, const Orion__Request *
     return reply_register(f, fd, req, true);
 }
 
-/* A release is answered only once the next request has arrived (or after
- * 2 s, noted in f->release_waited): a client that waits for the answer
- * before sending more is caught. */
+/* A release must come quiet, and the next request right after it: noted in
+ * f->release_waited when it is not quiet or nothing follows within 2 s (a
+ * client waiting for an answer). Answered Ok only when not quiet. */
 static int reply_release_after_next(struct fake *f, int fd, const Orion__Request *req)
 {
     if (req->body_case != ORION__REQUEST__BODY_RELEASE_GRAPH)
         return reply_register(f, fd, req, false);
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    if (poll(&pfd, 1, 2000) == 0)
+    if (!req->release_graph->quiet || poll(&pfd, 1, 2000) == 0)
         atomic_store(&f->release_waited, 1);
-    return reply_ok(f, fd, req);
+    return req->release_graph->quiet ? 0 : reply_ok(f, fd, req);
 }
 
 /* Replies to a registration that the client must read or refuse, by

@@ -48,6 +48,57 @@ START_TEST(test_register_places_tensors_in_workspace_and_release_frees)
 }
 END_TEST
 
+/* A quiet release is answered only when refused: the next reply on the
+ * stream is the next request's, and a refused one is an Error with the
+ * release's own id. */
+START_TEST(test_quiet_release_answers_only_a_refusal)
+{
+    harness_fixture_start(NULL);
+    int fd = session();
+    Orion__Response *r = do_register(fd, chain_t, 4, chain_o, 3, NULL);
+    ck_assert_int_eq(r->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    uint64_t id = r->register_graph->graph_id;
+    orion__response__free_unpacked(r, NULL);
+    for (int round = 0; round < 2; round++) {
+        Orion__ReleaseGraph rel = ORION__RELEASE_GRAPH__INIT;
+        rel.graph_id = id; /* the second time: no longer registered */
+        rel.quiet = true;
+        Orion__Request req = ORION__REQUEST__INIT;
+        req.request_id = 9000 + (uint64_t)round;
+        req.body_case = ORION__REQUEST__BODY_RELEASE_GRAPH;
+        req.release_graph = &rel;
+        ck_assert_int_eq(harness_send_request(fd, &req), 0);
+        Orion__Stats sb = ORION__STATS__INIT;
+        Orion__Request sr = ORION__REQUEST__INIT;
+        sr.request_id = 9100 + (uint64_t)round;
+        sr.body_case = ORION__REQUEST__BODY_STATS;
+        sr.stats = &sb;
+        ck_assert_int_eq(harness_send_request(fd, &sr), 0);
+        Orion__Response *a = harness_recv_response(fd, REPLY_MS, NULL, NULL, NULL);
+        ck_assert_ptr_nonnull(a);
+        if (round == 0) {
+            /* Done, unanswered: the stats come first, and see it gone. */
+            ck_assert_uint_eq(a->request_id, 9100);
+            ck_assert_int_eq(a->body_case, ORION__RESPONSE__BODY_STATS);
+            ck_assert_uint_eq(a->stats->graphs, 0);
+            ck_assert_uint_eq(a->stats->used_bytes, 0);
+        } else {
+            ck_assert_uint_eq(a->request_id, 9001);
+            ck_assert_int_eq(a->body_case, ORION__RESPONSE__BODY_ERROR);
+            ck_assert_int_eq(a->error->code, -EINVAL);
+            ck_assert_ptr_nonnull(strstr(a->error->message, "is not registered"));
+            Orion__Response *b = harness_recv_response(fd, REPLY_MS, NULL, NULL, NULL);
+            ck_assert_ptr_nonnull(b);
+            ck_assert_uint_eq(b->request_id, 9101);
+            orion__response__free_unpacked(b, NULL);
+        }
+        orion__response__free_unpacked(a, NULL);
+    }
+    assert_clean(1);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_release_of_another_connections_graph_is_refused)
 {
     harness_fixture_start(NULL);
@@ -231,6 +282,7 @@ int main(void)
     TCase *tc = harness_fixture_tcase("graphs", 30);
     tcase_add_test(tc, test_register_places_tensors_in_workspace_and_release_frees);
     tcase_add_test(tc, test_release_of_another_connections_graph_is_refused);
+    tcase_add_test(tc, test_quiet_release_answers_only_a_refusal);
     tcase_add_loop_test(tc, test_invalid_graph_is_refused_with_named_message_and_nothing_leaks,
                         0, (int)(sizeof bad_graphs / sizeof bad_graphs[0]));
     tcase_add_test(tc, test_arena_exhaustion_is_enospc_with_nothing_half_made);

@@ -30,14 +30,15 @@ START_TEST(test_plan_cache_hit_returns_the_plan_put)
     struct plan_cache *c = make(8, 1 << 20);
     struct plan_buffer b[3], q[3];
     struct plan_cache_stats st;
-    uint64_t peak = 0;
+    uint64_t peak = 0, lb = 0;
     problem(b, 1);
-    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 999), 0);
+    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 999, 77), 0);
     problem(q, 1);
     memset(&q[0].off, 0xff, sizeof(q[0].off));
     q[1].off = q[2].off = 12345;
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak), 1);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak, &lb), 1);
     ck_assert_uint_eq(peak, 999);
+    ck_assert_uint_eq(lb, 77);
     for (int i = 0; i < 3; i++)
         ck_assert_uint_eq(q[i].off, b[i].off);
     plan_cache_get_stats(c, &st);
@@ -56,20 +57,20 @@ START_TEST(test_plan_cache_a_different_problem_or_policy_is_a_miss)
     struct plan_cache *c = make(8, 1 << 20);
     struct plan_buffer b[3], q[3];
     struct plan_cache_stats st;
-    uint64_t peak;
+    uint64_t peak, lb;
     problem(b, 1);
-    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 999), 0);
-    ck_assert_int_eq(plan_cache_get(c, "greedy-size", 0, b, 3, &peak), 0);
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 1.0, b, 3, &peak), 0);
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 2, &peak), 0);
+    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 999, 77), 0);
+    ck_assert_int_eq(plan_cache_get(c, "greedy-size", 0, b, 3, &peak, &lb), 0);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 1.0, b, 3, &peak, &lb), 0);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 2, &peak, &lb), 0);
     problem(q, 2);
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak), 0);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak, &lb), 0);
     problem(q, 1);
     q[2].align = 128;
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak), 0);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak, &lb), 0);
     problem(q, 1);
     q[1].upper = 4;
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak), 0);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, q, 3, &peak, &lb), 0);
     plan_cache_get_stats(c, &st);
     ck_assert_uint_eq(st.hits, 0);
     ck_assert_uint_eq(st.misses, 6);
@@ -83,23 +84,23 @@ START_TEST(test_plan_cache_evicts_the_least_recently_used_by_entries)
     struct plan_cache *c = make(3, 1 << 20);
     struct plan_buffer b[3];
     struct plan_cache_stats st;
-    uint64_t peak;
+    uint64_t peak, lb;
     for (uint64_t k = 0; k < 3; k++) {
         problem(b, k);
-        ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, k), 0);
+        ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, k, 77), 0);
     }
     problem(b, 0);
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 3, &peak), 1); /* 0 now recent */
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 3, &peak, &lb), 1); /* 0 now recent */
     problem(b, 3);
-    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 3), 0);    /* evicts 1 */
+    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 3, 77), 0);    /* evicts 1 */
     plan_cache_get_stats(c, &st);
     ck_assert_uint_eq(st.entries, 3);
     ck_assert_uint_eq(st.evictions, 1);
     problem(b, 1);
-    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 3, &peak), 0);
+    ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 3, &peak, &lb), 0);
     for (uint64_t k = 0; k < 4; k += (k == 0 ? 2 : 1)) {
         problem(b, k);
-        ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 3, &peak), 1);
+        ck_assert_int_eq(plan_cache_get(c, "portfolio", 0, b, 3, &peak, &lb), 1);
         ck_assert_uint_eq(peak, k);
     }
     plan_cache_free(c);
@@ -116,14 +117,14 @@ START_TEST(test_plan_cache_keeps_within_max_bytes)
     struct plan_cache_stats st;
     for (uint64_t k = 0; k < 5; k++) {
         problem(b, k);
-        ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, k), 0);
+        ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, k, 77), 0);
         plan_cache_get_stats(c, &st);
         ck_assert_uint_le(st.bytes, st.max_bytes);
     }
     ck_assert_uint_eq(st.entries, 2);
     ck_assert_uint_eq(st.evictions, 3);
     problem(b, 4);
-    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 44), 0); /* replace */
+    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, b, 3, 44, 77), 0); /* replace */
     plan_cache_get_stats(c, &st);
     ck_assert_uint_eq(st.entries, 2);
     ck_assert_uint_eq(st.evictions, 3);
@@ -131,7 +132,7 @@ START_TEST(test_plan_cache_keeps_within_max_bytes)
     ck_assert_ptr_nonnull(big);
     for (int i = 0; i < 64; i++)
         big[i] = (struct plan_buffer){0, 1, 1, 0, (uint64_t)i};
-    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, big, 64, 64), -E2BIG);
+    ck_assert_int_eq(plan_cache_put(c, "portfolio", 0, big, 64, 64, 77), -E2BIG);
     plan_cache_get_stats(c, &st);
     ck_assert_uint_eq(st.entries, 2);
     free(big);
@@ -164,6 +165,8 @@ START_TEST(test_graph_plan_build_cached_reuses_the_plan)
     ck_assert_int_eq(graph_plan_build_cached(&g, NULL, NULL, NULL, c, &p2, err, sizeof(err)), 0);
     ck_assert(p2.cached);
     ck_assert_uint_eq(p2.peak_bytes, p1.peak_bytes);
+    ck_assert_uint_gt(p1.lower_bound_bytes, 0); /* kept with the plan, not recomputed */
+    ck_assert_uint_eq(p2.lower_bound_bytes, p1.lower_bound_bytes);
     for (int i = 0; i < 3; i++)
         ck_assert_uint_eq(p2.off[i], p1.off[i]);
     ck_assert_int_eq(
