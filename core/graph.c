@@ -117,11 +117,13 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
         m++;
     }
 
-    p.lower_bound_bytes = planner_lower_bound(buf, m);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* The key is the problem after liveness: what the planner sees. */
-    if (m > 0 && cache != NULL && plan_cache_get(cache, p.policy, limit, buf, m, &p.peak_bytes))
+    if (m > 0 && cache != NULL &&
+        plan_cache_get(cache, p.policy, limit, buf, m, &p.peak_bytes, &p.lower_bound_bytes))
         p.cached = true;
+    else
+        p.lower_bound_bytes = planner_lower_bound(buf, m);
     if (m > 0 && !p.cached) {
         rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
         if (rc < 0)
@@ -148,7 +150,7 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
     }
     /* Out of memory only costs a later hit; -E2BIG: too large to keep. */
     if (m > 0 && cache != NULL && !p.cached)
-        (void)plan_cache_put(cache, p.policy, limit, buf, m, p.peak_bytes);
+        (void)plan_cache_put(cache, p.policy, limit, buf, m, p.peak_bytes, p.lower_bound_bytes);
     for (size_t i = 0; i < m; i++)
         p.off[tensor_of[i]] = buf[i].off;
 

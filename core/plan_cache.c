@@ -19,7 +19,7 @@
 struct entry {
     struct entry *chain;        /* next in the bucket */
     struct entry *prev, *next;  /* LRU: prev is more recent */
-    uint64_t hash, peak;
+    uint64_t hash, peak, lower_bound;
     double time_limit_s;
     size_t n, bytes;
     char policy[POLICY_MAX + 1];
@@ -158,7 +158,7 @@ static struct entry *find(struct plan_cache *c, uint64_t hash, const char *polic
 }
 
 int plan_cache_get(struct plan_cache *c, const char *policy, double time_limit_s,
-                   struct plan_buffer *b, size_t n, uint64_t *peak)
+                   struct plan_buffer *b, size_t n, uint64_t *peak, uint64_t *lower_bound)
 {
     uint64_t h = key_hash(policy, time_limit_s, b, n);
     struct entry *e;
@@ -170,6 +170,7 @@ int plan_cache_get(struct plan_cache *c, const char *policy, double time_limit_s
         for (size_t i = 0; i < n; i++)
             b[i].off = e->b[i].off;
         *peak = e->peak;
+        *lower_bound = e->lower_bound;
         lru_unlink(c, e);
         lru_push_front(c, e);
         c->st.hits++;
@@ -182,7 +183,7 @@ int plan_cache_get(struct plan_cache *c, const char *policy, double time_limit_s
 }
 
 int plan_cache_put(struct plan_cache *c, const char *policy, double time_limit_s,
-                   const struct plan_buffer *b, size_t n, uint64_t peak)
+                   const struct plan_buffer *b, size_t n, uint64_t peak, uint64_t lower_bound)
 {
     uint64_t h = key_hash(policy, time_limit_s, b, n);
     size_t bytes;
@@ -200,6 +201,7 @@ int plan_cache_put(struct plan_cache *c, const char *policy, double time_limit_s
     memset(e, 0, sizeof(*e));
     e->hash = h;
     e->peak = peak;
+    e->lower_bound = lower_bound;
     e->time_limit_s = time_limit_s;
     e->n = n;
     e->bytes = bytes;

@@ -30,18 +30,19 @@ int plan_cache_new(size_t max_entries, size_t max_bytes, struct plan_cache **out
 /* Free c and every plan in it; NULL does nothing. */
 void plan_cache_free(struct plan_cache *c);
 
-/* The plan of b[0..n) under (policy, time_limit_s), if kept: fills b[i].off
- * and *peak, counts a hit, makes it the most recent and returns 1; else
- * counts a miss and returns 0. policy is the planner's name (not NULL). */
+/* The plan of b[0..n) under (policy, time_limit_s), if kept: fills b[i].off,
+ * *peak and *lower_bound (the problem's, as put: a hit need not compute
+ * it), counts a hit, makes it the most recent and returns 1; else counts a
+ * miss and returns 0. policy is the planner's name (not NULL). */
 int plan_cache_get(struct plan_cache *c, const char *policy, double time_limit_s,
-                   struct plan_buffer *b, size_t n, uint64_t *peak);
+                   struct plan_buffer *b, size_t n, uint64_t *peak, uint64_t *lower_bound);
 
-/* Keep a copy of the plan of b[0..n) (b[i].off) with its peak, evicting the
- * least recently used plans until it fits; an equal key already kept is
- * replaced. Returns 0, -E2BIG (one plan above max_bytes: nothing kept) or
- * -ENOMEM. */
+/* Keep a copy of the plan of b[0..n) (b[i].off) with its peak and the
+ * problem's lower bound, evicting the least recently used plans until it
+ * fits; an equal key already kept is replaced. Returns 0, -E2BIG (one plan
+ * above max_bytes: nothing kept) or -ENOMEM. */
 int plan_cache_put(struct plan_cache *c, const char *policy, double time_limit_s,
-                   const struct plan_buffer *b, size_t n, uint64_t peak);
+                   const struct plan_buffer *b, size_t n, uint64_t peak, uint64_t lower_bound);
 
 /* The counters and sizes now. */
 void plan_cache_get_stats(struct plan_cache *c, struct plan_cache_stats *out);
