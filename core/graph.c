@@ -84,8 +84,10 @@ int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
         if (in_workspace(g->tensors[k].kind))
             m++;
     p.buf = malloc((m ? m : 1) * sizeof(*p.buf));
-    p.buf_tensor = malloc((m ? m : 1) * sizeof(*p.buf_tensor));
-    if (p.buf == NULL || p.buf_tensor == NULL) {
+    /* Buffer i is tensor i when every tensor is in the workspace. */
+    if (m < g->n_tensors)
+        p.buf_tensor = malloc(m * sizeof(*p.buf_tensor));
+    if (p.buf == NULL || (m < g->n_tensors && p.buf_tensor == NULL)) {
         errmsg_set(err, err_len, "out of memory for %zu workspace tensors", m);
         rc = -ENOMEM;
         goto err_free_plan;
@@ -116,7 +118,8 @@ int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
             .align = align,
             .off = 0,
         };
-        p.buf_tensor[m] = k;
+        if (p.buf_tensor != NULL)
+            p.buf_tensor[m] = k;
         m++;
     }
     p.n_buf = m;
@@ -182,7 +185,7 @@ int graph_plan_solve(struct graph_plan *out, const struct planner_opts *opts,
     for (uint32_t k = 0; k < p.n_tensors; k++)
         p.off[k] = GRAPH_OFF_NONE;
     for (size_t i = 0; i < m; i++)
-        p.off[p.buf_tensor[i]] = buf[i].off;
+        p.off[p.buf_tensor != NULL ? p.buf_tensor[i] : i] = buf[i].off;
 
     free(p.buf_tensor);
     free(p.buf);

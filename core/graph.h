@@ -24,7 +24,7 @@ struct graph_plan {
     double plan_ms;             /* time spent in the planner (or the cache) */
     bool cached;                /* the plan came from the cache */
     /* Between graph_plan_prepare and graph_plan_solve only: the planning
-     * problem (workspace tensor buf_tensor[i] is buffer buf[i]). */
+     * problem (buffer buf[i] is tensor buf_tensor[i]; NULL: tensor i). */
     struct plan_buffer *buf;
     uint32_t *buf_tensor;
     size_t n_buf;
