@@ -31,13 +31,18 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
                             struct plan_cache *cache, struct graph_plan *out, char *err,
                             size_t err_len)
 {
-    double limit = opts ? opts->time_limit_s : 0;
+    int rc = graph_plan_prepare(g, lim, policy, out, err, err_len);
+    if (rc < 0)
+        return rc;
+    return graph_plan_solve(out, opts, cache, err, err_len);
+}
+
+int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
+                       const char *policy, struct graph_plan *out, char *err, size_t err_len)
+{
     static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
     const struct planner_policy *pol;
     struct graph_plan p = {0};
-    struct plan_buffer *buf = NULL;
-    uint32_t *tensor_of = NULL;
-    struct timespec t0, t1;
     uint64_t sum = 0;
     size_t m = 0;
     int rc;
@@ -66,8 +71,7 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
 
     p.n_tensors = g->n_tensors;
     p.live = calloc(g->n_tensors ? g->n_tensors : 1, sizeof(*p.live));
-    p.off = malloc((g->n_tensors ? g->n_tensors : 1) * sizeof(*p.off));
-    if (p.live == NULL || p.off == NULL) {
+    if (p.live == NULL) {
         errmsg_set(err, err_len, "out of memory for %u tensors", g->n_tensors);
         rc = -ENOMEM;
         goto err_free_plan;
@@ -79,12 +83,14 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
     for (uint32_t k = 0; k < g->n_tensors; k++)
         if (in_workspace(g->tensors[k].kind))
             m++;
-    buf = malloc((m ? m : 1) * sizeof(*buf));
-    tensor_of = malloc((m ? m : 1) * sizeof(*tensor_of));
-    if (buf == NULL || tensor_of == NULL) {
+    p.buf = malloc((m ? m : 1) * sizeof(*p.buf));
+    /* Buffer i is tensor i when every tensor is in the workspace. */
+    if (m < g->n_tensors)
+        p.buf_tensor = malloc(m * sizeof(*p.buf_tensor));
+    if (p.buf == NULL || (m < g->n_tensors && p.buf_tensor == NULL)) {
         errmsg_set(err, err_len, "out of memory for %zu workspace tensors", m);
         rc = -ENOMEM;
-        goto err_free_bufs;
+        goto err_free_plan;
     }
 
     m = 0;
@@ -92,7 +98,6 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
         const struct graph_tensor *t = &g->tensors[k];
         uint64_t align = t->align == 0 ? TENSOR_ALIGN_DEFAULT : t->align;
 
-        p.off[k] = GRAPH_OFF_NONE;
         if (!in_workspace(t->kind))
             continue;
         /* Bytes plus the worst alignment padding must fit, so that no
@@ -103,20 +108,41 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
                     "64 bits",
                     (unsigned long long)t->id, k);
             rc = -EINVAL;
-            goto err_free_bufs;
+            goto err_free_plan;
         }
         sum += t->bytes + (align - 1);
-        buf[m] = (struct plan_buffer){
+        p.buf[m] = (struct plan_buffer){
             .lower = p.live[k].first,
             .upper = (uint64_t)p.live[k].last + 1,
             .bytes = t->bytes,
             .align = align,
             .off = 0,
         };
-        tensor_of[m] = k;
+        if (p.buf_tensor != NULL)
+            p.buf_tensor[m] = k;
         m++;
     }
+    p.n_buf = m;
+    *out = p;
+    return 0;
 
+err_free_plan:
+    graph_plan_free(&p);
+    return rc;
+}
+
+int graph_plan_solve(struct graph_plan *out, const struct planner_opts *opts,
+                     struct plan_cache *cache, char *err, size_t err_len)
+{
+    double limit = opts ? opts->time_limit_s : 0;
+    struct graph_plan p = *out;
+    struct plan_buffer *buf = p.buf;
+    size_t m = p.n_buf;
+    struct timespec t0, t1;
+    int rc;
+
+    if (err != NULL && err_len > 0)
+        err[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* The key is the problem after liveness: what the planner sees. */
     if (m > 0 && cache != NULL &&
@@ -127,7 +153,7 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
     if (m > 0 && !p.cached) {
         rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
         if (rc < 0)
-            goto err_free_bufs;
+            goto err_free_plan;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     p.plan_ms = ms_between(&t0, &t1);
@@ -140,31 +166,40 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
         rc = planner_verify(buf, m, p.peak_bytes, why, sizeof(why));
         if (rc == -ENOMEM) {
             errmsg_set(err, err_len, "out of memory verifying the plan of %zu tensors", m);
-            goto err_free_bufs;
+            goto err_free_plan;
         }
         if (rc < 0) {
             errmsg_set(err, err_len, "policy %s produced an invalid plan: %s", p.policy, why);
             rc = -EFAULT;
-            goto err_free_bufs;
+            goto err_free_plan;
         }
     }
     /* Out of memory only costs a later hit; -E2BIG: too large to keep. */
     if (m > 0 && cache != NULL && !p.cached)
         (void)plan_cache_put(cache, p.policy, limit, buf, m, p.peak_bytes, p.lower_bound_bytes);
+    /* The offsets are allocated only now: not beside the planner's memory. */
+    p.off = malloc((p.n_tensors ? p.n_tensors : 1) * sizeof(*p.off));
+    if (p.off == NULL) {
+        errmsg_set(err, err_len, "out of memory for %u tensors", p.n_tensors);
+        rc = -ENOMEM;
+        goto err_free_plan;
+    }
+    for (uint32_t k = 0; k < p.n_tensors; k++)
+        p.off[k] = GRAPH_OFF_NONE;
     for (size_t i = 0; i < m; i++)
-        p.off[tensor_of[i]] = buf[i].off;
+        p.off[p.buf_tensor != NULL ? p.buf_tensor[i] : i] = buf[i].off;
 
-    free(tensor_of);
-    free(buf);
+    free(p.buf_tensor);
+    free(p.buf);
+    p.buf_tensor = NULL;
+    p.buf = NULL;
+    p.n_buf = 0;
     *out = p;
     return 0;
 
-err_free_bufs:
-    free(tensor_of);
-    free(buf);
 err_free_plan:
-    free(p.off);
-    free(p.live);
+    graph_plan_free(&p);
+    memset(out, 0, sizeof(*out));
     return rc;
 }
 
@@ -174,5 +209,7 @@ void graph_plan_free(struct graph_plan *p)
         return;
     free(p->live);
     free(p->off);
+    free(p->buf);
+    free(p->buf_tensor);
     memset(p, 0, sizeof(*p));
 }

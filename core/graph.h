@@ -23,6 +23,11 @@ struct graph_plan {
     const char *policy;         /* static string: the policy used */
     double plan_ms;             /* time spent in the planner (or the cache) */
     bool cached;                /* the plan came from the cache */
+    /* Between graph_plan_prepare and graph_plan_solve only: the planning
+     * problem (buffer buf[i] is tensor buf_tensor[i]; NULL: tensor i). */
+    struct plan_buffer *buf;
+    uint32_t *buf_tensor;
+    size_t n_buf;
 };
 
 struct plan_cache;
@@ -55,6 +60,20 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
                             const char *policy, const struct planner_opts *opts,
                             struct plan_cache *cache, struct graph_plan *out, char *err,
                             size_t err_len);
+
+/* graph_plan_build_cached in two steps, so that a caller can free what
+ * only liveness needs (the graph's ops and their references, most of a
+ * large graph's memory) before the planner's memory is taken:
+ * graph_plan_prepare validates g and computes the lifetimes and the
+ * planning problem into *out (live, buf; off is still NULL), and reads
+ * nothing of g afterwards; graph_plan_solve computes the lower bound, plans
+ * (or finds the plan in cache), verifies and fills off, freeing the
+ * problem. Each returns what graph_plan_build_cached would, and on failure
+ * *out is released and zeroed (so graph_plan_free after either is fine). */
+int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
+                       const char *policy, struct graph_plan *out, char *err, size_t err_len);
+int graph_plan_solve(struct graph_plan *p, const struct planner_opts *opts,
+                     struct plan_cache *cache, char *err, size_t err_len);
 
 /* Free what graph_plan_build allocated and zero *p. NULL or a zeroed plan
  * is fine. */

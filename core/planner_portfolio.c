@@ -191,6 +191,23 @@ static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak
         sr->out[i].off = off[i];
 }
 
+/* The gap engine is set up at its first pass, not before: a problem solved
+ * on the skyline (most large ones) never pays for its memory, and the
+ * skyline's passes do not run beside it. */
+static int engine_ready(struct engine *e, bool *ready, const struct plan_buffer *b, size_t n)
+{
+    int rc;
+    if (*ready)
+        return 0;
+    rc = planner_engine_init(e, b, n);
+    if (rc < 0) {
+        memset(e, 0, sizeof(*e)); /* freed by the failed init */
+        return rc;
+    }
+    *ready = true;
+    return 0;
+}
+
 /* Phases 1, 2, the first round of 3 and 4 on the work budget are the fast
  * mode and run the same with or without a time limit, so a limited run is
  * never worse than the fast one (when they take longer than the limit, as
@@ -220,7 +237,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     uint64_t proven;         /* no plan has a lower peak */
     uint64_t nodes = FAST_BNB_NODES, lo_cap = 0, above = 2;
     struct bnb g;
-    bool have_g = false, first = true, large = n >= GAP_TREE_MIN;
+    bool have_g = false, have_e = false, first = true, large = n >= GAP_TREE_MIN;
     int stage;
     double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
     double deadline = limit > 0 ? planner_now_s() + limit : 0;
@@ -229,9 +246,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
 
 #define SPENT() (e.work + s.work)
 
-    rc = planner_engine_init(&e, b, n);
-    if (rc < 0)
-        return rc;
+    memset(&e, 0, sizeof(e)); /* engine_ready sets it up */
     rc = planner_sky_init(&s, b, n);
     if (rc < 0) {
         planner_engine_free(&e);
@@ -284,6 +299,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     for (r = large ? 1 : 0; pairs <= GAP_CAP && sr.best > target; r = large ? r - 1 : 1) {
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
+            goto out;
+        if ((rc = engine_ready(&e, &have_e, b, n)) < 0)
             goto out;
         rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
         if (rc < 0)
@@ -338,6 +355,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             break;
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
+            goto out;
+        if ((rc = engine_ready(&e, &have_e, b, n)) < 0)
             goto out;
         rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
         if (rc < 0)

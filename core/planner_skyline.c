@@ -221,8 +221,8 @@ int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t 
  * whatever the overlaps. Segments are named by their first slot; a heap
  * holds (height, first slot, version), stale entries skipped. */
 
+/* The tie keys of one start slot's buffers, sorted within it. */
 struct vkey {
-    uint32_t lo;
     double k1, k2;
     uint32_t idx;
 };
@@ -230,13 +230,54 @@ struct vkey {
 static int vkey_cmp(const void *pa, const void *pb)
 {
     const struct vkey *a = pa, *b = pb;
-    if (a->lo != b->lo)
-        return a->lo < b->lo ? -1 : 1;
     if (a->k1 != b->k1)
         return a->k1 > b->k1 ? -1 : 1;
     if (a->k2 != b->k2)
         return a->k2 > b->k2 ? -1 : 1;
     return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The leaf order: vi[0..n) = the buffers by start slot, then by the tie
+ * keys (larger first), then by index; first_leaf[t] (t in [0, slots]) =
+ * how many start before slot t. A counting sort by start slot (stable, so
+ * by index within one), then each slot's run sorted by its keys: 4 bytes
+ * a buffer, and a scratch as long as the longest run, where sorting every
+ * buffer's key took 64. Returns 0 or -ENOMEM. */
+static int leaf_order(const struct sky *s, size_t n, size_t slots,
+                      const struct order_key *keys, uint32_t *vi, uint32_t *first_leaf)
+{
+    struct vkey *run = NULL;
+    size_t i, t, longest = 0;
+    for (i = 0; i < n; i++)
+        first_leaf[s->lo[i] + 1]++;
+    for (t = 1; t <= slots; t++)
+        first_leaf[t] += first_leaf[t - 1];
+    for (i = 0; i < n; i++) /* first_leaf[t] ends as the start of slot t + 1 */
+        vi[first_leaf[s->lo[i]]++] = (uint32_t)i;
+    for (t = slots; t > 0; t--)
+        first_leaf[t] = first_leaf[t - 1];
+    first_leaf[0] = 0;
+    for (t = 0; t < slots; t++)
+        if (first_leaf[t + 1] - first_leaf[t] > longest)
+            longest = first_leaf[t + 1] - first_leaf[t];
+    if (longest < 2)
+        return 0;
+    if ((run = malloc(longest * sizeof(*run))) == NULL)
+        return -ENOMEM;
+    for (t = 0; t < slots; t++) {
+        size_t a = first_leaf[t], m = first_leaf[t + 1] - a, j;
+        if (m < 2)
+            continue;
+        for (j = 0; j < m; j++) {
+            uint32_t x = vi[a + j];
+            run[j] = (struct vkey){keys[x].k1, keys[x].k2, x};
+        }
+        qsort(run, m, sizeof(*run), vkey_cmp);
+        for (j = 0; j < m; j++)
+            vi[a + j] = run[j].idx;
+    }
+    free(run);
+    return 0;
 }
 
 /* Candidates: a min-tree of hi over the unplaced buffers in leaf order.
@@ -323,9 +364,9 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
                         uint64_t *peak, uint64_t *work)
 {
     struct vsegs v = {0};
-    struct vkey *vk = malloc(n * sizeof(*vk) + 1);
+    uint32_t *vi = malloc(n * sizeof(*vi) + 1), *first_leaf = NULL;
     uint64_t *ct = NULL, pk = 0;
-    size_t slots = 0, csz, i, placed = 0, *first_leaf = NULL;
+    size_t slots = 0, csz, i, placed = 0;
     int rc = -ENOMEM;
 
     for (i = 0; i < n; i++)
@@ -340,20 +381,13 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     v.h = calloc(slots + 1, sizeof(*v.h));
     v.heap = malloc((5 * n + 8) * sizeof(*v.heap));
     ct = malloc(2 * csz * sizeof(*ct));
-    first_leaf = malloc((slots + 1) * sizeof(*first_leaf));
-    if (!vk || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf)
+    first_leaf = calloc(slots + 1, sizeof(*first_leaf));
+    if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf)
         goto out;
-    for (i = 0; i < n; i++)
-        vk[i] = (struct vkey){s->lo[i], keys[i].k1, keys[i].k2, (uint32_t)i};
-    qsort(vk, n, sizeof(*vk), vkey_cmp);
-    for (i = 0, placed = 0; i <= slots; i++) { /* placed: a leaf cursor here */
-        while (placed < n && vk[placed].lo < i)
-            placed++;
-        first_leaf[i] = placed;
-    }
-    placed = 0;
+    if (leaf_order(s, n, slots, keys, vi, first_leaf) < 0)
+        goto out;
     for (i = 0; i < csz; i++)
-        ct[csz + i] = i < n ? s->hi[vk[i].idx] : UINT64_MAX;
+        ct[csz + i] = i < n ? s->hi[vi[i]] : UINT64_MAX;
     for (i = csz; i-- > 1;)
         ct[i] = ct[2 * i] < ct[2 * i + 1] ? ct[2 * i] : ct[2 * i + 1];
     vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
@@ -371,7 +405,7 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
         (*work)++;
         leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
         if (leaf != SIZE_MAX) {
-            uint32_t x = vk[leaf].idx, lo = s->lo[x], hi = s->hi[x];
+            uint32_t x = vi[leaf], lo = s->lo[x], hi = s->hi[x];
             uint64_t o = align_up(h, align_of(&b[x])), end = o + b[x].bytes;
             off[x] = o;
             order[placed++] = x;
@@ -430,6 +464,6 @@ out:
     free(v.ver);
     free(v.prev);
     free(v.end);
-    free(vk);
+    free(vi);
     return rc;
 }

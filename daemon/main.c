@@ -48,6 +48,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -110,6 +111,14 @@ int main(int argc, char **argv)
     uv_loop_t loop;
 
     signal(SIGPIPE, SIG_IGN);
+    /* Every block from 256 KiB up is a mapping of its own, given back to
+     * the system when freed: glibc's default raises this threshold to the
+     * largest block freed so far (up to 32 MiB), after which a large
+     * request's arrays come from the thread pool's arenas, whose freed
+     * memory stays resident beside the next array; and an array the
+     * planner allocates but touches only in part costs only what it
+     * touches. A 1M-tensor registration peaked 80 MB higher without it. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     /* SIGTERM/SIGINT stay blocked until the loop's handlers are installed: one
      * arriving between bind() and uv_signal_start() would otherwise kill the
      * daemon with its socket file left behind. Pending, they are handled by

@@ -130,8 +130,14 @@ static void plan_run(struct job *j)
     if (job->rc < 0)
         return;
     job->err[0] = '\0';
-    job->rc = graph_plan_build_cached(&job->wg.g, &job->lim, job->policy, NULL, job->cache,
-                                      &job->plan, job->err, sizeof(job->err));
+    job->rc = graph_plan_prepare(&job->wg.g, &job->lim, job->policy, &job->plan, job->err,
+                                 sizeof(job->err));
+    if (job->rc < 0)
+        return;
+    /* Liveness was the last to read the ops: their references (a large
+     * graph's ops are half of it) go before the planner's memory comes. */
+    wire_graph_drop_ops(&job->wg);
+    job->rc = graph_plan_solve(&job->plan, NULL, job->cache, job->err, sizeof(job->err));
 }
 
 /* The arena offset of every tensor of the planned graph: workspace tensors

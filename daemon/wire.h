@@ -83,6 +83,12 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
 /* Free what wire_graph_build or wire_register_decode allocated; a zeroed wg is fine. */
 void wire_graph_free(struct wire_graph *wg);
 
+/* Free wg's ops and their references once liveness has read them (the
+ * planner, the placement and the reply need only the tensors): g.ops
+ * becomes NULL, g.n_ops stays (the count, for messages); op names stay in
+ * names. wire_graph_free still frees the rest. */
+void wire_graph_drop_ops(struct wire_graph *wg);
+
 /* A RegisterGraphReply inside its Response, for wire_reply_register_*:
  * placement i is tensor i's id and bytes, offset place_off[i] and live
  * range live[i]. */

@@ -124,6 +124,15 @@ void wire_graph_free(struct wire_graph *wg)
     wg->names = NULL;
 }
 
+void wire_graph_drop_ops(struct wire_graph *wg)
+{
+    free(wg->ops);
+    free(wg->refs);
+    wg->ops = NULL;
+    wg->refs = NULL;
+    wg->g.ops = NULL; /* g.n_ops stays: the count is still the graph's */
+}
+
 /* ---- RegisterGraph straight from the wire ------------------------------ */
 
 /* A string field's bytes as protobuf-c leaves them to strlen: up to the
