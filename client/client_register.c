@@ -115,9 +115,11 @@ struct field {
 };
 
 /* The next field of [*p, end): 0, or -1 for bytes protobuf-c would refuse. */
-static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
+static inline int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
 {
     uint64_t key;
+    f->v = 0;
+    f->data = NULL;
     if (client_get_varint(p, end, &key) < 0 || (key >> 3) == 0 || (key >> 3) > UINT32_MAX)
         return -1;
     f->num = (unsigned)(key >> 3);
@@ -154,6 +156,29 @@ struct register_reply {
     orion_plan *plan;           /* built here when the reply is taken */
 };
 
+/* A placement as the daemon writes it: its five fields in order, each
+ * present (non-zero) or not. Returns 0 with *t, or -1 for anything else
+ * (read field by field then). */
+static int placement_canonical(const uint8_t *p, const uint8_t *end,
+                               struct orion_tensor_placement *t)
+{
+    uint64_t v[5] = {0};
+    for (unsigned num = 1; num <= 5 && p < end; num++) {
+        if (*p != (uint8_t)(num << 3))
+            continue;
+        p++;
+        if (client_get_varint(&p, end, &v[num - 1]) < 0)
+            return -1;
+    }
+    if (p != end)
+        return -1;
+    *t = (struct orion_tensor_placement){
+        .id = v[0], .offset = v[1], .bytes = v[2],
+        .first_op = (uint32_t)v[3], .last_op = (uint32_t)v[4],
+    };
+    return 0;
+}
+
 /* One TensorPlacement into placement i, checked against tensor i. */
 static int take_placement(struct register_reply *r, size_t i, const uint8_t *p,
                           const uint8_t *end, struct orion_tensor_placement *t)
@@ -161,6 +186,8 @@ static int take_placement(struct register_reply *r, size_t i, const uint8_t *p,
     orion_client *c = r->c;
     struct field f;
     *t = (struct orion_tensor_placement){0};
+    if (placement_canonical(p, end, t) == 0)
+        p = end;
     while (p < end) {
         if (next_field(&p, end, &f) < 0)
             return client_fail(c, -EPROTO, "orionrtd sent placement %zu that does not decode", i);

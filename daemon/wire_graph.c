@@ -158,7 +158,7 @@ struct field {
     size_t len;
 };
 
-static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
+static inline int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
 {
     uint64_t key;
     if (wire_varint(p, end, &key) < 0)
