@@ -181,36 +181,13 @@ static int decode_on_pool(struct session *s, const uint8_t *msg, size_t len)
     return rc;
 }
 
-/* A RegisterGraph on the loop, decoded straight into its graph as on the
- * pool: protobuf-c's objects for a 200-tensor graph were a third of the
- * daemon's time on a registration whose plan is cached. Returns false when
- * the frame is not one, or is refused: the general decode then says why, in
- * the words it always has (a refusal costs a second decode, a graph that
- * goes through one). */
-static bool register_inline(struct session *s, const uint8_t *msg, size_t len)
-{
-    uint64_t rid = 0;
-    char err[512];
-    struct wire_graph wg = {0};
-    char policy[128];
-    int rc = wire_register_decode(msg, len, &s->srv->limits, &wg, &rid, policy, sizeof(policy),
-                                  err, sizeof(err));
-    if (rc < 0) {
-        wire_graph_free(&wg);
-        return false;
-    }
-    if (find_handler(s, rid, ORION__REQUEST__BODY_REGISTER_GRAPH) != NULL)
-        req_register_decoded(s, rid, policy, &wg, 0, "");
-    else
-        wire_graph_free(&wg);
-    return true;
-}
-
 void dispatch_frame(struct session *s, const uint8_t *msg, size_t len)
 {
     if (len > DISPATCH_POOL_FRAME && decode_on_pool(s, msg, len) == 0)
         return; /* s is busy until the pool is done with it */
-    if (register_inline(s, msg, len))
+    /* A RegisterGraph straight from its bytes (before hello: the general
+     * path says "expected hello"). */
+    if (session_has(s, SESSION_HELLO) && req_register_frame(s, msg, len))
         return;
     Orion__Request *req;
     uint64_t rid;

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "notify.h"
 #include "registry.h"
+#include "requests.h"
 #include "server.h"
 
 #include <errno.h>
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "orionrtd: cannot start: %s\n", err);
         goto out_loop;
     }
+    req_graph_init();
     if ((rc = server_start(&srv, &loop, &cfg, err, sizeof(err))) < 0) {
         fprintf(stderr, "orionrtd: cannot start: %s\n", err);
         goto out_server;
@@ -205,6 +207,7 @@ out_server:
     uv_run(&loop, UV_RUN_DEFAULT);
     server_cleanup(&srv);
 out_loop:
+    req_graph_fini();
     uv_loop_close(&loop);
     lockfile_release(&lock); /* last: the socket file is gone */
     if (status == 0)

@@ -3,6 +3,7 @@
 #include "requests.h"
 
 #include "frame.h"
+#include "frame_cache.h"
 #include "graph.h"
 #include "job.h"
 #include "plan_cache.h"
@@ -44,11 +45,41 @@ static struct plan_cache *cache_get(void)
     return the_cache;
 }
 
+/* RegisterGraph frames already decoded and planned (frame_cache.h): the
+ * loop's own, for frames it plans itself (small ones). */
+#define FRAMES_ENTRIES 64u
+#define FRAMES_BYTES ((size_t)16 << 20)
+static struct frame_cache *the_frames;
+
+void req_graph_init(void)
+{
+    /* Made before any request, so that no request's allocations include
+     * them; without memory for them the daemon plans every time. */
+    if (the_frames == NULL && frame_cache_new(FRAMES_ENTRIES, FRAMES_BYTES, &the_frames) < 0)
+        the_frames = NULL;
+    (void)cache_get();
+}
+
+void req_graph_fini(void)
+{
+    frame_cache_free(the_frames);
+    the_frames = NULL;
+    plan_cache_free(the_cache);
+    the_cache = NULL;
+}
+
 void req_graph_cache_stats(struct plan_cache_stats *out)
 {
     memset(out, 0, sizeof(*out));
     if (the_cache != NULL)
         plan_cache_get_stats(the_cache, out);
+    /* A registration whose frame was kept reused its plan too (the plan
+     * cache is not asked then). */
+    if (the_frames != NULL) {
+        struct frame_cache_stats fs;
+        frame_cache_get_stats(the_frames, &fs);
+        out->hits += fs.hits;
+    }
 }
 
 static uint64_t work_estimate(uint64_t n_tensors, uint64_t refs)
@@ -79,6 +110,12 @@ struct plan_job {
     uint64_t ws_off;
     uint64_t *place_off;
     struct conn_write *reply;
+    /* The frame's key (frame_cache_key), while it is being handled on the
+     * loop: a graph planned there is kept by it. */
+    const uint8_t *key;
+    size_t key_len;
+    uint64_t key_hash;
+    bool placed;                /* registered and answered on the loop */
 };
 
 /* Replies for graphs of this many tensors or more are encoded on the pool
@@ -368,6 +405,7 @@ static void plan_done(struct job *j, struct session *s)
     }
     session_add_graph(s, g);
     srv->n_graphs++;
+    job->placed = true;
     log_registered(s, job, g->id, gname);
 }
 
@@ -391,17 +429,40 @@ static struct plan_job *job_new(struct session *s, uint64_t request_id, const ch
     return job;
 }
 
-/* Plan on the pool if the work is worth it, else here. */
+/* Place and answer from e's graph and plan, lent to job (not freed with it). */
+static void done_from_entry(struct session *s, struct plan_job *job,
+                            const struct frame_cache_entry *e)
+{
+    job->wg = e->wg;
+    job->plan = e->plan;
+    job->plan.cached = true;
+    job->plan.plan_ms = 0;
+    job->policy = e->policy;
+    job->rc = 0;
+    plan_done(&job->base, s);
+    memset(&job->wg, 0, sizeof(job->wg));
+    memset(&job->plan, 0, sizeof(job->plan));
+}
+
+/* Plan on the pool if the work is worth it, else here (and keep the frame,
+ * when it has a key, for its next registration). */
 static void job_start(struct session *s, struct plan_job *job, uint64_t n_tensors, uint64_t refs)
 {
     if (work_estimate(n_tensors, refs) > POOL_WORK) {
         job->pooled = true;
+        job->key = NULL; /* the frame is gone once this returns */
         if (job_queue(s, &job->base) == 0)
             return;
         job->pooled = false;
     }
     plan_run(&job->base);
     plan_done(&job->base, s);
+    /* Kept after the reply: the last allocation of a registration, whose
+     * failure costs only a later hit. */
+    const struct frame_cache_entry *e;
+    if (job->key != NULL && job->placed && the_frames != NULL)
+        (void)frame_cache_put(the_frames, job->key, job->key_len, job->key_hash, &job->wg,
+                              &job->plan, job->policy, &e);
     plan_release(&job->base);
     free(job);
 }
@@ -418,6 +479,19 @@ int req_register_graph(struct session *s, Orion__Request *req)
         refs += rg->ops[i]->n_inputs + rg->ops[i]->n_outputs;
     job_start(s, job, rg->n_tensors, refs);
     return REQ_KEPT; /* freed with the job */
+}
+
+/* Start job on the decoded *wg (taken). */
+static void register_job(struct session *s, struct plan_job *job, const char *policy,
+                         struct wire_graph *wg)
+{
+    job->wg = *wg;
+    memset(wg, 0, sizeof(*wg));
+    snprintf(job->want_policy, sizeof(job->want_policy), "%s", policy);
+    uint64_t refs = 0;
+    for (uint32_t i = 0; i < job->wg.g.n_ops; i++)
+        refs += (uint64_t)job->wg.g.ops[i].n_inputs + job->wg.g.ops[i].n_outputs;
+    job_start(s, job, job->wg.g.n_tensors, refs);
 }
 
 void req_register_decoded(struct session *s, uint64_t request_id, const char *policy,
@@ -437,6 +511,57 @@ void req_register_decoded(struct session *s, uint64_t request_id, const char *po
     for (uint32_t i = 0; i < job->wg.g.n_ops; i++)
         refs += (uint64_t)job->wg.g.ops[i].n_inputs + job->wg.g.ops[i].n_outputs;
     job_start(s, job, rc < 0 ? 0 : job->wg.g.n_tensors, refs);
+}
+
+bool req_register_frame(struct session *s, const uint8_t *msg, size_t len)
+{
+    uint64_t lead_id = 0, hash = 0, rid = 0;
+    const uint8_t *key = NULL;
+    size_t key_len = 0;
+    struct frame_cache *fc = the_frames;
+    if (fc == NULL || !frame_cache_key(msg, len, &lead_id, &key, &key_len, &hash))
+        key = NULL;
+    if (key != NULL) {
+        const struct frame_cache_entry *e = frame_cache_get(fc, key, key_len, hash);
+        if (e != NULL) {
+            struct plan_job *job =
+                job_new(s, lead_id, e->wg.g.name != NULL ? e->wg.g.name : "");
+            if (job != NULL) {
+                done_from_entry(s, job, e);
+                plan_release(&job->base);
+                free(job);
+            }
+            return true;
+        }
+    }
+    char err[512];
+    char policy[128];
+    struct wire_graph wg = {0};
+    int rc = wire_register_decode(msg, len, &s->srv->limits, &wg, &rid, policy, sizeof(policy),
+                                  err, sizeof(err));
+    if (rc == -ENOMEM) { /* answered here: decoding it again would hide it */
+        req_register_decoded(s, rid, policy, &wg, rc, err);
+        return true;
+    }
+    if (rc < 0) {
+        wire_graph_free(&wg);
+        return false;
+    }
+    /* Kept only if its id is the leading one (no later field 1 for it). */
+    if (key != NULL && rid == lead_id) {
+        struct plan_job *job = job_new(s, rid, wg.g.name != NULL ? wg.g.name : "");
+        if (job == NULL) {
+            wire_graph_free(&wg);
+            return true;
+        }
+        job->key = key;
+        job->key_len = key_len;
+        job->key_hash = hash;
+        register_job(s, job, policy, &wg);
+        return true;
+    }
+    req_register_decoded(s, rid, policy, &wg, 0, "");
+    return true;
 }
 
 int req_release_graph(struct session *s, Orion__Request *req)

@@ -11,6 +11,10 @@
 
 #include "session.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "orion.pb-c.h"
 
 enum { REQ_DONE = 0, REQ_KEPT = 1 };
@@ -25,6 +29,11 @@ request_fn req_fault_inject;
 /* req_graph.c */
 request_fn req_register_graph;
 
+/* The graph caches (the plan cache, the frame cache), made before the first
+ * request; freed by req_graph_fini at exit. */
+void req_graph_init(void);
+void req_graph_fini(void);
+
 struct wire_graph;
 
 /* A RegisterGraph that wire_register_decode decoded on the pool (a large
@@ -34,6 +43,13 @@ struct wire_graph;
  * the policy's check, as there). */
 void req_register_decoded(struct session *s, uint64_t request_id, const char *policy,
                           struct wire_graph *wg, int rc, const char *err);
+
+/* A RegisterGraph frame on the loop, after hello: answered from the frame
+ * cache when its bytes were registered before, else decoded straight into
+ * its graph and registered (and kept, when planned on the loop). Returns
+ * false, having done nothing, when the frame is not a RegisterGraph or its
+ * decode refuses it: the general decode then answers it. */
+bool req_register_frame(struct session *s, const uint8_t *msg, size_t len);
 
 /* The plan cache's counters (req_graph.c; zero before the first graph). */
 struct plan_cache_stats;

@@ -52,6 +52,7 @@ struct wire_graph {
     struct graph_op *ops;
     uint64_t *refs;             /* every op's inputs, then outputs */
     char *names;                /* the graph's, tensors' and ops' names, NUL-ended */
+    size_t names_len;           /* names' bytes */
 };
 
 /* Build wg from rg. Counts and references are checked against lim first

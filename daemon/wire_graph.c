@@ -72,6 +72,7 @@ int wire_graph_build(const Orion__RegisterGraph *rg, const struct graph_limits *
     /* At least one element: the cursor below must never be NULL + 0. */
     if ((wg->refs = malloc((n_refs > 0 ? n_refs : 1) * sizeof(*wg->refs))) == NULL)
         goto err_nomem;
+    wg->names_len = name_bytes;
     if ((wg->names = malloc(name_bytes)) == NULL)
         goto err_nomem;
     char *np = wg->names;
@@ -389,6 +390,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
         return nomem_graph(wg, n_tensors, n_ops, err, err_len);
     if ((wg->refs = malloc((n_refs > 0 ? n_refs : 1) * sizeof(*wg->refs))) == NULL)
         return nomem_graph(wg, n_tensors, n_ops, err, err_len);
+    wg->names_len = name_bytes;
     if ((wg->names = malloc(name_bytes)) == NULL)
         return nomem_graph(wg, n_tensors, n_ops, err, err_len);
 

@@ -99,6 +99,72 @@ START_TEST(test_quiet_release_answers_only_a_refusal)
 }
 END_TEST
 
+/* The same frame registered again (a replica, a worker's loop) reuses the
+ * graph and plan decoded the first time: the same plan in a workspace of
+ * its own, counted as a plan reuse; and what is per registration is still
+ * checked: an export whose name is taken is refused, and nothing is lost. */
+static const struct tspec exp_t[3] = {
+    { 1, 1024, 0, ORION__TENSOR_KIND__INPUT, NULL },
+    { 2, 4096, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL },
+    { 3, 2048, 0, ORION__TENSOR_KIND__EXPORT, "replica/out" },
+};
+static const struct ospec exp_o[2] = {
+    { "a", { 1 }, 1, { 2 }, 1 },
+    { "b", { 2 }, 1, { 3 }, 1 },
+};
+
+START_TEST(test_same_frame_again_reuses_the_plan_and_places_anew)
+{
+    harness_fixture_start(NULL);
+    int a = session(), b = session();
+    uint64_t hits0 = stats_on(a).plan_cache_hits;
+    Orion__Response *r1 = do_register(a, chain_t, 4, chain_o, 3, NULL);
+    Orion__Response *r2 = do_register(b, chain_t, 4, chain_o, 3, NULL);
+    ck_assert_int_eq(r1->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    ck_assert_int_eq(r2->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    const Orion__RegisterGraphReply *g1 = r1->register_graph, *g2 = r2->register_graph;
+    ck_assert_uint_ne(g1->graph_id, g2->graph_id);
+    ck_assert_uint_ne(g1->workspace_offset, g2->workspace_offset);
+    ck_assert_uint_eq(g1->peak_bytes, g2->peak_bytes);
+    ck_assert_uint_eq(g1->lower_bound_bytes, g2->lower_bound_bytes);
+    ck_assert_str_eq(g1->policy, g2->policy);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_uint_eq(g2->tensors[i]->id, g1->tensors[i]->id);
+        ck_assert_uint_eq(g2->tensors[i]->offset - g2->workspace_offset,
+                          g1->tensors[i]->offset - g1->workspace_offset);
+        ck_assert_uint_eq(g2->tensors[i]->first_op, g1->tensors[i]->first_op);
+        ck_assert_uint_eq(g2->tensors[i]->last_op, g1->tensors[i]->last_op);
+    }
+    Orion__StatsReply st = stats_on(b);
+    ck_assert_uint_eq(st.plan_cache_hits, hits0 + 1);
+    ck_assert_uint_eq(st.graphs, 2);
+    ck_assert_uint_ge(st.used_bytes, 2 * g1->peak_bytes);
+    orion__response__free_unpacked(r1, NULL);
+    orion__response__free_unpacked(r2, NULL);
+
+    /* An export: the second registration of the same bytes is refused at
+     * placing (the name is taken), and holds nothing. */
+    Orion__Response *e1 = do_register(a, exp_t, 3, exp_o, 2, NULL);
+    ck_assert_int_eq(e1->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    Orion__Response *e2 = do_register(b, exp_t, 3, exp_o, 2, NULL);
+    ck_assert_int_eq(code_of(e2), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(msg_of(e2), "replica/out"));
+    ck_assert_uint_eq(stats_on(b).graphs, 3);
+    ck_assert_int_eq(release_graph(a, e1->register_graph->graph_id), 0);
+    orion__response__free_unpacked(e1, NULL);
+    orion__response__free_unpacked(e2, NULL);
+    /* Released: the same bytes register again. */
+    Orion__Response *e3 = do_register(b, exp_t, 3, exp_o, 2, NULL);
+    ck_assert_int_eq(e3->body_case, ORION__RESPONSE__BODY_REGISTER_GRAPH);
+    orion__response__free_unpacked(e3, NULL);
+    close(a);
+    close(b);
+    int c = session();
+    assert_clean(1);
+    close(c);
+}
+END_TEST
+
 START_TEST(test_release_of_another_connections_graph_is_refused)
 {
     harness_fixture_start(NULL);
@@ -283,6 +349,7 @@ int main(void)
     tcase_add_test(tc, test_register_places_tensors_in_workspace_and_release_frees);
     tcase_add_test(tc, test_release_of_another_connections_graph_is_refused);
     tcase_add_test(tc, test_quiet_release_answers_only_a_refusal);
+    tcase_add_test(tc, test_same_frame_again_reuses_the_plan_and_places_anew);
     tcase_add_loop_test(tc, test_invalid_graph_is_refused_with_named_message_and_nothing_leaks,
                         0, (int)(sizeof bad_graphs / sizeof bad_graphs[0]));
     tcase_add_test(tc, test_arena_exhaustion_is_enospc_with_nothing_half_made);
