@@ -268,16 +268,16 @@ static struct conn_write *encode_register(const struct plan_job *job, uint64_t g
         .place_off = place_off,
         .live = p->live,
     };
-    size_t n = wire_reply_register_size(&r);
-    if (n > UINT32_MAX)
+    size_t room = wire_reply_register_max(&r);
+    if (room > UINT32_MAX)
         return NULL;
-    struct conn_write *w = conn_write_new(n);
+    struct conn_write *w = conn_write_new(room);
     if (w == NULL)
         return NULL;
+    size_t n = wire_reply_register_pack(&r, w->data + FRAME_HEADER_BYTES);
+    assert(n <= room);
     frame_put_header(w->data, (uint32_t)n);
-    size_t put = wire_reply_register_pack(&r, w->data + FRAME_HEADER_BYTES);
-    assert(put == n);
-    (void)put;
+    w->buf.len = FRAME_HEADER_BYTES + n;
     return w;
 }
 

@@ -107,9 +107,12 @@ struct wire_register_reply {
 };
 
 /* The bytes of r's orion.Response, as protobuf-c would pack it, without
- * its objects (a TensorPlacement and a pointer a tensor): the size, then
- * the bytes written to out[0..size) (returns what was written). Pure. */
+ * its objects (a TensorPlacement and a pointer a tensor): the size; room
+ * enough for packing (at least the size, a bound cheaper to compute); and
+ * the bytes written to out[0..size) (returns the size, in one pass: out
+ * must have wire_reply_register_max bytes of room). Pure. */
 size_t wire_reply_register_size(const struct wire_register_reply *r);
+size_t wire_reply_register_max(const struct wire_register_reply *r);
 size_t wire_reply_register_pack(const struct wire_register_reply *r, uint8_t *out);
 
 #endif

@@ -65,12 +65,22 @@ size_t wire_reply_register_size(const struct wire_register_reply *r)
     return scalar_len(r->request_id) + 1 + varint_len(body) + body;
 }
 
+size_t wire_reply_register_max(const struct wire_register_reply *r)
+{
+    /* Four scalars and a request id of 11 bytes at most, two keys, a body
+     * length of 10, the policy; placements of 3 x 11 + 2 x 6 + 2 bytes. */
+    size_t pl = r->policy != NULL ? strlen(r->policy) : 0;
+    return 5 * 11 + 2 + 10 + (1 + 10 + pl) + (size_t)r->n_tensors * 47;
+}
+
 size_t wire_reply_register_pack(const struct wire_register_reply *r, uint8_t *out)
 {
     uint8_t *p = scalar_put(out, 1, r->request_id);
-    size_t body = reply_body_len(r);
     *p++ = (ORION__RESPONSE__BODY_REGISTER_GRAPH << 3) | 2;
-    p = varint_put(p, body);
+    /* The body goes after room for its length, which is known once it is
+     * written; then it moves down next to the length's actual bytes. */
+    uint8_t *len_at = p, *body = p + 10;
+    p = body;
     p = scalar_put(p, 1, r->graph_id);
     p = scalar_put(p, 2, r->ws_off);
     p = scalar_put(p, 3, r->peak_bytes);
@@ -83,7 +93,7 @@ size_t wire_reply_register_pack(const struct wire_register_reply *r, uint8_t *ou
         p += pl;
     }
     for (uint32_t i = 0; i < r->n_tensors; i++) {
-        /* Five varint fields are at most 55 bytes: a placement's length
+        /* Five varint fields are at most 45 bytes: a placement's length
          * is one byte, written once its fields are. */
         *p++ = (6 << 3) | 2;
         uint8_t *len = p++;
@@ -94,5 +104,8 @@ size_t wire_reply_register_pack(const struct wire_register_reply *r, uint8_t *ou
         p = scalar_put(p, 5, r->live[i].last);
         *len = (uint8_t)(p - len - 1);
     }
-    return (size_t)(p - out);
+    size_t body_len = (size_t)(p - body);
+    uint8_t *q = varint_put(len_at, body_len);
+    memmove(q, body, body_len);
+    return (size_t)(q + body_len - out);
 }
