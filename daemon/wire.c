@@ -6,6 +6,7 @@
 #include "wire_internal.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -84,11 +85,62 @@ static bool packed_ok(unsigned wt, const uint8_t *p, const uint8_t *end)
     return true;
 }
 
+/* What the scan asks of the schema, looked up once: for every message
+ * reachable from Request, its fields by number (below FAST_NUMS, which
+ * covers the schema's) with their wire types and their messages' tables.
+ * protobuf_c_message_descriptor_get_field's search was a third of a scan. */
+#define FAST_NUMS 32u
+#define FAST_MAX 64u
+
+struct fast_desc {
+    const ProtobufCMessageDescriptor *d;
+    const ProtobufCFieldDescriptor *f[FAST_NUMS];
+    const struct fast_desc *sub[FAST_NUMS];
+    uint8_t wt[FAST_NUMS];
+};
+
+static struct fast_desc fast[FAST_MAX];
+static size_t n_fast;
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+
+static const struct fast_desc *fast_find(const ProtobufCMessageDescriptor *d)
+{
+    for (size_t i = 0; i < n_fast; i++)
+        if (fast[i].d == d)
+            return &fast[i];
+    return NULL;
+}
+
+/* d's table, made with those of its messages (the schema has no cycles);
+ * NULL past FAST_MAX (the scan then asks protobuf-c). */
+static const struct fast_desc *fast_add(const ProtobufCMessageDescriptor *d)
+{
+    const struct fast_desc *have = fast_find(d);
+    if (have != NULL || n_fast == FAST_MAX)
+        return have;
+    struct fast_desc *fd = &fast[n_fast++];
+    fd->d = d;
+    for (uint32_t num = 1; num < FAST_NUMS; num++) {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, num);
+        fd->f[num] = f;
+        fd->wt[num] = f != NULL ? (uint8_t)field_wire_type(f) : 0;
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE)
+            fd->sub[num] = fast_add(f->descriptor);
+    }
+    return fd;
+}
+
+static void fast_init(void)
+{
+    (void)fast_add(&orion__request__descriptor);
+}
+
 /* Walk the fields of one message of type d in [p, end), descending into the
  * sub-messages the schema names (it has no cycles, so the depth is the
- * schema's), and count what decoding would multiply. No allocation. */
-static int wire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end,
-                     struct wire_counts *wc)
+ * schema's), and count what decoding would multiply. No allocation. fd is
+ * d's table, or NULL. */
+static int wire_scan(const ProtobufCMessageDescriptor *d, const struct fast_desc *fd,
+                     const uint8_t *p, const uint8_t *end, struct wire_counts *wc)
 {
     while (p < end) {
         uint64_t key, v;
@@ -98,14 +150,16 @@ static int wire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, cons
         if (p - at > 5)
             wc->bad = true;     /* protobuf-c reads keys of at most 5 bytes */
         uint32_t num = (uint32_t)(key >> 3);
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, num);
+        bool known = fd != NULL && num < FAST_NUMS;
+        const ProtobufCFieldDescriptor *f =
+            known ? fd->f[num] : protobuf_c_message_descriptor_get_field(d, num);
+        unsigned fwt = f == NULL ? 0 : known ? fd->wt[num] : field_wire_type(f);
         if (f == NULL) {
             wc->unknown++;
-        } else if ((key & 7) != field_wire_type(f) && f->type != PROTOBUF_C_TYPE_BOOL) {
+        } else if ((key & 7) != fwt && f->type != PROTOBUF_C_TYPE_BOOL) {
             /* Recorded, not refused: wire_unpack leaves it to protobuf-c
              * (which reads a bool from any wire type). */
-            unsigned wt = field_wire_type(f);
-            if (!(f->label == PROTOBUF_C_LABEL_REPEATED && wt != 2 && (key & 7) == 2))
+            if (!(f->label == PROTOBUF_C_LABEL_REPEATED && fwt != 2 && (key & 7) == 2))
                 wc->bad = true;
         }
         if (f != NULL && d == &orion__request__descriptor &&
@@ -134,15 +188,16 @@ static int wire_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, cons
                 return -EPROTO;
             if (p - at > 5)
                 wc->bad = true; /* and lengths of at most 5 */
-            if (f != NULL && f->label == PROTOBUF_C_LABEL_REPEATED && field_wire_type(f) != 2 &&
-                !packed_ok(field_wire_type(f), p, p + v))
+            if (f != NULL && f->label == PROTOBUF_C_LABEL_REPEATED && fwt != 2 &&
+                !packed_ok(fwt, p, p + v))
                 wc->bad = true;
             if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
                 if (d == &orion__register_graph__descriptor && num == 2)
                     wc->tensors++;
                 else if (d == &orion__register_graph__descriptor && num == 3)
                     wc->ops++;
-                if (wire_scan(f->descriptor, p, p + v, wc) < 0)
+                const struct fast_desc *sub = known ? fd->sub[num] : fast_find(f->descriptor);
+                if (wire_scan(f->descriptor, sub, p, p + v, wc) < 0)
                     return -EPROTO;
             }
             p += v;
@@ -184,7 +239,9 @@ int wire_scan_request(const uint8_t *msg, size_t len, const struct graph_limits 
                       struct wire_counts *wc, char *err, size_t err_len)
 {
     memset(wc, 0, sizeof(*wc));
-    if (wire_scan(&orion__request__descriptor, msg, msg + len, wc) < 0)
+    (void)pthread_once(&fast_once, fast_init);
+    if (wire_scan(&orion__request__descriptor, fast_find(&orion__request__descriptor), msg,
+                  msg + len, wc) < 0)
         return -EPROTO;
     int rc = liveness_check_counts(wc->tensors, wc->ops, lim, err, err_len);
     if (rc < 0)
