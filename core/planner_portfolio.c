@@ -281,9 +281,10 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * GAP_MARGIN above the bound, the second gap run and greedy-size's pass
      * (each cut off at the best peak so far). Phase 1 and the first two gap
      * runs are then done. (Where a gap pass is cheap, at most FAST_BUDGET
-     * overlapping pairs, they run whatever the margin.) So the default ends
-     * above greedy-size's plan only on large problems with more pairs, and
-     * only where its own is within GAP_MARGIN of the bound. */
+     * overlapping pairs, or under a time limit, they run whatever the
+     * margin.) So the fast mode ends above greedy-size's plan only on large
+     * problems with more pairs, and only where its own is within GAP_MARGIN
+     * of the bound. */
     if (large) {
         make_keys(b, n, lf_ties[0], load, keys);
         for (r = 0; r < 2 && sr.best > target; r++) {
@@ -301,7 +302,9 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             keep_if_better(&sr, sr.off, pk);
         }
     }
-    gap_above = large && pairs > FAST_BUDGET ? sr.lb + (uint64_t)((double)sr.lb * GAP_MARGIN) : 0;
+    gap_above = large && pairs > FAST_BUDGET && limit <= 0
+                    ? sr.lb + (uint64_t)((double)sr.lb * GAP_MARGIN)
+                    : 0;
     for (r = large ? 1 : 0; pairs <= GAP_CAP && sr.best > target && sr.best > gap_above;
          r = large ? r - 1 : 1) {
         rc = make_order(b, n, gap_runs[r].order, load, order);
