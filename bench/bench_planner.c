@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         printf("%-36s %7zu", files[f], pr.n);
         fflush(stdout);
         for (p = 0; p < np; p++) {
-            double ms, r = run_one(planner_policy_name(p), pr.bufs, pr.n, lb, 0, &ms, NULL);
+            double ms = 0, r = run_one(planner_policy_name(p), pr.bufs, pr.n, lb, 0, &ms, NULL);
             if (r < 0)
                 failures++;
             printf("      %7.4f %7.1f", r, ms);
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
                 sum_ch[p] += r;
         }
         if (tl > 0 && (ch || tl_all)) {
-            double ms, r = run_one(planner_default_policy(), pr.bufs, pr.n, lb, tl, &ms, NULL);
+            double ms = 0, r = run_one(planner_default_policy(), pr.bufs, pr.n, lb, tl, &ms, NULL);
             if (r < 0)
                 failures++;
             printf("      %7.4f %7.1f", r, ms);
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
                 continue;
             }
             for (i = 0; i < 6; i++) {
-                double ms;
+                double ms = 1e30;
                 const char *pol = i % 2 ? planner_default_policy() : "greedy-size";
                 if (run_one(pol, pr.bufs, pr.n, 0, 0, &ms, NULL) < 0)
                     failures++;
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
             }
             printf("  %4zu %6zu", q, n);
             for (int c = 0; c < ncol; c++) {
-                double ms, r = run_one(c == 0 ? "greedy-size" : planner_default_policy(), b, n,
+                double ms = 0, r = run_one(c == 0 ? "greedy-size" : planner_default_policy(), b, n,
                                        opt, c == 2 ? tl : 0, &ms, NULL);
                 if (r < 0) {
                     failures++;
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
             double r = 0;
             best_ms[p] = 1e30;
             for (i = 0; i < 5; i++) {
-                double ms;
+                double ms = 1e30;
                 r = run_one(planner_policy_name(p), b, n, lb, 0, &ms, NULL);
                 if (r < 0)
                     failures++;

@@ -41,9 +41,12 @@ struct planner_opts {
  * never returning a worse plan: so a limit shorter than the fast mode is
  * overrun by the fast mode. Policies without a search ignore the limit.
  * The fast mode stops as soon as its plan is within PLANNER_TOLERANCE of
- * the lower bound (greedy-size's pass runs first: a problem it solves at the
- * bound costs a small multiple of greedy-size's time); with a limit the
- * search stops only at a proven optimum. */
+ * the lower bound (below 2,048 buffers greedy-size's pass runs first: a
+ * problem it solves at the bound costs a small multiple of greedy-size's
+ * time; from 2,048 on two skyline passes run first, and without a limit
+ * greedy-size's pass is skipped where it is costly and the plan is already
+ * within 1% of the bound); with a limit the search stops only at a proven
+ * optimum. */
 #define PLANNER_TOLERANCE 1e-6
 
 /* A policy is a descriptor, as SQLite's mem5.c is a methods struct: the

@@ -153,11 +153,18 @@ int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t 
                              const struct order_key *keys, uint32_t *order, uint64_t *off,
                              uint64_t *peak, uint64_t work_cap);
 
-/* Lowest first by valleys of the skyline, O(n log n): order[], off[] and
- * *peak out, *work counts the segments taken. Returns 0 or -ENOMEM. */
+/* Which unplaced buffer lying inside the lowest valley goes there. */
+enum valley_choice {
+    VALLEY_FIRST, /* the earliest start, ties by keys[].k1, k2, larger first */
+    VALLEY_AREA   /* the largest size x slots spanned; equals as VALLEY_FIRST */
+};
+
+/* Lowest first by valleys of the skyline (VALLEY_FIRST: O(n log n)):
+ * order[], off[] and *peak out, *work counts the segments taken (and with
+ * VALLEY_AREA the tree nodes visited). Returns 0 or -ENOMEM. */
 int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
-                        const struct order_key *keys, uint32_t *order, uint64_t *off,
-                        uint64_t *peak, uint64_t *work);
+                        const struct order_key *keys, enum valley_choice choice,
+                        uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work);
 
 /* ---- branch and bound (planner_search.c) -------------------------------- */
 

@@ -18,9 +18,12 @@
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
  * above it. From GAP_TREE_MIN buffers on (the large traces) the fast mode is
- * only lowest first by valleys and its replay, the second gap run, then
- * greedy-size's pass with the best peak as its cutoff, stopping at the
- * tolerance: about greedy-size's own time.
+ * only lowest first by valleys, two ways (the earliest start, the largest
+ * area in the valley: skyline passes, a tenth of a gap pass each), then,
+ * only while more than GAP_MARGIN above the bound or where gap passes are
+ * cheap, the second gap run and greedy-size's pass with the best peak as
+ * their cutoff, stopping at the tolerance: on the real traces a fifth to
+ * three fifths of greedy-size's own time.
  */
 #include "planner_internal.h"
 
@@ -172,6 +175,13 @@ static uint64_t rnd(uint64_t *state)
  * as hard problems need it (planner_stats.work says what was spent). */
 #define FAST_BUDGET 2000000u
 #define GAP_CAP 16000000u
+/* Large problems (GAP_TREE_MIN buffers on) with more than FAST_BUDGET
+ * overlapping pairs make their gap passes only while the skyline's plan is
+ * more than this fraction above the bound: there a gap pass costs as much
+ * as greedy-size's whole run (30-500 ms on the real traces), and on the
+ * real traces the skyline's plans within it were never beaten by one
+ * (pangu_2.6B's is 0.76% above the bound, 4 bytes below greedy-size's). */
+#define GAP_MARGIN 0.01
 
 struct search {
     const struct plan_buffer *b;
@@ -232,7 +242,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     struct order_key *keys = NULL;
     uint32_t *order = NULL, *cur = NULL, *trial = NULL, *crit = NULL;
     uint64_t *load = NULL, *cur_off = NULL, cur_peak = UINT64_MAX, pk, pairs, rng;
-    uint64_t alb, target, budget;
+    uint64_t alb, target, budget, gap_above;
     struct planner_stats *st = opts ? opts->stats : NULL;
     uint64_t proven;         /* no plan has a lower peak */
     uint64_t nodes = FAST_BNB_NODES, lo_cap = 0, above = 2;
@@ -278,25 +288,40 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
 
     /* 0. Small problems: greedy-size's own pass (the first gap run) first:
      * where it is at the bound nothing else runs. Large ones (GAP_TREE_MIN
-     * buffers or more, where a pass costs 100 ms): first what gets real
-     * traces to the bound most often for the least time, lowest first by
-     * valleys (the first tie rule) and its replay, then the second gap run,
-     * then greedy-size's pass (so the default never ends above it by more
-     * than the tolerance); phase 1 and the first two gap runs are then
-     * done. */
+     * buffers or more, where a gap pass costs 30-500 ms and a skyline one a
+     * tenth of that): lowest first by valleys, first the earliest start in
+     * the valley (the first tie rule: what gets the iopddl traces to the
+     * bound), then the largest area (the SOMAS ones), the better one the
+     * seed of a search under a time limit; then, only while more than
+     * GAP_MARGIN above the bound, the second gap run and greedy-size's pass
+     * (each cut off at the best peak so far). Phase 1 and the first two gap
+     * runs are then done. (Where a gap pass is cheap, at most FAST_BUDGET
+     * overlapping pairs, or under a time limit, they run whatever the
+     * margin.) So the fast mode ends above greedy-size's plan only on large
+     * problems with more pairs, and only where its own is within GAP_MARGIN
+     * of the bound. */
     if (large) {
         make_keys(b, n, lf_ties[0], load, keys);
-        rc = planner_sky_valleys(&s, b, n, keys, cur, sr.off, &cur_peak, &s.work);
-        if (rc < 0)
-            goto out;
-        keep_if_better(&sr, sr.off, cur_peak);
-        if (sr.best > target &&
-            planner_sky_pass(&s, b, n, cur, UINT64_MAX, cur_off, &cur_peak) == 0)
-            keep_if_better(&sr, cur_off, cur_peak);
-        if (st)
-            st->passes += 2;
+        for (r = 0; r < 2 && sr.best > target; r++) {
+            rc = planner_sky_valleys(&s, b, n, keys, r ? VALLEY_AREA : VALLEY_FIRST, order,
+                                     sr.off, &pk, &s.work);
+            if (rc < 0)
+                goto out;
+            if (st)
+                st->passes++;
+            if (pk < cur_peak) {
+                cur_peak = pk;
+                memcpy(cur, order, n * sizeof(*cur));
+                memcpy(cur_off, sr.off, n * sizeof(*cur_off));
+            }
+            keep_if_better(&sr, sr.off, pk);
+        }
     }
-    for (r = large ? 1 : 0; pairs <= GAP_CAP && sr.best > target; r = large ? r - 1 : 1) {
+    gap_above = large && pairs > FAST_BUDGET && limit <= 0
+                    ? sr.lb + (uint64_t)((double)sr.lb * GAP_MARGIN)
+                    : 0;
+    for (r = large ? 1 : 0; pairs <= GAP_CAP && sr.best > target && sr.best > gap_above;
+         r = large ? r - 1 : 1) {
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
             goto out;
@@ -323,7 +348,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             break;
         make_keys(b, n, lf_ties[q], load, keys);
         if (r == q)
-            rc = planner_sky_valleys(&s, b, n, keys, order, sr.off, &pk, &s.work);
+            rc = planner_sky_valleys(&s, b, n, keys, VALLEY_FIRST, order, sr.off, &pk,
+                                     &s.work);
         else
             rc = planner_sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
                                           SPENT() + FAST_BUDGET / 4);

@@ -215,11 +215,17 @@ int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t 
 /* Lowest first by valleys: the skyline as a list of segments (maximal runs
  * of slots at one height, mostly); take the lowest segment (leftmost among
  * equals), place in it an unplaced buffer whose lifetime lies inside it
- * (the first in leaf order: earliest start, then by the tie keys), else
- * raise it to its lower neighbour and merge: nothing can ever sit in it.
- * Every step places a buffer or removes a segment, so it is O(n log n)
- * whatever the overlaps. Segments are named by their first slot; a heap
- * holds (height, first slot, version), stale entries skipped. */
+ * (VALLEY_FIRST: the first in leaf order, earliest start, then by the tie
+ * keys; VALLEY_AREA: the largest size x slots spanned, the first in leaf
+ * order among equals, as Sekiyama et al.'s best fit picks the largest),
+ * else raise it to its lower neighbour and merge: nothing can ever sit in
+ * it. Every step places a buffer or removes a segment; with VALLEY_FIRST a
+ * step is O(log n), so the whole is O(n log n) whatever the overlaps. The
+ * VALLEY_AREA search prunes subtrees by their largest unplaced area and
+ * their smallest end, which costs more where many buffers start inside a
+ * segment but end past it (*work counts the nodes visited). Segments are
+ * named by their first slot; a heap holds (height, first slot, version),
+ * stale entries skipped. */
 
 /* The tie keys of one start slot's buffers, sorted within it. */
 struct vkey {
@@ -297,6 +303,33 @@ static size_t ct_first(const uint64_t *ct, size_t node, size_t lo, size_t hi, si
     return r;
 }
 
+/* The largest area (ca[]: the largest over each subtree of the unplaced)
+ * among leaves in [a, b) with hi <= lim (ct[]), the first leaf among
+ * equals: *best, *best_area (in and out; *best SIZE_MAX while none). */
+static void ca_best(const uint64_t *ct, const double *ca, size_t node, size_t lo, size_t hi,
+                    size_t a, size_t b, uint64_t lim, size_t *best, double *best_area,
+                    uint64_t *work)
+{
+    size_t mid;
+    (*work)++;
+    if (hi <= a || b <= lo || ct[node] > lim || ca[node] < *best_area ||
+        (ca[node] == *best_area && lo > *best))
+        return;
+    if (hi - lo == 1) {
+        *best = lo; /* ca > best_area, or equal and further left */
+        *best_area = ca[node];
+        return;
+    }
+    mid = lo + (hi - lo) / 2;
+    if (ca[2 * node + 1] > ca[2 * node]) { /* the larger first: it prunes more */
+        ca_best(ct, ca, 2 * node + 1, mid, hi, a, b, lim, best, best_area, work);
+        ca_best(ct, ca, 2 * node, lo, mid, a, b, lim, best, best_area, work);
+    } else {
+        ca_best(ct, ca, 2 * node, lo, mid, a, b, lim, best, best_area, work);
+        ca_best(ct, ca, 2 * node + 1, mid, hi, a, b, lim, best, best_area, work);
+    }
+}
+
 struct vseg_ref {
     uint64_t h;
     uint32_t start, ver;
@@ -360,12 +393,13 @@ static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32
 }
 
 int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
-                        const struct order_key *keys, uint32_t *order, uint64_t *off,
-                        uint64_t *peak, uint64_t *work)
+                        const struct order_key *keys, enum valley_choice choice,
+                        uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work)
 {
     struct vsegs v = {0};
     uint32_t *vi = malloc(n * sizeof(*vi) + 1), *first_leaf = NULL;
     uint64_t *ct = NULL, pk = 0;
+    double *ca = NULL;
     size_t slots = 0, csz, i, placed = 0;
     int rc = -ENOMEM;
 
@@ -382,7 +416,10 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     v.heap = malloc((5 * n + 8) * sizeof(*v.heap));
     ct = malloc(2 * csz * sizeof(*ct));
     first_leaf = calloc(slots + 1, sizeof(*first_leaf));
-    if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf)
+    if (choice == VALLEY_AREA)
+        ca = malloc(2 * csz * sizeof(*ca));
+    if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf ||
+        (choice == VALLEY_AREA && !ca))
         goto out;
     if (leaf_order(s, n, slots, keys, vi, first_leaf) < 0)
         goto out;
@@ -390,6 +427,14 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
         ct[csz + i] = i < n ? s->hi[vi[i]] : UINT64_MAX;
     for (i = csz; i-- > 1;)
         ct[i] = ct[2 * i] < ct[2 * i + 1] ? ct[2 * i] : ct[2 * i + 1];
+    if (ca) {
+        for (i = 0; i < csz; i++) {
+            uint32_t y = i < n ? vi[i] : 0;
+            ca[csz + i] = i < n ? (double)b[y].bytes * (double)(s->hi[y] - s->lo[y]) : -1;
+        }
+        for (i = csz; i-- > 1;)
+            ca[i] = ca[2 * i] > ca[2 * i + 1] ? ca[2 * i] : ca[2 * i + 1];
+    }
     vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
 
     while (placed < n && v.hn) {
@@ -403,7 +448,14 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
         h = v.h[a];
         pv = v.prev[a];
         (*work)++;
-        leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
+        if (ca) {
+            double best_area = 0; /* sizes are > 0, so every area is */
+            leaf = SIZE_MAX;
+            ca_best(ct, ca, 1, 0, csz, first_leaf[a], first_leaf[e], e, &leaf, &best_area,
+                    work);
+        } else {
+            leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
+        }
         if (leaf != SIZE_MAX) {
             uint32_t x = vi[leaf], lo = s->lo[x], hi = s->hi[x];
             uint64_t o = align_up(h, align_of(&b[x])), end = o + b[x].bytes;
@@ -413,6 +465,11 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
                 pk = end;
             for (i = csz + leaf, ct[i] = UINT64_MAX; i > 1; i /= 2)
                 ct[i / 2] = ct[i & ~(size_t)1] < ct[i | 1] ? ct[i & ~(size_t)1] : ct[i | 1];
+            if (ca) { /* placed: out of the area tree too */
+                ca[csz + leaf] = -1;
+                for (i = (csz + leaf) / 2; i >= 1; i /= 2)
+                    ca[i] = ca[2 * i] > ca[2 * i + 1] ? ca[2 * i] : ca[2 * i + 1];
+            }
             {
                 /* [a, lo) stays at h; [lo, hi) rises to end, merged with
                  * neighbours already at that height; [hi, e) stays at h */
@@ -457,6 +514,7 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     *peak = pk;
     rc = placed == n ? 0 : -EINVAL;
 out:
+    free(ca);
     free(first_leaf);
     free(ct);
     free(v.heap);

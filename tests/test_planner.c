@@ -163,14 +163,15 @@ static uint64_t plan_copy(const char *policy, const struct plan_buffer *src, siz
     uint64_t peak = 0;
     int rc;
 
+    const char *pname = policy != NULL ? policy : "the default";
     ck_assert_ptr_nonnull(b);
     memcpy(b, src, n * sizeof(*b));
     rc = planner_run(policy, b, n, &o, &peak, err, sizeof(err));
-    ck_assert_msg(rc == 0, "%s: %s: planner_run: %d %s", what, policy, rc, err);
+    ck_assert_msg(rc == 0, "%s: %s: planner_run: %d %s", what, pname, rc, err);
     rc = planner_verify(b, n, peak, err, sizeof(err));
-    ck_assert_msg(rc == 0, "%s: %s: invalid plan: %s", what, policy, err);
+    ck_assert_msg(rc == 0, "%s: %s: invalid plan: %s", what, pname, err);
     ck_assert_msg(max_end(b, n) == peak, "%s: %s: peak %" PRIu64 " is not max(off + size) %" PRIu64,
-                  what, policy, peak, max_end(b, n));
+                  what, pname, peak, max_end(b, n));
     free(b);
     return peak;
 }
@@ -226,6 +227,89 @@ START_TEST(test_planner_default_is_no_worse_than_greedy_size_on_random_problems)
                       seed, d, g);
         free(b);
     }
+}
+END_TEST
+
+/* Large generated problems (4,000 buffers: above GAP_TREE_MIN), each family
+ * pinned to one route of the fast mode by its passes: nested lifetimes, at
+ * the bound after the first skyline pass (1 pass); wide random lifetimes
+ * (millions of overlapping pairs), both skyline passes within 1% of the
+ * bound, so greedy-size's costly pass is skipped (2); half short, half long
+ * lifetimes, more than 1% above after the skyline, so the gap passes run
+ * (4); short lifetimes over a long horizon, few pairs, where the gap passes
+ * run whatever the margin (more than 2), as they do under a time limit.
+ * Every plan is valid, and none is above greedy-size's, nor above 1% over
+ * the bound where its pass was skipped. */
+static uint64_t plan_stats(const struct plan_buffer *src, size_t n, double limit,
+                           struct planner_stats *st)
+{
+    struct plan_buffer *b = malloc(n * sizeof(*b));
+    struct planner_opts o = {.time_limit_s = limit, .stats = st};
+    char err[256] = "";
+    uint64_t peak = 0;
+    ck_assert_ptr_nonnull(b);
+    memcpy(b, src, n * sizeof(*b));
+    ck_assert_int_eq(planner_run(NULL, b, n, &o, &peak, err, sizeof(err)), 0);
+    ck_assert_msg(planner_verify(b, n, peak, err, sizeof(err)) == 0, "invalid plan: %s", err);
+    free(b);
+    return peak;
+}
+
+START_TEST(test_planner_default_on_large_problems_takes_its_route_and_stays_below_greedy)
+{
+    size_t n = 4000;
+    struct plan_buffer *b = malloc(n * sizeof(*b));
+    ck_assert_ptr_nonnull(b);
+    for (int fam = 0; fam < 4; fam++) {
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            struct planner_stats st;
+            uint64_t lb, d, g;
+            rng_state = 0x9e3779b97f4a7c15ULL * (seed + 17 * (uint64_t)fam);
+            for (size_t i = 0; i < n; i++) {
+                uint64_t lo, span, sz;
+                if (fam == 0) { /* nested: a forward and a backward pass */
+                    lo = i < 2600 ? i : rnd() % 5200;
+                    span = i < 2600 ? 2 * (2600 - i) + 1 + rnd() % 3 : 1 + rnd() % 4;
+                    sz = (1 + rnd() % 32) << 12;
+                } else if (fam == 1) {
+                    lo = rnd() % 1000;
+                    span = 1 + rnd() % 1500;
+                    sz = (1 + rnd() % 64) << 10;
+                } else if (fam == 2) {
+                    lo = rnd() % 2000;
+                    span = rnd() % 2 ? 1 + rnd() % 20 : 500 + rnd() % 1500;
+                    sz = (1 + rnd() % 64) << 10;
+                } else {
+                    lo = rnd() % 5000;
+                    span = 1 + rnd() % 40;
+                    sz = (1 + rnd() % 8) * 1000;
+                }
+                b[i] = (struct plan_buffer){lo, lo + span, sz, fam == 3 ? 1u << (rnd() % 8) : 0, 0};
+            }
+            lb = planner_lower_bound(b, n);
+            d = plan_stats(b, n, 0, &st);
+            g = plan_copy("greedy-size", b, n, 0, "large");
+            ck_assert_msg(d <= g, "family %d seed %" PRIu64 ": default %" PRIu64
+                          " > greedy-size %" PRIu64, fam, seed, d, g);
+            if (fam == 0) {
+                ck_assert_uint_eq(d, lb);
+                ck_assert_uint_eq(st.passes, 1);
+            } else if (fam == 1) {
+                struct planner_stats lim;
+                ck_assert_uint_eq(st.passes, 2);
+                ck_assert_msg((double)d <= 1.01 * (double)lb, "seed %" PRIu64 ": %.5f x bound",
+                              seed, (double)d / (double)lb);
+                /* under a time limit the gap passes run whatever the margin */
+                ck_assert_uint_le(plan_stats(b, n, 0.01, &lim), d);
+                ck_assert_uint_eq(lim.passes, 4);
+            } else if (fam == 2) {
+                ck_assert_uint_eq(st.passes, 4);
+            } else {
+                ck_assert_uint_gt(st.passes, 2);
+            }
+        }
+    }
+    free(b);
 }
 END_TEST
 
@@ -817,6 +901,7 @@ static Suite *planner_suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, test_planner_every_policy_gives_valid_plans_on_random_problems);
     tcase_add_test(t, test_planner_default_is_no_worse_than_greedy_size_on_random_problems);
+    tcase_add_test(t, test_planner_default_on_large_problems_takes_its_route_and_stays_below_greedy);
     tcase_add_test(t, test_planner_policies_are_listed_and_described);
     tcase_add_test(t, test_planner_empty_problem_has_zero_peak);
     tcase_add_test(t, test_planner_linear_scan_reuses_first_expired_region);
