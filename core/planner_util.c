@@ -25,6 +25,19 @@ static void sort_events_with(struct event *ev, struct event *tmp, size_t m)
 
     if (m < 2)
         return;
+    if (m <= 48) {
+        /* Insertion, stable as the radix passes are: a pass's 256 counters
+         * cost more than sorting this few (a small graph's every plan
+         * sorts its events several times). */
+        for (i = 1; i < m; i++) {
+            struct event e = ev[i];
+            size_t j = i;
+            for (; j > 0 && ev[j - 1].t > e.t; j--)
+                ev[j] = ev[j - 1];
+            ev[j] = e;
+        }
+        return;
+    }
     for (i = 0; i < m; i++) {
         all_or |= ev[i].t;
         all_and &= ev[i].t;
