@@ -44,6 +44,7 @@ int orion_graph_new(const char *name, orion_graph **out)
     orion_graph *g = calloc(1, sizeof(*g));
     if (g == NULL)
         return -ENOMEM;
+    atomic_init(&g->packed, NULL);
     bool ok = true;
     g->name = dup_or_null(name, &ok);
     if (!ok) {
@@ -66,6 +67,7 @@ void orion_graph_free(orion_graph *g)
         free(g->ops[i].name);
         free(g->ops[i].ids);
     }
+    client_graph_unpack(g);
     free(g->tensors);
     free(g->ops);
     free(g->name);
@@ -105,6 +107,7 @@ int orion_graph_add_tensor(orion_graph *g, const struct orion_tensor_desc *t)
                  (r.kind ? 1 + client_varint_len((uint64_t)r.kind) : 0) +
                  (r.share_len ? 1 + client_varint_len(r.share_len) + r.share_len : 0) +
                  (r.name_len ? 1 + client_varint_len(r.name_len) + r.name_len : 0);
+    client_graph_unpack(g);
     g->tensors[g->n_tensors++] = r;
     g->body_len += 1 + client_varint_len(r.wire_len) + r.wire_len;
     return 0;
@@ -142,6 +145,7 @@ int orion_graph_add_op(orion_graph *g, const char *name, const uint64_t *inputs,
     r.wire_len = (r.name_len ? 1 + client_varint_len(r.name_len) + r.name_len : 0) +
                  (n_inputs ? 1 + client_varint_len(r.in_len) + r.in_len : 0) +
                  (n_outputs ? 1 + client_varint_len(r.out_len) + r.out_len : 0);
+    client_graph_unpack(g);
     g->ops[g->n_ops++] = r;
     g->body_len += 1 + client_varint_len(r.wire_len) + r.wire_len;
     return 0;
@@ -155,9 +159,15 @@ int orion_graph_set_policy(orion_graph *g, const char *policy)
     char *p = dup_or_null(policy, &ok);
     if (!ok)
         return -ENOMEM;
+    client_graph_unpack(g);
     free(g->policy);
     g->policy = p;
     return 0;
+}
+
+void client_graph_unpack(orion_graph *g)
+{
+    free(atomic_exchange_explicit(&g->packed, NULL, memory_order_acq_rel));
 }
 
 static int cmp_index(const void *a, const void *b)

@@ -4,6 +4,7 @@
 #ifndef ORION_CLIENT_GRAPH_H
 #define ORION_CLIENT_GRAPH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,13 @@ struct graph_op_rec {
     size_t wire_len;        /* its Op message's bytes */
 };
 
+/* A graph's RegisterGraph as the Request's field 3 (key, length, message):
+ * every registration of the graph sends these bytes after its request id. */
+struct packed_graph {
+    size_t len;
+    uint8_t bytes[];
+};
+
 struct orion_graph {
     char *name;
     char *policy;
@@ -38,7 +46,14 @@ struct orion_graph {
     struct graph_op_rec *ops;
     size_t n_ops, cap_ops;
     size_t body_len;  /* the tensors' and ops' fields in a RegisterGraph */
+    /* Packed at the first registration and kept until the graph changes
+     * (client_register.c); set by compare-and-swap, so that threads
+     * registering one graph at once agree on it. */
+    _Atomic(struct packed_graph *) packed;
 };
+
+/* Drop g's packed request (the graph is changing). */
+void client_graph_unpack(orion_graph *g);
 
 struct plan_index {
     uint64_t id;

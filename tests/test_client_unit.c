@@ -1200,6 +1200,41 @@ START_TEST(test_register_reply_is_read_as_protobuf_c_would)
 }
 END_TEST
 
+/* A graph keeps its packed request between registrations: a change to it
+ * (a tensor, an op, the policy) must show in the next request. */
+START_TEST(test_graph_changed_after_a_registration_sends_the_change)
+{
+    struct fake f;
+    fake_start(&f, HELLO_OK, reply_register_refused);
+    orion_client *c = fake_connect(&f);
+    orion_graph *g = three_tensor_graph();
+    orion_plan *p = NULL;
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL);
+    ck_assert_uint_eq(f.last->register_graph->n_tensors, 3);
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL); /* the same bytes */
+    ck_assert_uint_eq(f.last->register_graph->n_tensors, 3);
+    struct orion_tensor_desc t = { .id = 77, .bytes = 4096, .kind = ORION_TENSOR_OUTPUT };
+    ck_assert_int_eq(orion_graph_add_tensor(g, &t), 0);
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL);
+    ck_assert_uint_eq(f.last->register_graph->n_tensors, 4);
+    ck_assert_uint_eq(f.last->register_graph->tensors[3]->id, 77);
+    const uint64_t in[] = { 20 }, out[] = { 77 };
+    ck_assert_int_eq(orion_graph_add_op(g, "c", in, 1, out, 1), 0);
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL);
+    ck_assert_uint_eq(f.last->register_graph->n_ops, 3);
+    ck_assert_str_eq(f.last->register_graph->ops[2]->name, "c");
+    ck_assert_int_eq(orion_graph_set_policy(g, "greedy-size"), 0);
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL);
+    ck_assert_str_eq(f.last->register_graph->policy, "greedy-size");
+    ck_assert_int_eq(orion_graph_set_policy(g, NULL), 0);
+    ck_assert_int_eq(orion_graph_register(c, g, &p), -EINVAL);
+    ck_assert_str_eq(f.last->register_graph->policy, "");
+    orion_graph_free(g);
+    orion_client_close(c);
+    fake_stop(&f);
+}
+END_TEST
+
 START_TEST(test_release_does_not_wait_for_its_answer)
 {
     struct fake f;
@@ -1549,6 +1584,7 @@ static Suite *client_unit_suite(void)
     tcase_add_test(tc, test_threads_sharing_a_client_each_read_their_own_error);
     tcase_add_test(tc, test_register_request_bytes_are_protobuf_c_s);
     tcase_add_test(tc, test_register_reply_is_read_as_protobuf_c_would);
+    tcase_add_test(tc, test_graph_changed_after_a_registration_sends_the_change);
     tcase_add_test(tc, test_release_does_not_wait_for_its_answer);
     tcase_add_test(tc, test_refused_release_fails_the_next_call_and_breaks_the_connection);
     tcase_add_test(tc, test_many_releases_in_a_row_are_all_answered);
