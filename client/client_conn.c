@@ -95,11 +95,6 @@ int client_check_usable(orion_client *c)
     return 0;
 }
 
-bool client_range_ok(const orion_client *c, uint64_t off, uint64_t bytes)
-{
-    return off <= c->arena_bytes && bytes <= c->arena_bytes - off;
-}
-
 int client_check_name(orion_client *c, const char *name)
 {
     if (name == NULL)

@@ -176,7 +176,10 @@ void client_mark_broken(orion_client *c);
 void client_mark_broken_locked(orion_client *c);
 
 /* Is [off, off + bytes) inside the arena? */
-bool client_range_ok(const orion_client *c, uint64_t off, uint64_t bytes);
+static inline bool client_range_ok(const orion_client *c, uint64_t off, uint64_t bytes)
+{
+    return off <= c->arena_bytes && bytes <= c->arena_bytes - off;
+}
 
 /* Check a buffer name before it goes on the wire (the daemon judges the
  * characters; this bounds the size). Returns 0 or -EINVAL with message. */

@@ -183,19 +183,21 @@ struct register_reply {
 static int placement_canonical(const uint8_t *p, const uint8_t *end,
                                struct orion_tensor_placement *t)
 {
-    uint64_t v[5] = {0};
-    for (unsigned num = 1; num <= 5 && p < end; num++) {
-        if (*p != (uint8_t)(num << 3))
-            continue;
-        p++;
-        if (client_get_varint(&p, end, &v[num - 1]) < 0)
-            return -1;
-    }
+    uint64_t id = 0, off = 0, bytes = 0, first = 0, last = 0;
+#define FIELD(key, v)                                                        \
+    if (p < end && *p == (key) && (p++, client_get_varint(&p, end, &(v)) < 0)) \
+        return -1;
+    FIELD(1 << 3, id)
+    FIELD(2 << 3, off)
+    FIELD(3 << 3, bytes)
+    FIELD(4 << 3, first)
+    FIELD(5 << 3, last)
+#undef FIELD
     if (p != end)
         return -1;
     *t = (struct orion_tensor_placement){
-        .id = v[0], .offset = v[1], .bytes = v[2],
-        .first_op = (uint32_t)v[3], .last_op = (uint32_t)v[4],
+        .id = id, .offset = off, .bytes = bytes,
+        .first_op = (uint32_t)first, .last_op = (uint32_t)last,
     };
     return 0;
 }
@@ -255,6 +257,9 @@ static int take_body(struct register_reply *r, const uint8_t *p, const uint8_t *
     plan->index = malloc((n ? n : 1) * sizeof(*plan->index));
     int rc;
     if (plan->placements == NULL || plan->index == NULL) {
+        for (const uint8_t *q = p; q < end && next_field(&q, end, &f) == 0;)
+            if (f.num == 1 && f.wt == WT_VARINT)
+                r->graph_id = f.v;
         rc = client_fail(c, -ENOMEM, "out of memory for the plan of %zu tensors", n);
         goto err_free_plan;
     }
@@ -265,7 +270,7 @@ static int take_body(struct register_reply *r, const uint8_t *p, const uint8_t *
             goto err_free_plan;
         }
         switch (f.num) {
-        case 1: plan->graph_id = f.v; break;
+        case 1: plan->graph_id = r->graph_id = f.v; break;
         case 2: plan->workspace_off = f.v; break;
         case 3: plan->peak_bytes = f.v; break;
         case 4: plan->lower_bound_bytes = f.v; break;
@@ -348,12 +353,9 @@ static int register_take(void *ctx, uint64_t request_id, const uint8_t *frame, s
     }
     if (id != request_id || body_num != 4)
         return 0;
-    /* The graph is the daemon's now: its id first, to give it back should
-     * building the plan fail. */
+    /* The graph is the daemon's now: take_body finds its id even when it
+     * fails, so that it can be given back. */
     r->taken = true;
-    for (p = body; p < body + body_len && next_field(&p, body + body_len, &f) == 0;)
-        if (f.num == 1 && f.wt == WT_VARINT)
-            r->graph_id = f.v;
     *rc = take_body(r, body, body + body_len);
     return 1;
 }

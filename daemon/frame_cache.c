@@ -48,23 +48,40 @@ void frame_cache_free(struct frame_cache *c)
     free(c);
 }
 
-/* 64-bit words mixed by multiplication: a bucket index and a quick
- * inequality, not a defence (a collision costs one memcmp). */
+/* 64-bit words mixed by multiplication, four lanes at a time (the lanes'
+ * multiplies overlap; one chain was a tenth of a cached registration): a
+ * bucket index and a quick inequality, not a defence (a collision costs
+ * one memcmp). */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
 static uint64_t hash_bytes(const uint8_t *p, size_t n)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    uint64_t h[4] = {0x9e3779b97f4a7c15ull ^ n, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
+                     0x27d4eb2f165667c5ull};
+    while (n >= 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        for (int k = 0; k < 4; k++)
+            h[k] = mix(h[k], w[k]);
+        p += 32;
+        n -= 32;
+    }
+    uint64_t r = mix(mix(mix(h[0], h[1]), h[2]), h[3]);
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+        r = mix(r, w);
         p += 8;
         n -= 8;
     }
     uint64_t w = 0;
     memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+    r = (r ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return r ^ (r >> 29);
 }
 
 bool frame_cache_key(const uint8_t *msg, size_t len, uint64_t *request_id,
