@@ -77,6 +77,40 @@ static int overlap_msg(const struct plan_buffer *b, size_t i, size_t j, char *er
     return -EINVAL;
 }
 
+/* Every start against every buffer live then, while at most ACTIVE_MAX
+ * are: O(n x live), far cheaper than the ordered sweep for the few live at
+ * once of a model's graph. Returns 0, the overlap's -EINVAL, or 1 when more
+ * are live (the caller sweeps). ev: planner_make_events(b, n). */
+#define ACTIVE_MAX 64u
+
+static int verify_few_live(const struct plan_buffer *b, size_t n, const struct event *ev,
+                           char *err, size_t err_len)
+{
+    uint32_t act[ACTIVE_MAX];
+    size_t na = 0;
+    for (size_t k = 0; k < 2 * n; k++) {
+        uint32_t x = ev[k].idx;
+        if (!ev[k].start) {
+            for (size_t a = 0; a < na; a++)
+                if (act[a] == x) {
+                    act[a] = act[--na];
+                    break;
+                }
+            continue;
+        }
+        uint64_t lo = b[x].off, hi = b[x].off + b[x].bytes;
+        for (size_t a = 0; a < na; a++) {
+            const struct plan_buffer *y = &b[act[a]];
+            if (y->off < hi && lo < y->off + y->bytes)
+                return overlap_msg(b, x, act[a], err, err_len);
+        }
+        if (na == ACTIVE_MAX)
+            return 1;
+        act[na++] = x;
+    }
+    return 0;
+}
+
 int planner_verify(const struct plan_buffer *b, size_t n, uint64_t peak, char *err,
                    size_t err_len)
 {
@@ -116,6 +150,9 @@ int planner_verify(const struct plan_buffer *b, size_t n, uint64_t peak, char *e
         return -EINVAL;
     }
     ev = planner_make_events(b, n);
+    if (ev != NULL && (rc = verify_few_live(b, n, ev, err, err_len)) <= 0)
+        goto out;
+    rc = 0;
     offs = malloc(n * sizeof(*offs));
     slot = malloc(n * sizeof(*slot));
     fw = calloc(n + 1, sizeof(*fw));

@@ -448,6 +448,33 @@ START_TEST(test_planner_verify_rejects_overlap_naming_both_buffers)
 }
 END_TEST
 
+/* More live at once than the pairwise check keeps (64): the ordered sweep
+ * decides, and finds what the pairwise check would, on both sides of it. */
+START_TEST(test_planner_verify_many_live_at_once)
+{
+    for (size_t n = 60; n <= 140; n += 40) {
+        struct plan_buffer *b = calloc(n, sizeof(*b));
+        char err[256] = "";
+        ck_assert_ptr_nonnull(b);
+        for (size_t i = 0; i < n; i++) /* stacked, all live over [i % 3, 10 + i % 5) */
+            b[i] = (struct plan_buffer){i % 3, 10 + i % 5, 16, 0, 16 * i};
+        ck_assert_int_eq(planner_verify(b, n, 16 * n, err, sizeof(err)), 0);
+        b[n - 1].off = 16 * 7 + 8; /* onto buffers 7 and 8 */
+        ck_assert_int_eq(planner_verify(b, n, 16 * n, err, sizeof(err)), -EINVAL);
+        char want7[64], want8[64];
+        snprintf(want7, sizeof(want7), "buffers 7 and %zu", n - 1);
+        snprintf(want8, sizeof(want8), "buffers 8 and %zu", n - 1);
+        ck_assert_msg(strstr(err, want7) || strstr(err, want8), "n=%zu: %s", n, err);
+        b[n - 1].off = 16 * (n - 1);
+        b[n - 1].lower = 20; /* after everyone: may sit anywhere */
+        b[n - 1].upper = 21;
+        b[n - 1].off = 0;
+        ck_assert_int_eq(planner_verify(b, n, 16 * n, err, sizeof(err)), 0);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(test_planner_verify_accepts_touching_buffers)
 {
     /* half-open in time: [0,3) and [3,5) share bytes; adjacent bytes [0,8)
@@ -910,6 +937,7 @@ static Suite *planner_suite(void)
     tcase_add_test(t, test_planner_honours_alignment);
     tcase_add_test(t, test_planner_verify_rejects_overlap_naming_both_buffers);
     tcase_add_test(t, test_planner_verify_accepts_touching_buffers);
+    tcase_add_test(t, test_planner_verify_many_live_at_once);
     tcase_add_test(t, test_planner_verify_rejects_misaligned_and_out_of_bounds);
     tcase_add_test(t, test_planner_verify_agrees_with_brute_force_on_perturbed_plans);
     tcase_add_test(t, test_planner_rejects_invalid_buffers_naming_the_index);
