@@ -448,11 +448,13 @@ START_TEST(test_planner_verify_rejects_overlap_naming_both_buffers)
 }
 END_TEST
 
-/* More live at once than the pairwise check keeps (64): the ordered sweep
- * decides, and finds what the pairwise check would, on both sides of it. */
+/* The sweep over an array of the live buffers (up to 4096 live) and the
+ * tree beyond it find the same overlaps, on both sides of the limit. */
 START_TEST(test_planner_verify_many_live_at_once)
 {
-    for (size_t n = 60; n <= 140; n += 40) {
+    static const size_t sizes[] = {60, 140, 4096, 4097, 6000};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t n = sizes[s];
         struct plan_buffer *b = calloc(n, sizeof(*b));
         char err[256] = "";
         ck_assert_ptr_nonnull(b);
