@@ -30,10 +30,9 @@
 #define POOL_WORK 20000u
 
 /* The daemon's plan cache: identical planning problems (a replica of a
- * model, a restarted worker) reuse the plan. One for the process, made on
- * the loop at the first registration (before any job can reach the pool);
- * locked inside, so loop and pool share it. Without memory for it the
- * daemon plans every time. */
+ * model, a restarted worker) reuse the plan. One for the process, made at
+ * start (req_graph_init); locked inside, so loop and pool share it.
+ * Without memory for it the daemon plans every time. */
 #define CACHE_ENTRIES 512u
 #define CACHE_BYTES ((size_t)32 << 20)
 static struct plan_cache *the_cache;
@@ -481,17 +480,20 @@ int req_register_graph(struct session *s, Orion__Request *req)
     return REQ_KEPT; /* freed with the job */
 }
 
-/* Start job on the decoded *wg (taken). */
+/* Start job on the decoded *wg (taken); rc < 0 is the decode's refusal of
+ * the graph, with its message in err. */
 static void register_job(struct session *s, struct plan_job *job, const char *policy,
-                         struct wire_graph *wg)
+                         struct wire_graph *wg, int rc, const char *err)
 {
     job->wg = *wg;
     memset(wg, 0, sizeof(*wg));
     snprintf(job->want_policy, sizeof(job->want_policy), "%s", policy);
+    job->decode_rc = rc;
+    snprintf(job->err, sizeof(job->err), "%s", rc < 0 ? err : "");
     uint64_t refs = 0;
     for (uint32_t i = 0; i < job->wg.g.n_ops; i++)
         refs += (uint64_t)job->wg.g.ops[i].n_inputs + job->wg.g.ops[i].n_outputs;
-    job_start(s, job, job->wg.g.n_tensors, refs);
+    job_start(s, job, rc < 0 ? 0 : job->wg.g.n_tensors, refs);
 }
 
 void req_register_decoded(struct session *s, uint64_t request_id, const char *policy,
@@ -502,15 +504,7 @@ void req_register_decoded(struct session *s, uint64_t request_id, const char *po
         wire_graph_free(wg);
         return;
     }
-    job->wg = *wg;
-    memset(wg, 0, sizeof(*wg));
-    snprintf(job->want_policy, sizeof(job->want_policy), "%s", policy);
-    job->decode_rc = rc;
-    snprintf(job->err, sizeof(job->err), "%s", rc < 0 ? err : "");
-    uint64_t refs = 0;
-    for (uint32_t i = 0; i < job->wg.g.n_ops; i++)
-        refs += (uint64_t)job->wg.g.ops[i].n_inputs + job->wg.g.ops[i].n_outputs;
-    job_start(s, job, rc < 0 ? 0 : job->wg.g.n_tensors, refs);
+    register_job(s, job, policy, wg, rc, err);
 }
 
 bool req_register_frame(struct session *s, const uint8_t *msg, size_t len)
@@ -557,7 +551,7 @@ bool req_register_frame(struct session *s, const uint8_t *msg, size_t len)
         job->key = key;
         job->key_len = key_len;
         job->key_hash = hash;
-        register_job(s, job, policy, &wg);
+        register_job(s, job, policy, &wg, 0, "");
         return true;
     }
     req_register_decoded(s, rid, policy, &wg, 0, "");
