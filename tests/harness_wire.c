@@ -341,3 +341,72 @@ int harness_wait_stats(const char *path, uint64_t used_bytes, uint32_t graphs, u
     }
 }
 
+
+/* The request and everything it points to, in one block. */
+struct chain_block {
+    Orion__Request req;
+    Orion__RegisterGraph rg;
+    Orion__Tensor *tens;
+    Orion__Tensor **tp;
+    Orion__Op *ops;
+    Orion__Op **op;
+    uint64_t *ids;
+};
+
+Orion__Request *harness_chain_request(uint32_t n, const char *name, uint64_t base, unsigned mod,
+                                      bool last_output)
+{
+    struct chain_block *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->tens = calloc(n, sizeof(*c->tens));
+    c->tp = calloc(n, sizeof(*c->tp));
+    c->ops = calloc(n, sizeof(*c->ops));
+    c->op = calloc(n, sizeof(*c->op));
+    c->ids = calloc(n, sizeof(*c->ids));
+    if (!c->tens || !c->tp || !c->ops || !c->op || !c->ids) {
+        harness_chain_free(&c->req);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        orion__tensor__init(&c->tens[i]);
+        c->ids[i] = (uint64_t)i + 1;
+        c->tens[i].id = c->ids[i];
+        c->tens[i].bytes = base + 64 * (uint64_t)(i % mod);
+        c->tens[i].kind = i == 0                          ? ORION__TENSOR_KIND__INPUT
+                          : i == n - 1 && last_output ? ORION__TENSOR_KIND__OUTPUT
+                                                      : ORION__TENSOR_KIND__INTERMEDIATE;
+        c->tp[i] = &c->tens[i];
+    }
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        orion__op__init(&c->ops[i]);
+        c->ops[i].inputs = &c->ids[i];
+        c->ops[i].n_inputs = 1;
+        c->ops[i].outputs = &c->ids[i + 1];
+        c->ops[i].n_outputs = 1;
+        c->op[i] = &c->ops[i];
+    }
+    orion__register_graph__init(&c->rg);
+    c->rg.name = (char *)name;
+    c->rg.n_tensors = n;
+    c->rg.tensors = c->tp;
+    c->rg.n_ops = n - 1;
+    c->rg.ops = c->op;
+    orion__request__init(&c->req);
+    c->req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
+    c->req.register_graph = &c->rg;
+    return &c->req;
+}
+
+void harness_chain_free(Orion__Request *req)
+{
+    if (req == NULL)
+        return;
+    struct chain_block *c = (struct chain_block *)req; /* req is its first member */
+    free(c->tens);
+    free(c->tp);
+    free(c->ops);
+    free(c->op);
+    free(c->ids);
+    free(c);
+}

@@ -6,6 +6,7 @@
 #ifndef ORION_TEST_HARNESS_WIRE_H
 #define ORION_TEST_HARNESS_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,15 @@ Orion__Response *harness_recv_response(int fd, int timeout_ms, int *passed_fd, i
 
 /* Send req and wait for its response. */
 Orion__Response *harness_call(int fd, const Orion__Request *req, int timeout_ms, int *err);
+
+/* A RegisterGraph request (request id 0) for a chain of n >= 2 tensors
+ * named `name`: op i reads tensor i and writes tensor i + 1, tensor i has id
+ * i + 1 and base + 64 * (i % mod) bytes; the first is an input, the last an
+ * output if last_output, else an intermediate. One allocation: free it
+ * with harness_chain_free. */
+Orion__Request *harness_chain_request(uint32_t n, const char *name, uint64_t base, unsigned mod,
+                                      bool last_output);
+void harness_chain_free(Orion__Request *req);
 
 /* Hello with protocol version `version`. On success returns 0 and sets
  * *arena_bytes and *arena_fd (the one passed descriptor; the caller closes

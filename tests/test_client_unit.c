@@ -324,19 +324,25 @@ static int reply_ok(struct fake *f, int fd, const Orion__Request *req)
 
 #define FAKE_NOSPACE "arena full: 4096 bytes asked, 0 free"
 
+/* An Error{code, message} for req. */
+static int reply_error(int fd, const Orion__Request *req, int code, const char *message)
+{
+    Orion__Response r = ORION__RESPONSE__INIT;
+    Orion__Error e = ORION__ERROR__INIT;
+    e.code = code;
+    e.message = (char *)message;
+    r.request_id = req->request_id;
+    r.body_case = ORION__RESPONSE__BODY_ERROR;
+    r.error = &e;
+    return send_response(fd, &r, NULL, 0);
+}
+
 /* The first request gets an Error, the rest get stats. */
 static int reply_error_then_stats(struct fake *f, int fd, const Orion__Request *req)
 {
     if (atomic_load(&f->n_requests) > 1)
         return reply_stats(f, fd, req);
-    Orion__Response r = ORION__RESPONSE__INIT;
-    Orion__Error e = ORION__ERROR__INIT;
-    e.code = -ENOSPC;
-    e.message = FAKE_NOSPACE;
-    r.request_id = req->request_id;
-    r.body_case = ORION__RESPONSE__BODY_ERROR;
-    r.error = &e;
-    return send_response(fd, &r, NULL, 0);
+    return reply_error(fd, req, -ENOSPC, FAKE_NOSPACE);
 }
 
 /* Place tensor i at 4096 * (i + 1) + 64 * id: offsets the client cannot
@@ -505,14 +511,7 @@ static int reply_register_refused(struct fake *f, int fd, const Orion__Request *
 {
     if (req->body_case != ORION__REQUEST__BODY_REGISTER_GRAPH)
         return reply_stats(f, fd, req);
-    Orion__Response r = ORION__RESPONSE__INIT;
-    Orion__Error e = ORION__ERROR__INIT;
-    e.code = -EINVAL;
-    e.message = "refused by the fake";
-    r.request_id = req->request_id;
-    r.body_case = ORION__RESPONSE__BODY_ERROR;
-    r.error = &e;
-    return send_response(fd, &r, NULL, 0);
+    return reply_error(fd, req, -EINVAL, "refused by the fake");
 }
 
 #define FAKE_NOT_REGISTERED "graph 42 is not registered by this connection"
@@ -522,14 +521,7 @@ static int reply_release_refused(struct fake *f, int fd, const Orion__Request *r
 {
     if (req->body_case != ORION__REQUEST__BODY_RELEASE_GRAPH)
         return reply_register(f, fd, req, false);
-    Orion__Response r = ORION__RESPONSE__INIT;
-    Orion__Error e = ORION__ERROR__INIT;
-    e.code = -EINVAL;
-    e.message = FAKE_NOT_REGISTERED;
-    r.request_id = req->request_id;
-    r.body_case = ORION__RESPONSE__BODY_ERROR;
-    r.error = &e;
-    return send_response(fd, &r, NULL, 0);
+    return reply_error(fd, req, -EINVAL, FAKE_NOT_REGISTERED);
 }
 
 /* A BufferReply for a name other than the one asked. */

@@ -260,47 +260,14 @@ END_TEST
  * and writes tensor i + 1); malloc'd, its length in *len. */
 static uint8_t *chain_request(uint32_t n, size_t *len)
 {
-    Orion__Tensor *tens = calloc(n, sizeof(*tens));
-    Orion__Tensor **tp = calloc(n, sizeof(*tp));
-    Orion__Op *ops = calloc(n, sizeof(*ops));
-    Orion__Op **op = calloc(n, sizeof(*op));
-    uint64_t *ids = calloc(n, sizeof(*ids));
-    ck_assert(tens && tp && ops && op && ids);
-    for (uint32_t i = 0; i < n; i++) {
-        orion__tensor__init(&tens[i]);
-        ids[i] = (uint64_t)i + 1;
-        tens[i].id = ids[i];
-        tens[i].bytes = 4096 + 64 * (uint64_t)(i % 13);
-        tens[i].kind = i == 0 ? ORION__TENSOR_KIND__INPUT : ORION__TENSOR_KIND__INTERMEDIATE;
-        tp[i] = &tens[i];
-    }
-    for (uint32_t i = 0; i + 1 < n; i++) {
-        orion__op__init(&ops[i]);
-        ops[i].inputs = &ids[i];
-        ops[i].n_inputs = 1;
-        ops[i].outputs = &ids[i + 1];
-        ops[i].n_outputs = 1;
-        op[i] = &ops[i];
-    }
-    Orion__RegisterGraph rg = ORION__REGISTER_GRAPH__INIT;
-    rg.name = "large";
-    rg.n_tensors = n;
-    rg.tensors = tp;
-    rg.n_ops = n - 1;
-    rg.ops = op;
-    Orion__Request req = ORION__REQUEST__INIT;
-    req.request_id = 77;
-    req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
-    req.register_graph = &rg;
-    *len = orion__request__get_packed_size(&req);
+    Orion__Request *req = harness_chain_request(n, "large", 4096, 13, false);
+    ck_assert_ptr_nonnull(req);
+    req->request_id = 77;
+    *len = orion__request__get_packed_size(req);
     uint8_t *buf = malloc(*len);
     ck_assert_ptr_nonnull(buf);
-    orion__request__pack(&req, buf);
-    free(tens);
-    free(tp);
-    free(ops);
-    free(op);
-    free(ids);
+    orion__request__pack(req, buf);
+    harness_chain_free(req);
     return buf;
 }
 

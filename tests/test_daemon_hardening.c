@@ -184,40 +184,17 @@ END_TEST
 #define BIG_TENSORS 20000
 static Orion__Response *register_big(int fd, bool wait_reply)
 {
-    static Orion__Tensor tens[BIG_TENSORS], *tp[BIG_TENSORS];
-    static Orion__Op ops[BIG_TENSORS - 1], *op[BIG_TENSORS - 1];
-    static uint64_t ids[BIG_TENSORS];
-    for (int i = 0; i < BIG_TENSORS; i++) {
-        orion__tensor__init(&tens[i]);
-        ids[i] = (uint64_t)i + 1;
-        tens[i].id = ids[i];
-        tens[i].bytes = 256 + 64 * (uint64_t)(i % 5);
-        tens[i].kind = i == 0 ? ORION__TENSOR_KIND__INPUT : ORION__TENSOR_KIND__INTERMEDIATE;
-        tp[i] = &tens[i];
-    }
-    for (int i = 0; i < BIG_TENSORS - 1; i++) {
-        orion__op__init(&ops[i]);
-        ops[i].inputs = &ids[i];
-        ops[i].n_inputs = 1;
-        ops[i].outputs = &ids[i + 1];
-        ops[i].n_outputs = 1;
-        op[i] = &ops[i];
-    }
-    Orion__RegisterGraph rg = ORION__REGISTER_GRAPH__INIT;
-    rg.name = "big";
-    rg.n_tensors = BIG_TENSORS;
-    rg.tensors = tp;
-    rg.n_ops = BIG_TENSORS - 1;
-    rg.ops = op;
-    Orion__Request req = ORION__REQUEST__INIT;
-    req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
-    req.register_graph = &rg;
+    Orion__Request *req = harness_chain_request(BIG_TENSORS, "big", 256, 5, false);
+    ck_assert_ptr_nonnull(req);
+    Orion__Response *r = NULL;
     if (!wait_reply) {
-        req.request_id = 5;
-        ck_assert_int_eq(harness_send_request(fd, &req), 0);
-        return NULL;
+        req->request_id = 5;
+        ck_assert_int_eq(harness_send_request(fd, req), 0);
+    } else {
+        r = call(fd, req);
     }
-    return call(fd, &req);
+    harness_chain_free(req);
+    return r;
 }
 
 START_TEST(test_large_graph_reply_built_off_the_loop_is_whole)

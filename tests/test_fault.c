@@ -220,37 +220,11 @@ static Orion__Response *register_graph(int fd)
 #define CHAIN_TENSORS 300
 static Orion__Response *register_chain(int fd)
 {
-    static Orion__Tensor tens[CHAIN_TENSORS], *tp[CHAIN_TENSORS];
-    static Orion__Op ops[CHAIN_TENSORS - 1], *op[CHAIN_TENSORS - 1];
-    static uint64_t ids[CHAIN_TENSORS];
-    for (int i = 0; i < CHAIN_TENSORS; i++) {
-        orion__tensor__init(&tens[i]);
-        ids[i] = (uint64_t)i + 1;
-        tens[i].id = ids[i];
-        tens[i].bytes = 1024 + 64 * (uint64_t)(i % 7);
-        tens[i].kind = i == 0 ? ORION__TENSOR_KIND__INPUT
-                              : i == CHAIN_TENSORS - 1 ? ORION__TENSOR_KIND__OUTPUT
-                                                       : ORION__TENSOR_KIND__INTERMEDIATE;
-        tp[i] = &tens[i];
-    }
-    for (int i = 0; i < CHAIN_TENSORS - 1; i++) {
-        orion__op__init(&ops[i]);
-        ops[i].inputs = &ids[i];
-        ops[i].n_inputs = 1;
-        ops[i].outputs = &ids[i + 1];
-        ops[i].n_outputs = 1;
-        op[i] = &ops[i];
-    }
-    Orion__RegisterGraph rg = ORION__REGISTER_GRAPH__INIT;
-    rg.name = "fault-chain";
-    rg.n_tensors = CHAIN_TENSORS;
-    rg.tensors = tp;
-    rg.n_ops = CHAIN_TENSORS - 1;
-    rg.ops = op;
-    Orion__Request req = ORION__REQUEST__INIT;
-    req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
-    req.register_graph = &rg;
-    return call(fd, &req);
+    Orion__Request *req = harness_chain_request(CHAIN_TENSORS, "fault-chain", 1024, 7, true);
+    ck_assert_ptr_nonnull(req);
+    Orion__Response *r = call(fd, req);
+    harness_chain_free(req);
+    return r;
 }
 
 static Orion__Response *create_buffer(int fd, const char *name, uint64_t bytes)
