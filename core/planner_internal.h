@@ -9,6 +9,7 @@
  *   planner_greedy_size.c policy "greedy-size"
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
+ *   planner_lns.c         ruin and recreate over plans (portfolio)
  *   planner_gap.c         the gap engine (greedy-size, portfolio)
  *   planner_gap_tree.c    its occupancy tree over time (large problems)
  *   planner_verify.c      planner_verify
@@ -153,6 +154,12 @@ int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t 
                              const struct order_key *keys, uint32_t *order, uint64_t *off,
                              uint64_t *peak, uint64_t work_cap);
 
+/* The same after order[0..from) placed in that order (on the skyline
+ * they leave): order[from..n) out. */
+int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, size_t n,
+                                  const struct order_key *keys, uint32_t *order, size_t from,
+                                  uint64_t *off, uint64_t *peak, uint64_t work_cap);
+
 /* Which unplaced buffer lying inside the lowest valley goes there. */
 enum valley_choice {
     VALLEY_FIRST, /* the earliest start, ties by keys[].k1, k2, larger first */
@@ -228,6 +235,22 @@ int planner_bnb_try(struct bnb *g, uint64_t cap, uint64_t node_limit, uint64_t *
 void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s,
                       const uint64_t *load, size_t which, bool by_time, struct order_key *kk,
                       uint32_t *order);
+
+/* ---- ruin and recreate (planner_lns.c) --------------------------------- */
+
+#define LNS_MAX_PAIRS 4000000u /* overlapping pairs; above, no search */
+
+/* Improve the plan off[0..n) of b (peak *peak) by ruin and recreate, with
+ * the skyline s (planner_sky_init'ed for b; its tree is scratch): until the peak is at
+ * most stop_at, the work it spends (neighbours visited, buffers scanned)
+ * passes work_cap, or planner_now_s() passes deadline (HUGE_VAL: none; then
+ * the result depends only on the input and the seed). off[] and *peak get
+ * the best plan found, never worse than the one passed in; *work (if not
+ * NULL) is increased by the work spent. Returns 0 (also when the problem
+ * has more than LNS_MAX_PAIRS overlapping pairs: nothing done) or -ENOMEM. */
+int planner_lns(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t *off,
+                uint64_t *peak, uint64_t stop_at, uint64_t work_cap, double deadline,
+                uint64_t seed, uint64_t *work);
 
 /* ---- the policies: one descriptor each, listed by planner.c ------------- */
 

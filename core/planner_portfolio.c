@@ -7,12 +7,16 @@
  * default never ends above it there); (3) on problems of at most BNB_MAX_N
  * buffers, a MiniMalloc-style branch and bound at the lower bound, one round
  * with a small node and work limit; (4) iterated greedy on the best skyline
- * order for what is left of the work budget. All of it deterministic: the
+ * order for what is left of the work budget; (5) below GAP_TREE_MIN buffers,
+ * ruin and recreate from the best plan (planner_lns.c) on its own work
+ * budget, spent only above the bound. All of it deterministic: the
  * fast mode spends a work budget, not time. With a time limit, (3) goes on
  * in rounds with doubling node limits, each try at the lowest cap not proven
  * impossible and one between it and the best plan found (halfway, closer to
- * the best after a try runs out of nodes), then (4), until the deadline or a
- * proven optimum. The engines are planner_skyline.c, planner_gap.c and
+ * the best after a try runs out of nodes), and (4): together half the
+ * time left where (3) runs, none where it does not; then (5) until the
+ * deadline or a proven optimum (where (5) cannot run, above LNS_MAX_PAIRS
+ * overlapping pairs, (3) and (4) until the deadline). The engines are planner_skyline.c, planner_gap.c and
  * planner_search.c. Buffers live over the whole horizon are stacked first,
  * without search (portfolio_run). The fast mode runs greedy-size's pass
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
@@ -182,6 +186,15 @@ static uint64_t rnd(uint64_t *state)
  * real traces the skyline's plans within it were never beaten by one
  * (pangu_2.6B's is 0.76% above the bound, 4 bytes below greedy-size's). */
 #define GAP_MARGIN 0.01
+/* Ruin and recreate's own budget (phase 5; planner_lns.c's units): some
+ * 0.3 s on 2,000 buffers, spent only above the bound. */
+#define LNS_FAST_WORK 50000000u
+/* ... and only on a plan more than this above the bound: at most half a
+ * percent of memory to win is not worth up to half a second of every
+ * registration (resnet50's trace, 0.09% above a bound it cannot reach,
+ * spent the whole budget for nothing: 0.35-0.6 s against 26 ms). With a
+ * time limit it runs wherever the plan is not proven optimal. */
+#define LNS_MARGIN 0.005
 
 struct search {
     const struct plan_buffer *b;
@@ -250,7 +263,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     bool have_g = false, have_e = false, first = true, large = n >= GAP_TREE_MIN;
     int stage;
     double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
-    double deadline = limit > 0 ? planner_now_s() + limit : 0;
+    double deadline = limit > 0 ? planner_now_s() + limit : 0, until = deadline;
     size_t r, i;
     int rc;
 
@@ -417,8 +430,10 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * time limit, so a limited run starts from the fast plan. Stage 1, with
      * a limit only: 3 in further rounds, then 4, until the deadline. */
     for (stage = 0; stage < (limit > 0 ? 2 : 1); stage++) {
+        if (stage == 1 && pairs <= LNS_MAX_PAIRS) /* half the time for 3 and 4, half for 5 */
+            until = planner_now_s() + (have_g ? (deadline - planner_now_s()) / 2 : 0);
         if (have_g && stage == 1) {
-            g.deadline = deadline;
+            g.deadline = until;
             g.work_left = UINT64_MAX;
         }
         while (have_g && sr.best > lo_cap && !g.timed_out && (first || stage == 1) &&
@@ -464,7 +479,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
          * (plateaus let it drift), remember the best. Deterministic: a
          * fixed seed. */
         while (sr.best > (stage == 0 ? target : proven) && n > 1 && cur_peak != UINT64_MAX &&
-               (stage == 0 ? !large && SPENT() <= budget : planner_now_s() <= deadline)) {
+               (stage == 0 ? !large && SPENT() <= budget : planner_now_s() <= until)) {
             size_t n_crit = 0, pos, to, c;
             uint32_t x;
             for (i = 0; i < n; i++)
@@ -489,6 +504,23 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             memcpy(cur, trial, n * sizeof(*cur));
             memcpy(cur_off, sr.off, n * sizeof(*cur_off));
             cur_peak = pk;
+            keep_if_better(&sr, sr.off, pk);
+        }
+
+        /* 5. Ruin and recreate from the best plan (planner_lns.c): on its
+         * own work budget in the fast mode (below GAP_TREE_MIN buffers, and
+         * only more than LNS_MARGIN above the bound), until the deadline
+         * with a limit. */
+        uint64_t lns_above = stage == 0 ? sr.lb + (uint64_t)((double)sr.lb * LNS_MARGIN) : proven;
+        if (sr.best > lns_above && (stage == 1 || !large) && pairs <= LNS_MAX_PAIRS) {
+            for (i = 0; i < n; i++)
+                sr.off[i] = b[i].off;
+            pk = sr.best;
+            rc = planner_lns(b, n, &s, sr.off, &pk, stage == 0 ? target : proven,
+                             stage == 0 ? LNS_FAST_WORK : UINT64_MAX,
+                             stage == 0 ? HUGE_VAL : deadline, (uint64_t)stage, &e.work);
+            if (rc < 0)
+                goto out;
             keep_if_better(&sr, sr.off, pk);
         }
     }

@@ -174,16 +174,39 @@ int planner_sky_lowest_first(struct sky *s, const struct plan_buffer *b, size_t 
                              const struct order_key *keys, uint32_t *order, uint64_t *off,
                              uint64_t *peak, uint64_t work_cap)
 {
-    struct lf_item *h = malloc(n * sizeof(*h) + 1);
-    uint64_t pk = 0;
-    size_t hn = n, k = 0, i;
+    return planner_sky_lowest_first_from(s, b, n, keys, order, 0, off, peak, work_cap);
+}
 
-    if (!h)
+int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, size_t n,
+                                  const struct order_key *keys, uint32_t *order, size_t from,
+                                  uint64_t *off, uint64_t *peak, uint64_t work_cap)
+{
+    struct lf_item *h = malloc(n * sizeof(*h) + 1);
+    uint8_t *placed = calloc(n + 1, 1);
+    uint64_t pk = 0;
+    size_t hn = 0, k, i;
+
+    if (!h || !placed) {
+        free(h);
+        free(placed);
         return -ENOMEM;
+    }
     sky_reset(s);
+    for (k = 0; k < from; k++) {
+        uint32_t x = order[k];
+        uint64_t o = sky_where(s, b, x), end = o + b[x].bytes;
+        off[x] = o;
+        if (end > pk)
+            pk = end;
+        sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+        placed[x] = 1;
+        s->work++;
+    }
     for (i = 0; i < n; i++)
-        h[i] = (struct lf_item){0, keys[i].k1, keys[i].k2, (uint32_t)i};
-    for (i = n / 2; i-- > 0;)
+        if (!placed[i])
+            h[hn++] = (struct lf_item){0, keys[i].k1, keys[i].k2, (uint32_t)i};
+    free(placed);
+    for (i = hn / 2; i-- > 0;)
         lf_down(h, hn, i);
     while (hn) {
         uint32_t x = h[0].idx;

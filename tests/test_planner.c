@@ -868,7 +868,7 @@ static uint64_t brute_optimum(const struct plan_buffer *b, size_t n)
  * the fast mode often misses. */
 START_TEST(test_planner_time_limited_search_finds_the_brute_force_optimum)
 {
-    size_t above_lb = 0, fast_missed = 0;
+    size_t above_lb = 0;
     for (uint64_t seed = 1; seed <= 40; seed++) {
         static const uint64_t aligns[] = {0, 0, 0, 4, 16};
         size_t n = 6 + (size_t)(seed % 3);
@@ -890,12 +890,12 @@ START_TEST(test_planner_time_limited_search_finds_the_brute_force_optimum)
         ck_assert_uint_ge(fast, opt);
         ck_assert_msg(slow == opt, "%s: search %" PRIu64 ", optimum %" PRIu64, what, slow, opt);
         above_lb += opt > planner_lower_bound(b, n);
-        fast_missed += fast > opt;
     }
-    /* the instances exercise both: proofs above the bound, and the search
-     * improving on the fast mode */
+    /* the instances exercise proofs above the bound; the fast mode's ruin
+     * and recreate (planner_lns.c) reaches all of these optima itself, so
+     * the search improving on the fast mode is test_planner_lns's (on a
+     * tight packing) */
     ck_assert_uint_ge(above_lb, 3);
-    ck_assert_uint_ge(fast_missed, 1);
 }
 END_TEST
 
