@@ -153,11 +153,11 @@ static int ilist_add(struct ilist *l, uint64_t off, uint64_t end)
             l->end = end;
             return 0;
         }
-        h = malloc(sizeof(*h) + 4 * sizeof(h->v[0]));
+        h = malloc(sizeof(*h) + 2 * sizeof(h->v[0]));
         if (!h)
             return -ENOMEM;
         h->n = 1;
-        h->cap = 4;
+        h->cap = 2;
         h->v[0] = (struct span){l->off, l->end};
         l->off = (uint64_t)(uintptr_t)h;
         l->end = 0;
