@@ -29,6 +29,9 @@ void planner_engine_free(struct engine *e)
     planner_gap_tree_free(e->tree);
 }
 
+/* From GAP_TREE_MIN buffers on the pass asks the occupancy tree, so the
+ * neighbour scan's arrays (by_low, leaf_of, seg, leaf_span: 44 bytes a
+ * buffer) are not allocated at all. */
 int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n)
 {
     struct event *ev;
@@ -37,39 +40,43 @@ int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n)
     memset(e, 0, sizeof(*e));
     e->b = b;
     e->n = n;
+    e->off = malloc(n * sizeof(*e->off) + 1);
+    e->nb_cap = 64;
+    e->nb = malloc(e->nb_cap * sizeof(*e->nb));
+    e->tmp = malloc(e->nb_cap * sizeof(*e->tmp));
+    if (!e->off || !e->nb || !e->tmp)
+        goto err;
+    if (n >= GAP_TREE_MIN) {
+        if (planner_gap_tree_new(b, n, &e->tree) < 0)
+            goto err;
+        return 0;
+    }
     for (e->leaves = 1; e->leaves < n; e->leaves *= 2)
         ;
     e->by_low = malloc(n * sizeof(*e->by_low) + 1);
     e->leaf_of = malloc(n * sizeof(*e->leaf_of) + 1);
     e->seg = calloc(2 * e->leaves, sizeof(*e->seg));
-    e->off = malloc(n * sizeof(*e->off) + 1);
     e->leaf_span = malloc(n * sizeof(*e->leaf_span) + 1);
-    e->nb_cap = 64;
-    e->nb = malloc(e->nb_cap * sizeof(*e->nb));
-    e->tmp = malloc(e->nb_cap * sizeof(*e->tmp));
     ev = malloc(n * sizeof(*ev) + 1);
-    if (!e->by_low || !e->leaf_of || !e->seg || !e->off || !e->leaf_span || !e->nb || !e->tmp || !ev) {
+    if (!e->by_low || !e->leaf_of || !e->seg || !e->leaf_span || !ev) {
         free(ev);
-        planner_engine_free(e);
-        return -ENOMEM;
+        goto err;
     }
     for (k = 0; k < n; k++)
         ev[k] = (struct event){b[k].lower, 0, (uint32_t)k};
     if (planner_sort_events(ev, n) < 0) {
         free(ev);
-        planner_engine_free(e);
-        return -ENOMEM;
+        goto err;
     }
     for (k = 0; k < n; k++) {
         e->by_low[k] = ev[k].idx;
         e->leaf_of[ev[k].idx] = (uint32_t)k;
     }
     free(ev);
-    if (n >= GAP_TREE_MIN && planner_gap_tree_new(b, n, &e->tree) < 0) {
-        planner_engine_free(e);
-        return -ENOMEM;
-    }
     return 0;
+err:
+    planner_engine_free(e);
+    return -ENOMEM;
 }
 
 static int nb_push(struct engine *e, uint64_t off, uint64_t end)
@@ -227,7 +234,6 @@ int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
         if (best == UINT64_MAX)
             best = align_up(cand, al);
         e->off[x] = best;
-        e->leaf_span[e->leaf_of[x]] = (struct span){best, best + bx->bytes};
         if (best + bx->bytes > pk) {
             pk = best + bx->bytes;
             if (pk > cutoff)
@@ -239,6 +245,7 @@ int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
                 return rc;
             continue;
         }
+        e->leaf_span[e->leaf_of[x]] = (struct span){best, best + bx->bytes};
         leaf = e->leaves + e->leaf_of[x];
         for (; leaf >= 1 && e->seg[leaf] < bx->upper; leaf /= 2)
             e->seg[leaf] = bx->upper;

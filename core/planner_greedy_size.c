@@ -31,6 +31,8 @@ static int greedy_size_run(struct plan_buffer *b, size_t n, const struct planner
     qsort(key, n, sizeof(*key), planner_key_cmp);
     for (i = 0; i < n; i++)
         order[i] = key[i].idx;
+    free(key); /* 32 bytes a buffer, not kept beside the engine */
+    key = NULL;
     rc = planner_engine_init(&e, b, n);
     if (rc < 0)
         goto out;

@@ -104,6 +104,7 @@ int planner_gap_tree_collect(struct engine *e, uint32_t x);
 struct engine {
     const struct plan_buffer *b;
     size_t n, leaves;
+    /* by_low, leaf_of, seg, leaf_span: the neighbour scan's, NULL with a tree */
     uint32_t *by_low;     /* buffer indices by lower (then index) */
     uint32_t *leaf_of;    /* leaf_of[i]: position of buffer i in by_low */
     uint64_t *seg;        /* max upper of placed buffers in each subtree */
