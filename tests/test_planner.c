@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "planner.h"
+#include "slowdown.h"
 #include "problem_csv.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -763,20 +764,6 @@ START_TEST(test_planner_default_within_one_percent_on_real_traces_and_beats_gree
 }
 END_TEST
 
-/* Deadlines stretch by $ORION_TEST_SLOWDOWN (scripts/test.sh sets it for
- * sanitizer and valgrind runs), as in harness_proc.h; without it, by 10 when
- * this process runs under valgrind (its preloaded core is in LD_PRELOAD). */
-static double slowdown(void)
-{
-    const char *s = getenv("ORION_TEST_SLOWDOWN");
-    if (s && *s) {
-        double f = atof(s);
-        return f >= 1 ? f : 1;
-    }
-    s = getenv("LD_PRELOAD");
-    return s && strstr(s, "vgpreload") ? 10 : 1;
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -802,7 +789,7 @@ START_TEST(test_planner_time_limited_search_stops_near_budget_and_is_no_worse)
     ck_assert_uint_ge(slow, lb);
     /* loose: never 5x over a 0.2 s budget, even on a loaded machine; the
      * search either used it or hit the bound */
-    ck_assert_msg(took < 1.0 * slowdown(), "took %.3f s for a 0.2 s budget", took);
+    ck_assert_msg(took < 1.0 * test_slowdown(), "took %.3f s for a 0.2 s budget", took);
     ck_assert_msg(took > 0.15 || slow == lb, "stopped after %.3f s above the bound", took);
 }
 END_TEST
@@ -916,7 +903,7 @@ START_TEST(test_planner_fast_mode_is_not_quadratic)
     for (size_t p = 0; p < planner_policy_count(); p++) {
         double t0 = now_s();
         plan_copy(planner_policy_name(p), b, n, 0, "chain");
-        ck_assert_msg(now_s() - t0 < 2.0 * slowdown(), "%s took %.3f s", planner_policy_name(p),
+        ck_assert_msg(now_s() - t0 < 2.0 * test_slowdown(), "%s took %.3f s", planner_policy_name(p),
                       now_s() - t0);
     }
     free(b);
