@@ -28,7 +28,7 @@ static int greedy_size_run(struct plan_buffer *b, size_t n, const struct planner
     /* TFLite: size descending; ties keep the earlier buffer first. */
     for (i = 0; i < n; i++)
         key[i] = (struct order_key){(double)b[i].bytes, 0, 0, (uint32_t)i};
-    qsort(key, n, sizeof(*key), planner_key_cmp);
+    planner_sort_keys(key, n);
     for (i = 0; i < n; i++)
         order[i] = key[i].idx;
     free(key); /* 32 bytes a buffer, not kept beside the engine */

@@ -63,6 +63,10 @@ struct order_key {
  * ascending index. */
 int planner_key_cmp(const void *pa, const void *pb);
 
+/* Sort k[0..n) in planner_key_cmp's order, in place (no scratch: keys are
+ * distinct by index, so the order is unique and need not be stable). */
+void planner_sort_keys(struct order_key *k, size_t n);
+
 /* Monotonic clock, in seconds. */
 double planner_now_s(void);
 

@@ -79,7 +79,7 @@ static int make_order(const struct plan_buffer *b, size_t n, enum order_kind kin
     if (!key)
         return -ENOMEM;
     make_keys(b, n, kind, load, key);
-    qsort(key, n, sizeof(*key), planner_key_cmp);
+    planner_sort_keys(key, n);
     for (i = 0; i < n; i++)
         order[i] = key[i].idx;
     free(key);

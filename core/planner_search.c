@@ -506,7 +506,7 @@ void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s
         else
             kk[i] = (struct order_key){w, a, t, (uint32_t)i};      /* WAT */
     }
-    qsort(kk, n, sizeof(*kk), planner_key_cmp);
+    planner_sort_keys(kk, n);
     for (i = 0; i < n; i++)
         order[i] = kk[i].idx;
 }

@@ -6,6 +6,7 @@
 #include "planner_internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,105 @@ int planner_key_cmp(const void *pa, const void *pb)
     if (a->k3 != b->k3)
         return a->k3 > b->k3 ? -1 : 1;
     return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* Strictly before in planner_key_cmp's order (inlined: the sort below
+ * compares some 20 times a key). */
+static inline bool key_before(const struct order_key *a, const struct order_key *b)
+{
+    if (a->k1 != b->k1)
+        return a->k1 > b->k1;
+    if (a->k2 != b->k2)
+        return a->k2 > b->k2;
+    if (a->k3 != b->k3)
+        return a->k3 > b->k3;
+    return a->idx < b->idx;
+}
+
+static void key_swap(struct order_key *a, struct order_key *b)
+{
+    struct order_key t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void key_sift(struct order_key *k, size_t n, size_t i)
+{
+    struct order_key x = k[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && key_before(&k[c], &k[c + 1]))
+            c++;
+        if (!key_before(&x, &k[c]))
+            break;
+        k[i] = k[c];
+        i = c;
+    }
+    k[i] = x;
+}
+
+/* Introsort: quicksort with the median of three, heapsort past 2 log2 n
+ * levels, insertion sort below 16 keys. Keys are distinct (by index), so
+ * after the median of three k[0] < pivot < k[n-1]: both scans stop inside
+ * the range and each part is shorter than the whole. */
+static void sort_keys(struct order_key *k, size_t n, unsigned depth)
+{
+    while (n > 16) {
+        struct order_key p;
+        size_t i, j, mid = n / 2;
+        if (depth-- == 0) {
+            for (i = n / 2; i-- > 0;)
+                key_sift(k, n, i);
+            for (i = n; i-- > 1;) {
+                key_swap(&k[0], &k[i]);
+                key_sift(k, i, 0);
+            }
+            return;
+        }
+        if (key_before(&k[mid], &k[0]))
+            key_swap(&k[mid], &k[0]);
+        if (key_before(&k[n - 1], &k[mid])) {
+            key_swap(&k[n - 1], &k[mid]);
+            if (key_before(&k[mid], &k[0]))
+                key_swap(&k[mid], &k[0]);
+        }
+        p = k[mid];
+        for (i = 0, j = n - 1;;) {
+            while (key_before(&k[++i], &p))
+                ;
+            while (key_before(&p, &k[--j]))
+                ;
+            if (i >= j)
+                break;
+            key_swap(&k[i], &k[j]);
+        }
+        /* [0, j] and [j + 1, n): recurse into the shorter, loop on the other */
+        if (j + 1 < n - j - 1) {
+            sort_keys(k, j + 1, depth);
+            k += j + 1;
+            n -= j + 1;
+        } else {
+            sort_keys(k + j + 1, n - j - 1, depth);
+            n = j + 1;
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct order_key x = k[i];
+        size_t j = i;
+        for (; j > 0 && key_before(&x, &k[j - 1]); j--)
+            k[j] = k[j - 1];
+        k[j] = x;
+    }
+}
+
+void planner_sort_keys(struct order_key *k, size_t n)
+{
+    unsigned depth = 0;
+    for (size_t m = n; m > 1; m /= 2)
+        depth += 2;
+    sort_keys(k, n, depth);
 }
 
 double planner_now_s(void)
