@@ -59,6 +59,36 @@ struct order_key {
     uint32_t idx;
 };
 
+/* The orderings of buffers the policies and engines sort by (keys larger
+ * first, then by index). */
+enum order_kind {
+    ORDER_SIZE,          /* size, then lifetime */
+    ORDER_SIZE_LOW,      /* size, then earlier start */
+    ORDER_SIZE_IDX,      /* size, then index: greedy-size's own order */
+    ORDER_LOAD,          /* the largest load over the lifetime, then size */
+    ORDER_AREA,          /* size x lifetime */
+    ORDER_LIFE,          /* lifetime, then size */
+    N_ORDERS
+};
+
+/* Buffer i's key in ordering kind (load[]: the largest load over each
+ * lifetime, read by ORDER_LOAD only). A function of b[i] and load[i] alone,
+ * so an engine can make the keys it needs when it needs them. */
+static inline struct order_key planner_order_key(const struct plan_buffer *b, size_t i,
+                                                 enum order_kind kind, const uint64_t *load)
+{
+    double size = (double)b[i].bytes, life = (double)(b[i].upper - b[i].lower);
+    double low = -(double)b[i].lower;
+    switch (kind) {
+    case ORDER_SIZE: return (struct order_key){size, life, low, (uint32_t)i};
+    case ORDER_SIZE_LOW: return (struct order_key){size, low, 0, (uint32_t)i};
+    case ORDER_SIZE_IDX: return (struct order_key){size, 0, 0, (uint32_t)i};
+    case ORDER_LOAD: return (struct order_key){(double)load[i], size, life, (uint32_t)i};
+    case ORDER_AREA: return (struct order_key){size * life, size, low, (uint32_t)i};
+    default: return (struct order_key){life, size, low, (uint32_t)i};
+    }
+}
+
 /* qsort comparator of struct order_key: descending k1, k2, k3; then
  * ascending index. */
 int planner_key_cmp(const void *pa, const void *pb);
@@ -137,14 +167,20 @@ int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
 
 struct sky {
     size_t sz;          /* leaves, a power of two >= slots */
-    uint64_t *mx, *tag; /* subtree max; value raised over the whole subtree */
+    uint64_t *mx, *tag; /* subtree max; value raised over the whole subtree;
+                         * NULL until planner_sky_tree */
     uint32_t *lo, *hi;  /* each buffer's slots [lo, hi) */
     uint64_t work;
 };
 
-/* Set up s for b[0..n): the distinct times become slots. Returns 0 or
- * -ENOMEM (nothing to free then). */
+/* Set up s for b[0..n): the distinct times become slots; the tree (16
+ * bytes a slot, 2 sz of them) is not made yet. Returns 0 or -ENOMEM
+ * (nothing to free then). */
 int planner_sky_init(struct sky *s, const struct plan_buffer *b, size_t n);
+/* Make s's tree if it has none, as the passes below except the valleys
+ * need (planner_sky_pass asserts it; lowest first makes it). Returns 0 or
+ * -ENOMEM (s stays as it was). */
+int planner_sky_tree(struct sky *s);
 void planner_sky_free(struct sky *s);
 
 /* Place order[0..n) on the skyline; off[] out. Returns 0 with *peak, or 1
@@ -167,15 +203,17 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
 
 /* Which unplaced buffer lying inside the lowest valley goes there. */
 enum valley_choice {
-    VALLEY_FIRST, /* the earliest start, ties by keys[].k1, k2, larger first */
+    VALLEY_FIRST, /* the earliest start, ties by the tie keys' k1, k2, larger first */
     VALLEY_AREA   /* the largest size x slots spanned; equals as VALLEY_FIRST */
 };
 
-/* Lowest first by valleys of the skyline (VALLEY_FIRST: O(n log n)):
- * order[], off[] and *peak out, *work counts the segments taken (and with
- * VALLEY_AREA the tree nodes visited). Returns 0 or -ENOMEM. */
+/* Lowest first by valleys of the skyline (VALLEY_FIRST: O(n log n)), the
+ * tie keys those of ordering tie (load[] as for planner_order_key; made
+ * only for buffers starting in one slot with others): order[], off[] and
+ * *peak out, *work counts the segments taken (and with VALLEY_AREA the
+ * tree nodes visited). Needs no skyline tree. Returns 0 or -ENOMEM. */
 int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
-                        const struct order_key *keys, enum valley_choice choice,
+                        enum order_kind tie, const uint64_t *load, enum valley_choice choice,
                         uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work);
 
 /* ---- branch and bound (planner_search.c) -------------------------------- */

@@ -40,34 +40,11 @@
 
 /* ---- orderings ---------------------------------------------------------- */
 
-enum order_kind {
-    ORDER_SIZE,          /* size, then lifetime */
-    ORDER_SIZE_LOW,      /* size, then earlier start */
-    ORDER_SIZE_IDX,      /* size, then index: greedy-size's own order */
-    ORDER_LOAD,          /* the largest load over the lifetime, then size */
-    ORDER_AREA,          /* size x lifetime */
-    ORDER_LIFE,          /* lifetime, then size */
-    N_ORDERS
-};
-
 static void make_keys(const struct plan_buffer *b, size_t n, enum order_kind kind,
                       const uint64_t *load, struct order_key *key)
 {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        double size = (double)b[i].bytes, life = (double)(b[i].upper - b[i].lower);
-        double low = -(double)b[i].lower;
-        switch (kind) {
-        case ORDER_SIZE: key[i] = (struct order_key){size, life, low, (uint32_t)i}; break;
-        case ORDER_SIZE_LOW: key[i] = (struct order_key){size, low, 0, (uint32_t)i}; break;
-        case ORDER_SIZE_IDX: key[i] = (struct order_key){size, 0, 0, (uint32_t)i}; break;
-        case ORDER_LOAD:
-            key[i] = (struct order_key){(double)load[i], size, life, (uint32_t)i};
-            break;
-        case ORDER_AREA: key[i] = (struct order_key){size * life, size, low, (uint32_t)i}; break;
-        default: key[i] = (struct order_key){life, size, low, (uint32_t)i}; break;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        key[i] = planner_order_key(b, i, kind, load);
 }
 
 static int make_order(const struct plan_buffer *b, size_t n, enum order_kind kind,
@@ -264,6 +241,10 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     int stage;
     double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
     double deadline = limit > 0 ? planner_now_s() + limit : 0, until = deadline;
+    /* Large problems in the fast mode use the skyline only for its valleys
+     * (no tree, no tie keys kept) and never go back to the best order, so
+     * they keep none: 76 bytes a buffer fewer beside the gap engine. */
+    bool keep_cur = !large || limit > 0;
     size_t r, i;
     int rc;
 
@@ -275,17 +256,24 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         planner_engine_free(&e);
         return rc;
     }
-    rc = -ENOMEM;
-    keys = malloc(n * sizeof(*keys) + 1);
-    order = malloc(n * sizeof(*order) + 1);
-    cur = malloc(n * sizeof(*cur) + 1);
-    trial = malloc(n * sizeof(*trial) + 1);
-    crit = malloc(n * sizeof(*crit) + 1);
-    load = malloc(n * sizeof(*load) + 1);
-    cur_off = malloc(n * sizeof(*cur_off) + 1);
-    sr.off = malloc(n * sizeof(*sr.off) + 1);
-    if (!keys || !order || !cur || !trial || !crit || !load || !cur_off || !sr.off)
+    if (!large && (rc = planner_sky_tree(&s)) < 0)
         goto out;
+    rc = -ENOMEM;
+    order = malloc(n * sizeof(*order) + 1);
+    load = malloc(n * sizeof(*load) + 1);
+    sr.off = malloc(n * sizeof(*sr.off) + 1);
+    if (!order || !load || !sr.off)
+        goto out;
+    if (!large && (keys = malloc(n * sizeof(*keys) + 1)) == NULL) /* phases 1 and 3 */
+        goto out;
+    if (keep_cur) {
+        cur = malloc(n * sizeof(*cur) + 1);
+        trial = malloc(n * sizeof(*trial) + 1);
+        crit = malloc(n * sizeof(*crit) + 1);
+        cur_off = malloc(n * sizeof(*cur_off) + 1);
+        if (!cur || !trial || !crit || !cur_off)
+            goto out;
+    }
     rc = profile(b, n, &s, load, &sr.lb, &pairs);
     if (rc < 0)
         goto out;
@@ -314,15 +302,14 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * problems with more pairs, and only where its own is within GAP_MARGIN
      * of the bound. */
     if (large) {
-        make_keys(b, n, lf_ties[0], load, keys);
         for (r = 0; r < 2 && sr.best > target; r++) {
-            rc = planner_sky_valleys(&s, b, n, keys, r ? VALLEY_AREA : VALLEY_FIRST, order,
-                                     sr.off, &pk, &s.work);
+            rc = planner_sky_valleys(&s, b, n, lf_ties[0], load, r ? VALLEY_AREA : VALLEY_FIRST,
+                                     order, sr.off, &pk, &s.work);
             if (rc < 0)
                 goto out;
             if (st)
                 st->passes++;
-            if (pk < cur_peak) {
+            if (keep_cur && pk < cur_peak) {
                 cur_peak = pk;
                 memcpy(cur, order, n * sizeof(*cur));
                 memcpy(cur_off, sr.off, n * sizeof(*cur_off));
@@ -359,13 +346,14 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         size_t q = r % (sizeof(lf_ties) / sizeof(lf_ties[0]));
         if (sr.best <= target || (r > 0 && SPENT() > budget))
             break;
-        make_keys(b, n, lf_ties[q], load, keys);
-        if (r == q)
-            rc = planner_sky_valleys(&s, b, n, keys, VALLEY_FIRST, order, sr.off, &pk,
-                                     &s.work);
-        else
+        if (r == q) {
+            rc = planner_sky_valleys(&s, b, n, lf_ties[q], load, VALLEY_FIRST, order, sr.off,
+                                     &pk, &s.work);
+        } else {
+            make_keys(b, n, lf_ties[q], load, keys);
             rc = planner_sky_lowest_first(&s, b, n, keys, order, sr.off, &pk,
                                           SPENT() + FAST_BUDGET / 4);
+        }
         if (rc < 0)
             goto out;
         if (st)
@@ -430,6 +418,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * time limit, so a limited run starts from the fast plan. Stage 1, with
      * a limit only: 3 in further rounds, then 4, until the deadline. */
     for (stage = 0; stage < (limit > 0 ? 2 : 1); stage++) {
+        if (stage == 1 && (rc = planner_sky_tree(&s)) < 0) /* for 4 and 5 */
+            goto out;
         if (stage == 1 && pairs <= LNS_MAX_PAIRS) /* half the time for 3 and 4, half for 5 */
             until = planner_now_s() + (have_g ? (deadline - planner_now_s()) / 2 : 0);
         if (have_g && stage == 1) {

@@ -13,6 +13,7 @@
  * (range max; range "raise to", which never lowers, so no push-down). */
 #include "planner_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,10 +49,6 @@ int planner_sky_init(struct sky *s, const struct plan_buffer *b, size_t n)
     }
     for (s->sz = 1; s->sz < m; s->sz *= 2)
         ;
-    s->mx = calloc(2 * s->sz, sizeof(*s->mx));
-    s->tag = calloc(2 * s->sz, sizeof(*s->tag));
-    if (!s->mx || !s->tag)
-        goto err;
     free(t);
     free(ev);
     return 0;
@@ -60,6 +57,21 @@ err:
     free(ev);
     planner_sky_free(s);
     return -ENOMEM;
+}
+
+int planner_sky_tree(struct sky *s)
+{
+    if (s->mx)
+        return 0;
+    s->mx = calloc(2 * s->sz, sizeof(*s->mx));
+    s->tag = calloc(2 * s->sz, sizeof(*s->tag));
+    if (!s->mx || !s->tag) {
+        free(s->mx);
+        free(s->tag);
+        s->mx = s->tag = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 static uint64_t sky_max(struct sky *s, size_t node, size_t nlo, size_t nhi, size_t a, size_t b)
@@ -98,6 +110,7 @@ static void sky_raise(struct sky *s, size_t node, size_t nlo, size_t nhi, size_t
 
 static void sky_reset(struct sky *s)
 {
+    assert(s->mx && s->tag); /* planner_sky_tree */
     memset(s->mx, 0, 2 * s->sz * sizeof(*s->mx));
     memset(s->tag, 0, 2 * s->sz * sizeof(*s->tag));
 }
@@ -186,7 +199,7 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
     uint64_t pk = 0;
     size_t hn = 0, k, i;
 
-    if (!h || !placed) {
+    if (!h || !placed || planner_sky_tree(s) < 0) {
         free(h);
         free(placed);
         return -ENOMEM;
@@ -272,8 +285,9 @@ static int vkey_cmp(const void *pa, const void *pb)
  * by index within one), then each slot's run sorted by its keys: 4 bytes
  * a buffer, and a scratch as long as the longest run, where sorting every
  * buffer's key took 64. Returns 0 or -ENOMEM. */
-static int leaf_order(const struct sky *s, size_t n, size_t slots,
-                      const struct order_key *keys, uint32_t *vi, uint32_t *first_leaf)
+static int leaf_order(const struct sky *s, const struct plan_buffer *b, size_t n, size_t slots,
+                      enum order_kind tie, const uint64_t *load, uint32_t *vi,
+                      uint32_t *first_leaf)
 {
     struct vkey *run = NULL;
     size_t i, t, longest = 0;
@@ -299,7 +313,8 @@ static int leaf_order(const struct sky *s, size_t n, size_t slots,
             continue;
         for (j = 0; j < m; j++) {
             uint32_t x = vi[a + j];
-            run[j] = (struct vkey){keys[x].k1, keys[x].k2, x};
+            struct order_key k = planner_order_key(b, x, tie, load);
+            run[j] = (struct vkey){k.k1, k.k2, x};
         }
         qsort(run, m, sizeof(*run), vkey_cmp);
         for (j = 0; j < m; j++)
@@ -416,7 +431,7 @@ static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32
 }
 
 int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
-                        const struct order_key *keys, enum valley_choice choice,
+                        enum order_kind tie, const uint64_t *load, enum valley_choice choice,
                         uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work)
 {
     struct vsegs v = {0};
@@ -444,7 +459,7 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf ||
         (choice == VALLEY_AREA && !ca))
         goto out;
-    if (leaf_order(s, n, slots, keys, vi, first_leaf) < 0)
+    if (leaf_order(s, b, n, slots, tie, load, vi, first_leaf) < 0)
         goto out;
     for (i = 0; i < csz; i++)
         ct[csz + i] = i < n ? s->hi[vi[i]] : UINT64_MAX;

@@ -122,13 +122,16 @@ START_TEST(test_valleys_match_their_definition_for_both_choices)
             uint64_t span = seed % 3 == 0 ? 1 + rnd() % horizon : 1 + rnd() % 6;
             b[i] = (struct plan_buffer){lo, lo + span, 1 + rnd() % (seed % 2 ? 4 : 1000),
                                         seed % 4 == 1 ? (uint64_t)1 << (rnd() % 4) : 0, 0};
+            /* ORDER_LIFE's tie keys, which the valleys make themselves */
             k[i] = (struct order_key){(double)span, (double)b[i].bytes, 0, (uint32_t)i};
         }
         ck_assert_int_eq(planner_sky_init(&s, b, n), 0);
         for (int c = 0; c < 2; c++) {
             enum valley_choice choice = c ? VALLEY_AREA : VALLEY_FIRST;
             uint64_t pk = 0, work = 0, ref_pk;
-            ck_assert_int_eq(planner_sky_valleys(&s, b, n, k, choice, order, off, &pk, &work), 0);
+            ck_assert_int_eq(
+                planner_sky_valleys(&s, b, n, ORDER_LIFE, NULL, choice, order, off, &pk, &work),
+                0);
             ref_pk = reference(&s, b, n, k, choice, ref_order, ref_off);
             ck_assert_msg(pk == ref_pk, "seed %" PRIu64 " choice %d: peak %" PRIu64
                           ", definition %" PRIu64, seed, c, pk, ref_pk);
@@ -162,17 +165,16 @@ START_TEST(test_valleys_area_choice_takes_the_largest_area_first)
         {1, 4, 8, 0, 0},  /* area 24 */
         {3, 4, 1, 0, 0},  /* marks slot 3's end: slots 0..4 */
     };
-    struct order_key k[3];
     uint32_t order[3];
     uint64_t off[3], pk, work = 0;
     struct sky s;
 
-    for (uint32_t i = 0; i < 3; i++)
-        k[i] = (struct order_key){0, 0, 0, i};
     ck_assert_int_eq(planner_sky_init(&s, b, 3), 0);
-    ck_assert_int_eq(planner_sky_valleys(&s, b, 3, k, VALLEY_FIRST, order, off, &pk, &work), 0);
+    ck_assert_int_eq(
+        planner_sky_valleys(&s, b, 3, ORDER_LIFE, NULL, VALLEY_FIRST, order, off, &pk, &work), 0);
     ck_assert_uint_eq(order[0], 0);
-    ck_assert_int_eq(planner_sky_valleys(&s, b, 3, k, VALLEY_AREA, order, off, &pk, &work), 0);
+    ck_assert_int_eq(
+        planner_sky_valleys(&s, b, 3, ORDER_LIFE, NULL, VALLEY_AREA, order, off, &pk, &work), 0);
     ck_assert_uint_eq(order[0], 1);
     ck_assert_uint_eq(off[1], 0);
     planner_sky_free(&s);
