@@ -326,7 +326,7 @@ static int leaf_order(const struct sky *s, const struct plan_buffer *b, size_t n
 
 /* Candidates: a min-tree of hi over the unplaced buffers in leaf order.
  * First leaf in [a, b) with value <= lim, or SIZE_MAX. */
-static size_t ct_first(const uint64_t *ct, size_t node, size_t lo, size_t hi, size_t a,
+static size_t ct_first(const uint32_t *ct, size_t node, size_t lo, size_t hi, size_t a,
                        size_t b, uint64_t lim)
 {
     size_t mid, r;
@@ -344,7 +344,7 @@ static size_t ct_first(const uint64_t *ct, size_t node, size_t lo, size_t hi, si
 /* The largest area (ca[]: the largest over each subtree of the unplaced)
  * among leaves in [a, b) with hi <= lim (ct[]), the first leaf among
  * equals: *best, *best_area (in and out; *best SIZE_MAX while none). */
-static void ca_best(const uint64_t *ct, const double *ca, size_t node, size_t lo, size_t hi,
+static void ca_best(const uint32_t *ct, const double *ca, size_t node, size_t lo, size_t hi,
                     size_t a, size_t b, uint64_t lim, size_t *best, double *best_area,
                     uint64_t *work)
 {
@@ -414,8 +414,8 @@ static struct vseg_ref vheap_pop(struct vseg_ref *hp, size_t *hn)
 struct vsegs {
     uint32_t *end, *prev, *ver; /* by first slot; prev UINT32_MAX: none */
     uint64_t *h;
-    struct vseg_ref *heap;
-    size_t hn, slots;
+    struct vseg_ref *heap; /* grown as needed: mostly far below its bound, 5 n */
+    size_t hn, cap, slots;
 };
 
 /* (Re)define the segment [a, e) at height h after slot `prev`. */
@@ -436,7 +436,8 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
 {
     struct vsegs v = {0};
     uint32_t *vi = malloc(n * sizeof(*vi) + 1), *first_leaf = NULL;
-    uint64_t *ct = NULL, pk = 0;
+    uint32_t *ct = NULL; /* slots fit in 32 bits, as s->lo, s->hi do */
+    uint64_t pk = 0;
     double *ca = NULL;
     size_t slots = 0, csz, i, placed = 0;
     int rc = -ENOMEM;
@@ -451,7 +452,8 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     v.prev = calloc(slots + 1, sizeof(*v.prev));
     v.ver = calloc(slots + 1, sizeof(*v.ver));
     v.h = calloc(slots + 1, sizeof(*v.h));
-    v.heap = malloc((5 * n + 8) * sizeof(*v.heap));
+    v.cap = n / 8 + 8;
+    v.heap = malloc(v.cap * sizeof(*v.heap));
     ct = malloc(2 * csz * sizeof(*ct));
     first_leaf = calloc(slots + 1, sizeof(*first_leaf));
     if (choice == VALLEY_AREA)
@@ -462,7 +464,7 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     if (leaf_order(s, b, n, slots, tie, load, vi, first_leaf) < 0)
         goto out;
     for (i = 0; i < csz; i++)
-        ct[csz + i] = i < n ? s->hi[vi[i]] : UINT64_MAX;
+        ct[csz + i] = i < n ? s->hi[vi[i]] : UINT32_MAX;
     for (i = csz; i-- > 1;)
         ct[i] = ct[2 * i] < ct[2 * i + 1] ? ct[2 * i] : ct[2 * i + 1];
     if (ca) {
@@ -476,7 +478,15 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
 
     while (placed < n && v.hn) {
-        struct vseg_ref r = vheap_pop(v.heap, &v.hn);
+        struct vseg_ref r;
+        if (v.hn + 3 > v.cap) { /* a step pops one and pushes at most three */
+            struct vseg_ref *grown = realloc(v.heap, 2 * v.cap * sizeof(*v.heap));
+            if (!grown)
+                goto out;
+            v.heap = grown;
+            v.cap *= 2;
+        }
+        r = vheap_pop(v.heap, &v.hn);
         uint32_t a = r.start, e, pv;
         uint64_t h;
         size_t leaf;
@@ -501,7 +511,7 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
             order[placed++] = x;
             if (end > pk)
                 pk = end;
-            for (i = csz + leaf, ct[i] = UINT64_MAX; i > 1; i /= 2)
+            for (i = csz + leaf, ct[i] = UINT32_MAX; i > 1; i /= 2)
                 ct[i / 2] = ct[i & ~(size_t)1] < ct[i | 1] ? ct[i & ~(size_t)1] : ct[i | 1];
             if (ca) { /* placed: out of the area tree too */
                 ca[csz + leaf] = -1;
