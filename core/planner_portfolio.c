@@ -31,6 +31,7 @@
  */
 #include "planner_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -61,6 +62,28 @@ static int make_order(const struct plan_buffer *b, size_t n, enum order_kind kin
         order[i] = key[i].idx;
     free(key);
     return 0;
+}
+
+static int u32_cmp(const void *pa, const void *pb)
+{
+    uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+    return a < b ? -1 : a > b;
+}
+
+/* Greedy-size's order (ORDER_SIZE_IDX) from ORDER_SIZE's in order[0..n):
+ * both sort by the size's key first, so each run of equal keys is only
+ * sorted again by index. No keys made (where make_order's would be 32
+ * bytes a buffer beside the gap engine), and faster. */
+static void size_idx_from_size(const struct plan_buffer *b, size_t n, uint32_t *order)
+{
+    size_t i, j;
+    for (i = 0; i < n; i = j) {
+        double k1 = (double)b[order[i]].bytes; /* the key's own rounding */
+        for (j = i + 1; j < n && (double)b[order[j]].bytes == k1; j++)
+            ;
+        if (j - i > 1)
+            qsort(order + i, j - i, sizeof(*order), u32_cmp);
+    }
 }
 
 /* Largest live load over each buffer's lifetime (out[]): the load profile
@@ -322,9 +345,12 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
                     : 0;
     for (r = large ? 1 : 0; pairs <= GAP_CAP && sr.best > target && sr.best > gap_above;
          r = large ? r - 1 : 1) {
-        rc = make_order(b, n, gap_runs[r].order, load, order);
-        if (rc < 0)
+        if (large && r == 0) { /* order[] is the first run's */
+            assert(gap_runs[1].order == ORDER_SIZE && gap_runs[0].order == ORDER_SIZE_IDX);
+            size_idx_from_size(b, n, order);
+        } else if ((rc = make_order(b, n, gap_runs[r].order, load, order)) < 0) {
             goto out;
+        }
         if ((rc = engine_ready(&e, &have_e, b, n)) < 0)
             goto out;
         rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
