@@ -86,9 +86,10 @@ static void size_idx_from_size(const struct plan_buffer *b, size_t n, uint32_t *
     }
 }
 
-/* Largest live load over each buffer's lifetime (out[]): the load profile
- * at every start, then a range-max segment tree over the starts in time
- * order. Also the lower bound and the number of overlapping pairs. */
+/* Largest live load over each buffer's lifetime (out[], unless NULL): the
+ * load profile at every start, then a range-max segment tree over the
+ * starts in time order. Also the lower bound and the number of overlapping
+ * pairs. */
 static int profile(const struct plan_buffer *b, size_t n, const struct sky *s, uint64_t *out,
                    uint64_t *lb, uint64_t *pairs)
 {
@@ -132,6 +133,10 @@ static int profile(const struct plan_buffer *b, size_t n, const struct sky *s, u
         }
     }
     free(cnt);
+    if (!out) {
+        free(tree);
+        return 0;
+    }
     for (k = slots; k < sz; k++)
         tree[sz + k] = 0;
     for (k = sz; k-- > 1;)
@@ -160,6 +165,24 @@ static int profile(const struct plan_buffer *b, size_t n, const struct sky *s, u
 }
 
 /* ---- portfolio ---------------------------------------------------------- */
+
+/* *load, made if still NULL (the caller frees it). Returns 0 or -ENOMEM. */
+static int need_load(const struct plan_buffer *b, size_t n, const struct sky *s,
+                     uint64_t **load)
+{
+    uint64_t lb, pairs;
+    int rc;
+    if (*load)
+        return 0;
+    if ((*load = malloc(n * sizeof(**load) + 1)) == NULL)
+        return -ENOMEM;
+    rc = profile(b, n, s, *load, &lb, &pairs);
+    if (rc < 0) {
+        free(*load);
+        *load = NULL;
+    }
+    return rc;
+}
 
 static uint64_t rnd(uint64_t *state)
 {
@@ -283,9 +306,12 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         goto out;
     rc = -ENOMEM;
     order = malloc(n * sizeof(*order) + 1);
-    load = malloc(n * sizeof(*load) + 1);
     sr.off = malloc(n * sizeof(*sr.off) + 1);
-    if (!order || !load || !sr.off)
+    if (!order || !sr.off)
+        goto out;
+    /* The loads are for ORDER_LOAD and the search's preorders: on large
+     * problems made only if a gap run by load comes (need_load). */
+    if (!large && (load = malloc(n * sizeof(*load) + 1)) == NULL)
         goto out;
     if (!large && (keys = malloc(n * sizeof(*keys) + 1)) == NULL) /* phases 1 and 3 */
         goto out;
@@ -338,6 +364,10 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
                 memcpy(cur_off, sr.off, n * sizeof(*cur_off));
             }
             keep_if_better(&sr, sr.off, pk);
+        }
+        if (!keep_cur) { /* the scratch offsets' last use: not kept beside the engine */
+            free(sr.off);
+            sr.off = NULL;
         }
     }
     gap_above = large && pairs > FAST_BUDGET && limit <= 0
@@ -406,6 +436,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
          * gets within 1% of the bound, at some 10-30 ns a pair. */
         if (SPENT() + pairs + n > budget && (r >= 2 || pairs > GAP_CAP))
             break;
+        if (gap_runs[r].order == ORDER_LOAD && (rc = need_load(b, n, &s, &load)) < 0)
+            goto out;
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
             goto out;

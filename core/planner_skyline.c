@@ -327,7 +327,7 @@ static int leaf_order(const struct sky *s, const struct plan_buffer *b, size_t n
 /* Candidates: a min-tree of hi over the unplaced buffers in leaf order.
  * First leaf in [a, b) with value <= lim, or SIZE_MAX. */
 static size_t ct_first(const uint32_t *ct, size_t node, size_t lo, size_t hi, size_t a,
-                       size_t b, uint64_t lim)
+                       size_t b, uint32_t lim)
 {
     size_t mid, r;
     if (hi <= a || b <= lo || ct[node] > lim)
@@ -345,7 +345,7 @@ static size_t ct_first(const uint32_t *ct, size_t node, size_t lo, size_t hi, si
  * among leaves in [a, b) with hi <= lim (ct[]), the first leaf among
  * equals: *best, *best_area (in and out; *best SIZE_MAX while none). */
 static void ca_best(const uint32_t *ct, const double *ca, size_t node, size_t lo, size_t hi,
-                    size_t a, size_t b, uint64_t lim, size_t *best, double *best_area,
+                    size_t a, size_t b, uint32_t lim, size_t *best, double *best_area,
                     uint64_t *work)
 {
     size_t mid;
