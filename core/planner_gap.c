@@ -32,7 +32,8 @@ void planner_engine_free(struct engine *e)
 /* From GAP_TREE_MIN buffers on the pass asks the occupancy tree, so the
  * neighbour scan's arrays (by_low, leaf_of, seg, leaf_span: 44 bytes a
  * buffer) are not allocated at all. */
-int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n)
+int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n,
+                        const struct sky *s)
 {
     struct event *ev;
     size_t k;
@@ -47,7 +48,7 @@ int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n)
     if (!e->off || !e->nb || !e->tmp)
         goto err;
     if (n >= GAP_TREE_MIN) {
-        if (planner_gap_tree_new(b, n, &e->tree) < 0)
+        if (planner_gap_tree_new(b, n, s, &e->tree) < 0)
             goto err;
         return 0;
     }

@@ -41,7 +41,8 @@ struct gap_tree {
     size_t sz;           /* leaves: a power of two >= slots */
     struct ilist *own;   /* 2 sz nodes */
     struct ilist *sub;   /* nodes 1..sz-1: a leaf's sub would be its own */
-    uint32_t *lo, *hi;   /* each buffer's slots */
+    const uint32_t *lo, *hi; /* each buffer's slots: own_lo, own_hi or the sky's */
+    uint32_t *own_lo, *own_hi;
     uint32_t *stamp, gen; /* nodes 1..sz-1 */
 };
 
@@ -75,37 +76,47 @@ void planner_gap_tree_free(struct gap_tree *t)
         ilist_free(t->sub, t->sz);
     free(t->own);
     free(t->sub);
-    free(t->lo);
-    free(t->hi);
+    free(t->own_lo);
+    free(t->own_hi);
     free(t->stamp);
     free(t);
 }
 
-int planner_gap_tree_new(const struct plan_buffer *b, size_t n, struct gap_tree **out)
+int planner_gap_tree_new(const struct plan_buffer *b, size_t n, const struct sky *s,
+                         struct gap_tree **out)
 {
     struct gap_tree *t = calloc(1, sizeof(*t));
-    struct event *ev = planner_make_events(b, n);
+    struct event *ev = NULL;
     size_t i, m = 0;
     uint64_t last = 0;
 
     *out = NULL;
-    if (!t || !ev)
+    if (!t)
         goto err;
-    t->lo = malloc(n * sizeof(*t->lo) + 1);
-    t->hi = malloc(n * sizeof(*t->hi) + 1);
-    if (!t->lo || !t->hi)
-        goto err;
-    for (i = 0; i < 2 * n; i++) {
-        if (i == 0 || ev[i].t != last)
-            m++;
-        last = ev[i].t;
-        if (ev[i].start)
-            t->lo[ev[i].idx] = (uint32_t)(m - 1);
-        else
-            t->hi[ev[i].idx] = (uint32_t)(m - 1);
+    if (s) { /* the same slots (the distinct times in order), so the same sz */
+        t->lo = s->lo;
+        t->hi = s->hi;
+        t->sz = s->sz;
+    } else {
+        ev = planner_make_events(b, n);
+        t->own_lo = malloc(n * sizeof(*t->own_lo) + 1);
+        t->own_hi = malloc(n * sizeof(*t->own_hi) + 1);
+        if (!ev || !t->own_lo || !t->own_hi)
+            goto err;
+        for (i = 0; i < 2 * n; i++) {
+            if (i == 0 || ev[i].t != last)
+                m++;
+            last = ev[i].t;
+            if (ev[i].start)
+                t->own_lo[ev[i].idx] = (uint32_t)(m - 1);
+            else
+                t->own_hi[ev[i].idx] = (uint32_t)(m - 1);
+        }
+        t->lo = t->own_lo;
+        t->hi = t->own_hi;
+        for (t->sz = 1; t->sz < m; t->sz *= 2)
+            ;
     }
-    for (t->sz = 1; t->sz < m; t->sz *= 2)
-        ;
     t->own = calloc(2 * t->sz, sizeof(*t->own));
     t->sub = calloc(t->sz, sizeof(*t->sub));
     t->stamp = calloc(t->sz, sizeof(*t->stamp));

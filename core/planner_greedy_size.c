@@ -33,7 +33,7 @@ static int greedy_size_run(struct plan_buffer *b, size_t n, const struct planner
         order[i] = key[i].idx;
     free(key); /* 32 bytes a buffer, not kept beside the engine */
     key = NULL;
-    rc = planner_engine_init(&e, b, n);
+    rc = planner_engine_init(&e, b, n, NULL);
     if (rc < 0)
         goto out;
     rc = planner_engine_pass(&e, order, RULE_BEST_FIT, UINT64_MAX, peak);

@@ -121,10 +121,14 @@ enum rule { RULE_BEST_FIT, RULE_FIRST_FIT };
 
 struct gap_tree;
 struct engine;
+struct sky;
 
-/* The occupancy tree of b[0..n) (planner_gap_tree.c): *out, empty. Returns
+/* The occupancy tree of b[0..n) (planner_gap_tree.c): *out, empty. With s
+ * (planner_sky_init'ed for b, borrowed: it must outlive the tree) it uses
+ * s's slots, else makes its own (8 bytes a buffer, 48 while made). Returns
  * 0 or -ENOMEM. */
-int planner_gap_tree_new(const struct plan_buffer *b, size_t n, struct gap_tree **out);
+int planner_gap_tree_new(const struct plan_buffer *b, size_t n, const struct sky *s,
+                         struct gap_tree **out);
 void planner_gap_tree_free(struct gap_tree *t);
 /* Empties it (keeps its memory). */
 void planner_gap_tree_clear(struct gap_tree *t);
@@ -151,9 +155,11 @@ struct engine {
     uint64_t work;        /* leaves visited + buffers placed, summed over passes */
 };
 
-/* Set up e for b[0..n) (b is borrowed and must outlive e). Returns 0 or
- * -ENOMEM (nothing to free then). */
-int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n);
+/* Set up e for b[0..n) (b, and s if not NULL, are borrowed and must
+ * outlive e; s: the skyline of b, whose slots the tree then shares).
+ * Returns 0 or -ENOMEM (nothing to free then). */
+int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n,
+                        const struct sky *s);
 void planner_engine_free(struct engine *e);
 
 /* One greedy pass over order[0..n) with a placement rule; e->off gets the

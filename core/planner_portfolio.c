@@ -240,12 +240,13 @@ static void keep_if_better(struct search *sr, const uint64_t *off, uint64_t peak
 /* The gap engine is set up at its first pass, not before: a problem solved
  * on the skyline (most large ones) never pays for its memory, and the
  * skyline's passes do not run beside it. */
-static int engine_ready(struct engine *e, bool *ready, const struct plan_buffer *b, size_t n)
+static int engine_ready(struct engine *e, bool *ready, const struct plan_buffer *b, size_t n,
+                        const struct sky *s)
 {
     int rc;
     if (*ready)
         return 0;
-    rc = planner_engine_init(e, b, n);
+    rc = planner_engine_init(e, b, n, s); /* the tree borrows the skyline's slots */
     if (rc < 0) {
         memset(e, 0, sizeof(*e)); /* freed by the failed init */
         return rc;
@@ -381,7 +382,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         } else if ((rc = make_order(b, n, gap_runs[r].order, load, order)) < 0) {
             goto out;
         }
-        if ((rc = engine_ready(&e, &have_e, b, n)) < 0)
+        if ((rc = engine_ready(&e, &have_e, b, n, &s)) < 0)
             goto out;
         rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
         if (rc < 0)
@@ -441,7 +442,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         rc = make_order(b, n, gap_runs[r].order, load, order);
         if (rc < 0)
             goto out;
-        if ((rc = engine_ready(&e, &have_e, b, n)) < 0)
+        if ((rc = engine_ready(&e, &have_e, b, n, &s)) < 0)
             goto out;
         rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
         if (rc < 0)
