@@ -290,7 +290,9 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     double deadline = limit > 0 ? planner_now_s() + limit : 0, until = deadline;
     /* Large problems in the fast mode use the skyline only for its valleys
      * (no tree, no tie keys kept) and never go back to the best order, so
-     * they keep none: 76 bytes a buffer fewer beside the gap engine. */
+     * keep none of it: the tie keys (32 bytes a buffer), the skyline's
+     * tree (32 a slot), the best order, its offsets and phase 4's scratch
+     * (20 a buffer) are not beside the valleys or the gap engine. */
     bool keep_cur = !large || limit > 0;
     size_t r, i;
     int rc;
