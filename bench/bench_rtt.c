@@ -1,7 +1,7 @@
 /* bench_rtt - round trips to a real orionrtd, against a bare Unix-socket
  * ping-pong of the same bytes measured in the same run.
  *
- *   bench_rtt [-n ITERS] [-g GRAPH_ITERS] [-w WARMUP] [ORIONRTD]
+ *   bench_rtt [-n ITERS] [-g GRAPH_ITERS] [-w WARMUP] [-G SUBSTRING] [ORIONRTD]
  *
  * Starts a daemon (ORIONRTD, else $ORIONRTD, else the one built with this
  * tree) on a private socket and shm name, then measures, after warm-up:
@@ -20,7 +20,9 @@
  *       again) and with a miss (one intermediate tensor 64 bytes larger
  *       each iteration; the graph is rebuilt outside the timed part),
  *       each against a stats round trip timed in the same loop (after an
- *       untimed one that waits for the release to be done).
+ *       untimed one that waits for the release to be done). -G keeps
+ *       only the graphs whose file name contains SUBSTRING ("DAG": the
+ *       DAG alone), e.g. to profile one graph's misses in the daemon.
  * Prints p50/p99 of each and their ratio to the ping-pong, the daemon's
  * plan-cache counters (every registration after the first of a policy is
  * a hit) and register+release over stats (p50); the last line is key=value
@@ -376,19 +378,22 @@ static size_t list_json(const char *dir, char **names, size_t max)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_rtt [-n ITERS] [-g GRAPH_ITERS] [-w WARMUP] [ORIONRTD]\n");
+    fprintf(stderr, "usage: bench_rtt [-n ITERS] [-g GRAPH_ITERS] [-w WARMUP] [-G SUBSTRING] "
+                    "[ORIONRTD]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     size_t iters = 20000, giters = 2000, warm = 1000;
+    const char *only = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "n:g:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:g:w:G:")) != -1) {
         switch (opt) {
         case 'n': iters = strtoul(optarg, NULL, 10); break;
         case 'g': giters = strtoul(optarg, NULL, 10); break;
         case 'w': warm = strtoul(optarg, NULL, 10); break;
+        case 'G': only = optarg; break;
         default: usage();
         }
     }
@@ -522,6 +527,11 @@ int main(int argc, char **argv)
             const struct graph *gr;
             struct graph dag_graph;
             double hit, miss;
+            if (only != NULL && strstr(q < ng ? names[q] : "random DAG", only) == NULL) {
+                if (q < ng)
+                    free(names[q]);
+                continue;
+            }
             if (q < ng) {
                 char path[8192];
                 snprintf(path, sizeof(path), "%s/%s", dir, names[q]);

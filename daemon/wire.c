@@ -71,17 +71,18 @@ static unsigned field_wire_type(const ProtobufCFieldDescriptor *f)
 }
 
 /* Would protobuf-c take [p, end) as the packed array of f (wt: the type of
- * its elements)? */
-static bool packed_ok(unsigned wt, const uint8_t *p, const uint8_t *end)
+ * its elements)? *count gets its elements when it would. */
+static bool packed_ok(unsigned wt, const uint8_t *p, const uint8_t *end, uint64_t *count)
 {
-    uint64_t v;
-    if (wt == 5)
-        return (end - p) % 4 == 0;
-    if (wt == 1)
-        return (end - p) % 8 == 0;
-    while (p < end)
+    uint64_t v, k = 0;
+    if (wt == 5 || wt == 1) {
+        *count = (uint64_t)(end - p) / (wt == 5 ? 4 : 8);
+        return (end - p) % (wt == 5 ? 4 : 8) == 0;
+    }
+    for (; p < end; k++)
         if (wire_pb_varint(&p, end, &v) < 0)
             return false;
+    *count = k;
     return true;
 }
 
@@ -138,10 +139,20 @@ static void fast_init(void)
 /* Walk the fields of one message of type d in [p, end), descending into the
  * sub-messages the schema names (it has no cycles, so the depth is the
  * schema's), and count what decoding would multiply. No allocation. fd is
- * d's table, or NULL. */
+ * d's table, or NULL. Of a RegisterGraph, its Tensors and Ops (which
+ * appear nowhere else) it also keeps wc->rg. */
 static int wire_scan(const ProtobufCMessageDescriptor *d, const struct fast_desc *fd,
                      const uint8_t *p, const uint8_t *end, struct wire_counts *wc)
 {
+    bool is_rg = d == &orion__register_graph__descriptor;
+    bool is_op = d == &orion__op__descriptor;
+    uint64_t op_in = 0, op_out = 0;
+    struct wire_str op_name = {NULL, 0};
+    if (is_rg)
+        wc->rg = (struct wire_rg){.body = {p, (size_t)(end - p)}, .bad_op = UINT64_MAX,
+                                  .name_bytes = 1};
+    else if (d == &orion__tensor__descriptor)
+        wc->rg.name_bytes += 2; /* its share and name, NUL-ended */
     while (p < end) {
         uint64_t key, v;
         const uint8_t *at = p;
@@ -171,6 +182,11 @@ static int wire_scan(const ProtobufCMessageDescriptor *d, const struct fast_desc
                 return -EPROTO;
             if (d == &orion__request__descriptor && num == 1)
                 wc->request_id = v;
+            if (is_op && (num == 2 || num == 3)) { /* a reference, not packed */
+                if (num == 2 && op_out > 0)
+                    wc->rg.mixed = true;
+                ++*(num == 2 ? &op_in : &op_out);
+            }
             break;
         case 1: /* 64-bit */
             if (end - p < 8)
@@ -188,14 +204,30 @@ static int wire_scan(const ProtobufCMessageDescriptor *d, const struct fast_desc
                 return -EPROTO;
             if (p - at > 5)
                 wc->bad = true; /* and lengths of at most 5 */
-            if (f != NULL && f->label == PROTOBUF_C_LABEL_REPEATED && fwt != 2 &&
-                !packed_ok(fwt, p, p + v))
-                wc->bad = true;
+            if (f != NULL && f->label == PROTOBUF_C_LABEL_REPEATED && fwt != 2) {
+                uint64_t k = 0;
+                if (!packed_ok(fwt, p, p + v, &k))
+                    wc->bad = true;
+                if (is_op && (num == 2 || num == 3)) { /* packed references */
+                    if (num == 2 && op_out > 0)
+                        wc->rg.mixed = true;
+                    *(num == 2 ? &op_in : &op_out) += k;
+                }
+            } else if (is_op && num == 1) {
+                op_name = (struct wire_str){p, (size_t)v};
+            } else if (is_rg && (num == 1 || num == 4)) {
+                *(num == 1 ? &wc->rg.name : &wc->rg.policy) = (struct wire_str){p, (size_t)v};
+            } else if (d == &orion__tensor__descriptor && (num == 5 || num == 6)) {
+                wc->rg.name_bytes += (size_t)v;
+            }
             if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                if (d == &orion__register_graph__descriptor && num == 2)
+                if (is_rg && num == 2) {
                     wc->tensors++;
-                else if (d == &orion__register_graph__descriptor && num == 3)
+                    wc->rg.tensors++;
+                } else if (is_rg && num == 3) {
                     wc->ops++;
+                    wc->rg.ops++;
+                }
                 const struct fast_desc *sub = known ? fd->sub[num] : fast_find(f->descriptor);
                 if (wire_scan(f->descriptor, sub, p, p + v, wc) < 0)
                     return -EPROTO;
@@ -204,6 +236,16 @@ static int wire_scan(const ProtobufCMessageDescriptor *d, const struct fast_desc
             break;
         default: /* groups: protobuf-c refuses them too */
             return -EPROTO;
+        }
+    }
+    if (is_op) {
+        uint64_t refs = op_in + op_out;
+        wc->rg.refs += refs;
+        wc->rg.name_bytes += op_name.len + 1;
+        if (wc->rg.bad_op == UINT64_MAX && refs > wc->max_op_refs) {
+            wc->rg.bad_op = wc->rg.ops - 1; /* counted as the RegisterGraph entered it */
+            wc->rg.bad_refs = refs;
+            wc->rg.bad_name = op_name;
         }
     }
     return 0;
@@ -238,7 +280,10 @@ void wire_request_free(Orion__Request *req)
 int wire_scan_request(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                       struct wire_counts *wc, char *err, size_t err_len)
 {
+    static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
     memset(wc, 0, sizeof(*wc));
+    wc->max_op_refs = (lim != NULL ? lim : &defaults)->max_op_refs;
+    wc->rg.bad_op = UINT64_MAX;
     (void)pthread_once(&fast_once, fast_init);
     if (wire_scan(&orion__request__descriptor, fast_find(&orion__request__descriptor), msg,
                   msg + len, wc) < 0)

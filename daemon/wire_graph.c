@@ -145,6 +145,8 @@ struct span {
 
 static struct span span_of(const uint8_t *p, size_t len)
 {
+    if (len == 0)
+        return (struct span){p, 0};
     const uint8_t *z = memchr(p, 0, len);
     return (struct span){p, z != NULL ? (size_t)(z - p) : len};
 }
@@ -192,10 +194,10 @@ static inline int next_field(const uint8_t **p, const uint8_t *end, struct field
 /* An op's references: inputs (2) and outputs (3), packed or one a field;
  * out (when not NULL) gets inputs then outputs, the outputs from *n_in on
  * (the count of a previous call), or, with *n_in == UINT64_MAX, right after
- * the inputs as they come: right only when no input follows an output,
- * which *mixed (when not NULL) says of the op. */
+ * the inputs as they come: right only when no input follows an output
+ * (the scan's wire_rg.mixed says whether one does). */
 static int op_refs(const uint8_t *p, const uint8_t *end, uint64_t *n_in, uint64_t *n_out,
-                   uint64_t *out, struct span *name, bool *mixed)
+                   uint64_t *out, struct span *name)
 {
     struct field f;
     uint64_t ni = 0, no = 0, v;
@@ -209,8 +211,6 @@ static int op_refs(const uint8_t *p, const uint8_t *end, uint64_t *n_in, uint64_
             *name = span_of(f.data, f.len);
         } else if ((f.num == 2 || f.num == 3) && (f.wt == 0 || f.wt == 2)) {
             uint64_t *n = f.num == 2 ? &ni : &no;
-            if (mixed != NULL && f.num == 2 && no > 0)
-                *mixed = true;
             uint64_t *dst = out == NULL ? NULL : out + (f.num == 2 ? 0 : seq ? ni : base_out);
             if (f.wt == 0) {
                 if (dst != NULL)
@@ -269,20 +269,6 @@ static void fill_tensor(const uint8_t *p, const uint8_t *end, struct graph_tenso
     t->name = keep_span(np, name);
 }
 
-/* The name bytes a tensor keeps (its share and name, NUL-ended). */
-static size_t tensor_name_bytes(const uint8_t *p, const uint8_t *end)
-{
-    struct field f;
-    size_t share = 0, name = 0;
-    while (p < end && next_field(&p, end, &f) == 0) {
-        if (f.wt == 2 && f.num == 5)
-            share = span_of(f.data, f.len).len;
-        else if (f.wt == 2 && f.num == 6)
-            name = span_of(f.data, f.len).len;
-    }
-    return share + 1 + name + 1;
-}
-
 /* A refused graph keeps its name, for the reply's message (if there is
  * memory for it). Returns rc. */
 static int keep_graph_name(struct wire_graph *wg, struct span name, int rc)
@@ -311,74 +297,38 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     if (wc.body != ORION__REQUEST__BODY_REGISTER_GRAPH)
         return -ENOMSG;
 
-    /* The body: the last field 3 of the Request (a oneof keeps the last). */
-    const uint8_t *p = msg, *end = msg + len, *body = NULL, *body_end = NULL;
-    struct field f;
-    while (p < end) {
-        if (next_field(&p, end, &f) < 0)
-            return -EPROTO;
-        if (f.num == ORION__REQUEST__BODY_REGISTER_GRAPH && f.wt == 2) {
-            body = f.data;
-            body_end = f.data + f.len;
-        }
-    }
-    if (body == NULL)
+    /* The body: the last field 3 of the Request (a oneof keeps the last),
+     * which the scan entered last. */
+    if (wc.rg.body.p == NULL)
         return -EPROTO;
+    const uint8_t *p, *body = wc.rg.body.p, *body_end = wc.rg.body.p + wc.rg.body.len;
+    struct field f;
 
-    /* First pass: count, and check what wire_graph_build checks, in its
-     * order: name, counts, then each op's references. */
-    struct span gname = {NULL, 0}, pol = {NULL, 0};
-    uint64_t n_tensors = 0, n_ops = 0, n_refs = 0;
-    size_t name_bytes = 1;
-    static const struct graph_limits defaults = GRAPH_LIMITS_DEFAULT;
-    uint64_t max_op_refs = (lim != NULL ? lim : &defaults)->max_op_refs;
-    uint64_t bad_op = UINT64_MAX, bad_refs = 0;
-    bool mixed = false;         /* an op lists an input after an output */
-    struct span bad_name = {NULL, 0};
-    for (p = body; p < body_end;) {
-        if (next_field(&p, body_end, &f) < 0)
-            return -EPROTO;
-        if (f.wt != 2)
-            continue;
-        if (f.num == 1) {
-            gname = span_of(f.data, f.len);
-        } else if (f.num == 4) {
-            pol = span_of(f.data, f.len);
-        } else if (f.num == 2) {
-            n_tensors++;
-            name_bytes += tensor_name_bytes(f.data, f.data + f.len);
-        } else if (f.num == 3) {
-            uint64_t ni = 0, no = 0;
-            struct span on;
-            if (op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on, &mixed) < 0)
-                return -EPROTO;
-            if (bad_op == UINT64_MAX && ni + no > max_op_refs) {
-                bad_op = n_ops;
-                bad_refs = ni + no;
-                bad_name = on;
-            }
-            n_refs += ni + no;
-            name_bytes += on.len + 1;
-            n_ops++;
-        }
-    }
+    /* The scan counted the body (wc.rg); check what wire_graph_build
+     * checks, in its order: name, counts, then each op's references. */
+    struct span gname = span_of(wc.rg.name.p, wc.rg.name.len);
+    struct span pol = span_of(wc.rg.policy.p, wc.rg.policy.len);
+    uint64_t n_tensors = wc.rg.tensors, n_ops = wc.rg.ops, n_refs = wc.rg.refs;
+    size_t name_bytes = wc.rg.name_bytes + gname.len;
+    bool mixed = wc.rg.mixed;
     if (policy_len > 0) {
         size_t n = pol.len < policy_len - 1 ? pol.len : policy_len - 1;
         if (n > 0)
             memcpy(policy, pol.p, n);
         policy[n] = '\0';
     }
-    name_bytes += gname.len;
     if ((rc = check_graph(gname.len, n_tensors, n_ops, lim, err, err_len)) < 0)
         return keep_graph_name(wg, gname, rc);
-    if (bad_op != UINT64_MAX) {
+    if (wc.rg.bad_op != UINT64_MAX) {
+        struct span bad_name = span_of(wc.rg.bad_name.p, wc.rg.bad_name.len);
         char *nm = malloc(bad_name.len + 1);
         if (nm == NULL)
             return nomem_graph(wg, n_tensors, n_ops, err, err_len);
         if (bad_name.len > 0)
             memcpy(nm, bad_name.p, bad_name.len);
         nm[bad_name.len] = '\0';
-        rc = liveness_check_op_refs((uint32_t)bad_op, nm, bad_refs, lim, err, err_len);
+        rc = liveness_check_op_refs((uint32_t)wc.rg.bad_op, nm, wc.rg.bad_refs, lim, err,
+                                    err_len);
         free(nm);
         assert(rc < 0);
         return keep_graph_name(wg, gname, rc);
@@ -394,7 +344,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     if ((wg->names = malloc(name_bytes)) == NULL)
         return nomem_graph(wg, n_tensors, n_ops, err, err_len);
 
-    /* Second pass: fill. */
+    /* Then fill, in one pass. */
     char *np = wg->names;
     uint64_t *rp = wg->refs;
     size_t ti = 0, oi = 0;
@@ -410,8 +360,8 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
             /* Inputs before outputs, as every encoder writes them: one
              * pass; else count first. */
             if (mixed)
-                (void)op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on, NULL);
-            (void)op_refs(f.data, f.data + f.len, &ni, &no, rp, &on, NULL);
+                (void)op_refs(f.data, f.data + f.len, &ni, &no, NULL, &on);
+            (void)op_refs(f.data, f.data + f.len, &ni, &no, rp, &on);
             go->name = keep_span(&np, on);
             go->inputs = rp;
             go->n_inputs = (uint32_t)ni;

@@ -9,13 +9,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A string field's bytes [p, p + len). */
+struct wire_str {
+    const uint8_t *p;
+    size_t len;
+};
+
+/* What wire_register_decode needs of the last RegisterGraph the scan
+ * passed (the oneof keeps the last), so that it fills the graph in one more
+ * pass rather than two: valid only where the scan found nothing bad. */
+struct wire_rg {
+    struct wire_str body;          /* its bytes */
+    uint64_t tensors, ops, refs;   /* its own counts (the totals are below) */
+    size_t name_bytes;             /* at least what its names keep, NULs too */
+    struct wire_str name, policy;  /* the last of each (whole: not cut at a NUL) */
+    uint64_t bad_op;               /* the first op over max_op_refs, or UINT64_MAX */
+    uint64_t bad_refs;             /* its references */
+    struct wire_str bad_name;      /* its name */
+    bool mixed;                    /* an op lists an input after an output */
+};
+
 struct wire_counts {
     uint64_t request_id;
-    uint64_t tensors;
+    uint64_t tensors;           /* over every RegisterGraph in the request */
     uint64_t ops;
     uint64_t unknown;
     uint32_t body;              /* the Request's last body field (the oneof's) */
     bool bad;                   /* a field protobuf-c would refuse (wire type) */
+    uint64_t max_op_refs;       /* the limit wire_rg.bad_op is against */
+    struct wire_rg rg;
 };
 
 /* Read one varint at *p (< end), advancing *p: 0, or -EPROTO. */

@@ -171,28 +171,40 @@ static void put_op(struct buf *b)
     free(o.p);
 }
 
-/* A Request{request_id, register_graph} of random shape. */
-static void gen_request(struct buf *msg, unsigned max_items)
+/* A RegisterGraph body of random shape into rg. */
+static void gen_register_graph(struct buf *rg, unsigned max_items)
 {
-    struct buf rg = {0};
     unsigned n = (unsigned)rnd(max_items + 1);
     for (unsigned i = 0; i < n; i++) {
         switch (rnd(12)) {
-        case 0: put_name(&rg, 1); break;
+        case 0: put_name(rg, 1); break;
         case 1: {
             bool named = rnd(2) != 0; /* one draw for the text and its length */
-            put_bytes(&rg, 4, named ? "linear-scan" : "", named ? 11 : 0);
+            put_bytes(rg, 4, named ? "linear-scan" : "", named ? 11 : 0);
             break;
         }
-        case 2: put_unknown(&rg); break;
-        case 3: case 4: case 5: case 6: put_op(&rg); break;
-        default: put_tensor(&rg);
+        case 2: put_unknown(rg); break;
+        case 3: case 4: case 5: case 6: put_op(rg); break;
+        default: put_tensor(rg);
         }
     }
+}
+
+/* A Request{request_id, register_graph} of random shape; sometimes with
+ * an earlier RegisterGraph that the oneof's last one replaces. */
+static void gen_request(struct buf *msg, unsigned max_items)
+{
+    struct buf rg = {0};
     put_key(msg, 1, 0);
     put_varint(msg, rnd_value());
     if (rnd(4) == 0)
         put_unknown(msg);
+    if (rnd(6) == 0) {
+        gen_register_graph(&rg, max_items);
+        put_sub(msg, 3, &rg);
+        rg.len = 0;
+    }
+    gen_register_graph(&rg, max_items);
     put_sub(msg, 3, &rg);
     free(rg.p);
 }
