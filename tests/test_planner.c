@@ -537,6 +537,55 @@ START_TEST(test_planner_verify_agrees_with_brute_force_on_perturbed_plans)
 }
 END_TEST
 
+/* The same with about half the buffers live over the whole horizon (a
+ * model's weights, which the sweep takes apart): one of them or one of the
+ * others moved (in two plans of three); both checks agree, and a refusal
+ * names two buffers that really overlap. */
+START_TEST(test_planner_verify_agrees_with_brute_force_with_whole_horizon_buffers)
+{
+    int caught = 0, passed = 0, whole_caught = 0;
+    for (uint64_t seed = 1; seed <= 400; seed++) {
+        size_t n = 2 + (size_t)(seed % 60);
+        struct plan_buffer b[64];
+        uint64_t peak, horizon = 2 + seed % 20;
+        char err[256];
+        rng_state = seed * 0x2545f4914f6cdd1dULL + 7;
+        random_problem(b, n, horizon);
+        for (size_t i = 0; i < n; i++)
+            if (rnd() % 2) {
+                b[i].lower = 0;
+                b[i].upper = 2 * horizon; /* past every other's end (below 2 horizon) */
+            }
+        ck_assert_int_eq(planner_run("greedy-size", b, n, NULL, &peak, err, sizeof(err)), 0);
+        size_t i = (size_t)(rnd() % n);
+        uint64_t a = b[i].align > 1 ? b[i].align : 1;
+        if (seed % 3 != 0) { /* a third left as planned: valid */
+            b[i].off = (rnd() % (peak + 1)) / a * a;
+            if (b[i].off + b[i].bytes > peak)
+                peak = b[i].off + b[i].bytes;
+        }
+        int want = brute_verify(b, n, peak);
+        int got = planner_verify(b, n, peak, err, sizeof(err));
+        ck_assert_msg((want == 0) == (got == 0), "seed %" PRIu64 ": brute %d, sweep %d (%s)",
+                      seed, want, got, err);
+        if (got) {
+            size_t x, y;
+            ck_assert_msg(sscanf(err, "buffers %zu and %zu", &x, &y) == 2, "message: %s", err);
+            ck_assert(x < n && y < n && x != y);
+            struct plan_buffer two[2] = {b[x], b[y]};
+            ck_assert_msg(brute_verify(two, 2, peak) != 0, "seed %" PRIu64 ": %s", seed, err);
+            caught++;
+            whole_caught += b[i].upper == 2 * horizon;
+        } else {
+            passed++;
+        }
+    }
+    ck_assert_int_gt(caught, 20);
+    ck_assert_int_gt(passed, 20);
+    ck_assert_int_gt(whole_caught, 5); /* a whole-horizon buffer moved onto another */
+}
+END_TEST
+
 /* ---- invalid input ----------------------------------------------------- */
 
 START_TEST(test_planner_rejects_invalid_buffers_naming_the_index)
@@ -928,6 +977,7 @@ static Suite *planner_suite(void)
     tcase_add_test(t, test_planner_verify_accepts_touching_buffers);
     tcase_add_test(t, test_planner_verify_many_live_at_once);
     tcase_add_test(t, test_planner_verify_rejects_misaligned_and_out_of_bounds);
+    tcase_add_test(t, test_planner_verify_agrees_with_brute_force_with_whole_horizon_buffers);
     tcase_add_test(t, test_planner_verify_agrees_with_brute_force_on_perturbed_plans);
     tcase_add_test(t, test_planner_rejects_invalid_buffers_naming_the_index);
     tcase_add_test(t, test_planner_rejects_sizes_that_overflow);
