@@ -177,15 +177,51 @@ struct register_reply {
     orion_plan *plan;           /* built here when the reply is taken */
 };
 
+/* A varint at *p, read with lim (>= end) as the bound: the bytes up to lim
+ * are the frame's, so a varint that runs past end is read without harm and
+ * its caller sees *p > end. The first bytes unrolled (offsets and sizes
+ * take 2-4). 0, or -1 as client_get_varint. */
+static inline int varint_within(const uint8_t **p, const uint8_t *lim, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    if (lim - q >= 4) {
+        uint64_t x = q[0];
+        if (x < 0x80) {
+            *v = x;
+            *p = q + 1;
+            return 0;
+        }
+        x = (x & 0x7f) | (uint64_t)(q[1] & 0x7f) << 7;
+        if (q[1] < 0x80) {
+            *v = x;
+            *p = q + 2;
+            return 0;
+        }
+        x |= (uint64_t)(q[2] & 0x7f) << 14;
+        if (q[2] < 0x80) {
+            *v = x;
+            *p = q + 3;
+            return 0;
+        }
+        x |= (uint64_t)(q[3] & 0x7f) << 21;
+        if (q[3] < 0x80) {
+            *v = x;
+            *p = q + 4;
+            return 0;
+        }
+    }
+    return client_get_varint(p, lim, v);
+}
+
 /* A placement as the daemon writes it: its five fields in order, each
- * present (non-zero) or not. Returns 0 with *t, or -1 for anything else
- * (read field by field then). */
-static int placement_canonical(const uint8_t *p, const uint8_t *end,
-                               struct orion_tensor_placement *t)
+ * present (non-zero) or not, in [p, end) of a frame that goes on to lim.
+ * Returns 0 with *t, or -1 for anything else (read field by field then). */
+static inline int placement_canonical(const uint8_t *p, const uint8_t *end, const uint8_t *lim,
+                                      struct orion_tensor_placement *t)
 {
     uint64_t id = 0, off = 0, bytes = 0, first = 0, last = 0;
-#define FIELD(key, v)                                                        \
-    if (p < end && *p == (key) && (p++, client_get_varint(&p, end, &(v)) < 0)) \
+#define FIELD(key, v)                                                         \
+    if (p < end && *p == (key) && (p++, varint_within(&p, lim, &(v)) < 0)) \
         return -1;
     FIELD(1 << 3, id)
     FIELD(2 << 3, off)
@@ -202,14 +238,36 @@ static int placement_canonical(const uint8_t *p, const uint8_t *end,
     return 0;
 }
 
-/* One TensorPlacement into placement i, checked against tensor i. */
+/* Placement i, read, against tensor i. */
+static int check_placement(struct register_reply *r, size_t i,
+                           const struct orion_tensor_placement *t)
+{
+    orion_client *c = r->c;
+    const struct graph_tensor_rec *want = &r->g->tensors[i];
+    if (t->id != want->id)
+        return client_fail(c, -EPROTO, "orionrtd's placement %zu is for tensor %llu, not tensor %llu",
+                           i, (unsigned long long)t->id, (unsigned long long)want->id);
+    if (t->bytes < want->bytes)
+        return client_fail(c, -EPROTO, "orionrtd gave tensor %llu %llu bytes where %llu were asked",
+                           (unsigned long long)t->id, (unsigned long long)t->bytes,
+                           (unsigned long long)want->bytes);
+    if (!client_range_ok(c, t->offset, t->bytes))
+        return client_fail(c, -EPROTO,
+                           "orionrtd placed tensor %llu at [%llu, +%llu), outside the %llu-byte arena",
+                           (unsigned long long)t->id, (unsigned long long)t->offset,
+                           (unsigned long long)t->bytes, (unsigned long long)c->arena_bytes);
+    return 0;
+}
+
+/* One TensorPlacement into placement i (any encoding protobuf-c reads),
+ * checked against tensor i. */
 static int take_placement(struct register_reply *r, size_t i, const uint8_t *p,
                           const uint8_t *end, struct orion_tensor_placement *t)
 {
     orion_client *c = r->c;
     struct field f;
     *t = (struct orion_tensor_placement){0};
-    if (placement_canonical(p, end, t) == 0)
+    if (placement_canonical(p, end, end, t) == 0)
         p = end;
     while (p < end) {
         if (next_field(&p, end, &f) < 0)
@@ -225,20 +283,7 @@ static int take_placement(struct register_reply *r, size_t i, const uint8_t *p,
         default: break; /* a field this library does not know */
         }
     }
-    const struct graph_tensor_rec *want = &r->g->tensors[i];
-    if (t->id != want->id)
-        return client_fail(c, -EPROTO, "orionrtd's placement %zu is for tensor %llu, not tensor %llu",
-                           i, (unsigned long long)t->id, (unsigned long long)want->id);
-    if (t->bytes < want->bytes)
-        return client_fail(c, -EPROTO, "orionrtd gave tensor %llu %llu bytes where %llu were asked",
-                           (unsigned long long)t->id, (unsigned long long)t->bytes,
-                           (unsigned long long)want->bytes);
-    if (!client_range_ok(c, t->offset, t->bytes))
-        return client_fail(c, -EPROTO,
-                           "orionrtd placed tensor %llu at [%llu, +%llu), outside the %llu-byte arena",
-                           (unsigned long long)t->id, (unsigned long long)t->offset,
-                           (unsigned long long)t->bytes, (unsigned long long)c->arena_bytes);
-    return 0;
+    return check_placement(r, i, t);
 }
 
 /* The RegisterGraphReply in [p, end) into a new plan. */
@@ -264,6 +309,19 @@ static int take_body(struct register_reply *r, const uint8_t *p, const uint8_t *
         goto err_free_plan;
     }
     while (p < end) {
+        /* The daemon's placements: key 6 (length-delimited), a one-byte
+         * length and the canonical fields, read here in one go. */
+        if (p[0] == (6 << 3 | WT_LEN) && end - p >= 2 && p[1] < 0x80 && p[1] <= end - p - 2 &&
+            placed < n &&
+            placement_canonical(p + 2, p + 2 + p[1], end, &plan->placements[placed]) == 0) {
+            if ((rc = check_placement(r, placed, &plan->placements[placed])) < 0)
+                goto err_free_plan;
+            plan->index[placed] = (struct plan_index){ .id = plan->placements[placed].id,
+                                                       .at = placed };
+            placed++;
+            p += 2 + p[1];
+            continue;
+        }
         if (next_field(&p, end, &f) < 0 || (f.num >= 1 && f.num <= 4 && f.wt != WT_VARINT) ||
             (f.num >= 5 && f.num <= 6 && f.wt != WT_LEN)) {
             rc = client_fail(c, -EPROTO, "orionrtd sent a RegisterGraphReply that does not decode");
