@@ -18,9 +18,10 @@
 #define NONE UINT32_MAX
 
 struct id_map {
-    uint32_t *slot; /* index + 1; 0 = empty */
+    uint32_t *slot; /* index + 1; 0 = empty; NULL when dense */
     uint64_t mask;  /* capacity - 1, capacity a power of two */
     uint64_t seed;
+    uint32_t dense; /* > 0: tensor k has id k for every k < dense, and no slots */
 };
 
 struct tensor_state {
@@ -78,6 +79,8 @@ static uint32_t id_map_insert(struct id_map *m, const struct graph_tensor *t, ui
 
 static uint32_t id_map_find(const struct id_map *m, const struct graph_tensor *t, uint64_t id)
 {
+    if (m->dense > 0)
+        return id < m->dense ? (uint32_t)id : NONE;
     uint64_t h = mix64(id ^ m->seed) & m->mask;
 
     while (m->slot[h] != 0) {
@@ -366,7 +369,13 @@ int liveness_compute(const struct graph *g, const struct graph_limits *lim,
         return -EINVAL;
     }
 
-    rc = id_map_init(&map, g->n_tensors);
+    /* Ids 0..n-1 in order (what the builders make): no map, so no
+     * duplicates to look for; an id is its index. */
+    map = (struct id_map){.dense = g->n_tensors};
+    for (uint32_t k = 0; k < g->n_tensors && map.dense > 0; k++)
+        if (g->tensors[k].id != k)
+            map.dense = 0;
+    rc = map.dense > 0 ? 0 : id_map_init(&map, g->n_tensors);
     if (rc < 0) {
         errmsg_set(err, err_len, "out of memory for %u tensors", g->n_tensors);
         return rc;
@@ -385,7 +394,7 @@ int liveness_compute(const struct graph *g, const struct graph_limits *lim,
         rc = check_tensor(t, k, lim, err, err_len);
         if (rc < 0)
             goto err_free_state;
-        other = id_map_insert(&map, g->tensors, t->id, k);
+        other = map.dense > 0 ? NONE : id_map_insert(&map, g->tensors, t->id, k);
         if (other != NONE) {
             errmsg_set(err, err_len, "tensor id %llu (tensors[%u]): duplicate id (also tensors[%u])",
                     (unsigned long long)t->id, k, other);

@@ -160,6 +160,26 @@ START_TEST(test_liveness_rejects_unknown_tensor_id_in_inputs_and_outputs)
 }
 END_TEST
 
+/* Ids 0..n-1 in order need no map: an id is its index, and n (one past the
+ * last) or more is unknown. */
+START_TEST(test_liveness_dense_ids_resolve_by_index_and_refuse_past_the_end)
+{
+    static const uint64_t in[] = {0}, mid[] = {1}, out[] = {2}, past[] = {3};
+    const struct graph_tensor ts[] = {T(0, 8, TENSOR_INPUT), T(1, 16, TENSOR_INTERMEDIATE),
+                                      T(2, 8, TENSOR_OUTPUT)};
+    const struct graph_op ops[] = {OP("a", in, mid), OP("b", mid, out)};
+    const struct graph_op bad[] = {OP("a", in, mid), OP("b", mid, past)};
+    const struct graph g = {"g", ts, 3, ops, 2};
+    const struct graph gb = {"g", ts, 3, bad, 2};
+    struct tensor_live live[3];
+    char msg[256] = "";
+    ck_assert_int_eq(liveness_compute(&g, NULL, live, msg, sizeof(msg)), 0);
+    ck_assert_uint_eq(live[1].first, 0);
+    ck_assert_uint_eq(live[1].last, 1);
+    REFUSED(&gb, NULL, -EINVAL, "op 1", "unknown tensor id 3", "output 0");
+}
+END_TEST
+
 START_TEST(test_liveness_rejects_tensor_written_by_two_ops)
 {
     static const uint64_t in[] = {1}, out[] = {2};
@@ -446,6 +466,7 @@ static Suite *liveness_suite(void)
     tcase_add_test(tc, test_liveness_rejects_empty_graph);
     tcase_add_test(tc, test_liveness_rejects_duplicate_tensor_id);
     tcase_add_test(tc, test_liveness_rejects_unknown_tensor_id_in_inputs_and_outputs);
+    tcase_add_test(tc, test_liveness_dense_ids_resolve_by_index_and_refuse_past_the_end);
     tcase_add_test(tc, test_liveness_rejects_tensor_written_by_two_ops);
     tcase_add_test(tc, test_liveness_rejects_tensor_written_twice_by_one_op);
     tcase_add_test(tc, test_liveness_rejects_read_before_write);
