@@ -236,8 +236,9 @@ struct valley_gate {
     const uint32_t *rank; /* rank[x]: lower goes first in a valley; distinct */
     void *ctx;
     /* May x go at off now? A refused buffer waits, out of the candidates,
-     * until a placement overlapping it or its valley rising moves its
-     * place. NULL: all may. */
+     * until a placement overlapping it moves its place (its valley rising
+     * does not); buffers still waiting at the end make the pass return 1.
+     * NULL: all may. */
     bool (*accept_cb)(void *ctx, uint32_t x, uint64_t off);
     void (*placed_cb)(void *ctx, uint32_t x, uint64_t off); /* x went at off; may be NULL */
     uint64_t work_cap;    /* give up once *work passes it */
@@ -246,7 +247,8 @@ struct valley_gate {
 /* Lowest first by valleys (VALLEY_RANK), the gate deciding who may go:
  * as planner_sky_valleys (the leaf order: by start slot, then by size, then
  * by index); *work also counts the waiting buffers looked at. Returns 0,
- * 1 once *work passes gate->work_cap, or -ENOMEM. */
+ * 1 once *work passes gate->work_cap or with buffers left waiting, or
+ * -ENOMEM. */
 int planner_sky_valleys_gated(const struct sky *s, const struct plan_buffer *b, size_t n,
                               const struct valley_gate *gate, uint32_t *order, uint64_t *off,
                               uint64_t *peak, uint64_t *work);
@@ -259,7 +261,7 @@ int planner_sky_valleys_gated(const struct sky *s, const struct plan_buffer *b, 
  * what is still to come there waits until its place moves. s: the skyline
  * of b (its tree is made if missing, and is scratch). Returns 0 with
  * order[], off[] and *peak (<= cap) out; 1 where the search would
- * backtrack (every unplaced buffer waiting) or once s->work passes
+ * backtrack (buffers left waiting for ever) or once s->work passes
  * work_cap; or -ENOMEM. */
 int planner_sky_dive(struct sky *s, const struct plan_buffer *b, size_t n,
                      const uint32_t *pre, uint64_t cap, uint32_t *order, uint64_t *off,

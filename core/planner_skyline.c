@@ -294,7 +294,10 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
  * their smallest end, which costs more where many buffers start inside a
  * segment but end past it (*work counts the nodes visited). Segments are
  * named by their first slot; a heap holds (height, first slot, version),
- * stale entries skipped. */
+ * stale entries skipped. VALLEY_RANK (planner_sky_valleys_gated, for
+ * planner_dive.c) takes the lowest rank of a gate's instead, pruning by the
+ * subtrees' lowest rank, and lets the gate refuse: a refused buffer leaves
+ * the candidate trees until a placement overlapping it. */
 
 /* The tie keys of one start slot's buffers, sorted within it. */
 struct vkey {
