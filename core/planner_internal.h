@@ -7,6 +7,7 @@
  *   planner_portfolio.c   policy "portfolio" (the default)
  *   planner_linear_scan.c policy "linear-scan"
  *   planner_greedy_size.c policy "greedy-size"
+ *   planner_dive.c        the search's first dive, large problems (portfolio)
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
  *   planner_lns.c         ruin and recreate over plans (portfolio)
@@ -189,6 +190,13 @@ int planner_sky_init(struct sky *s, const struct plan_buffer *b, size_t n);
 int planner_sky_tree(struct sky *s);
 void planner_sky_free(struct sky *s);
 
+/* The skyline one buffer at a time (s's tree made): empty it; the offset
+ * buffer x would take on it (its height over x's slots, aligned; tree
+ * nodes visited go to s->work); raise x's slots to end. */
+void planner_sky_clear(struct sky *s);
+uint64_t planner_sky_at(struct sky *s, const struct plan_buffer *b, uint32_t x);
+void planner_sky_put(struct sky *s, uint32_t x, uint64_t end);
+
 /* Place order[0..n) on the skyline; off[] out. Returns 0 with *peak, or 1
  * as soon as the peak exceeds cutoff. */
 int planner_sky_pass(struct sky *s, const struct plan_buffer *b, size_t n,
@@ -210,7 +218,8 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
 /* Which unplaced buffer lying inside the lowest valley goes there. */
 enum valley_choice {
     VALLEY_FIRST, /* the earliest start, ties by the tie keys' k1, k2, larger first */
-    VALLEY_AREA   /* the largest size x slots spanned; equals as VALLEY_FIRST */
+    VALLEY_AREA,  /* the largest size x slots spanned; equals as VALLEY_FIRST */
+    VALLEY_RANK   /* the lowest rank of a gate's (planner_sky_valleys_gated only) */
 };
 
 /* Lowest first by valleys of the skyline (VALLEY_FIRST: O(n log n)), the
@@ -221,6 +230,42 @@ enum valley_choice {
 int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
                         enum order_kind tie, const uint64_t *load, enum valley_choice choice,
                         uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work);
+
+/* Who may go where, for planner_sky_valleys_gated. */
+struct valley_gate {
+    const uint32_t *rank; /* rank[x]: lower goes first in a valley; distinct */
+    void *ctx;
+    /* May x go at off now? A refused buffer waits, out of the candidates,
+     * until a placement overlapping it moves its place (its valley rising
+     * does not); buffers still waiting at the end make the pass return 1.
+     * NULL: all may. */
+    bool (*accept_cb)(void *ctx, uint32_t x, uint64_t off);
+    void (*placed_cb)(void *ctx, uint32_t x, uint64_t off); /* x went at off; may be NULL */
+    uint64_t work_cap;    /* give up once *work passes it */
+};
+
+/* Lowest first by valleys (VALLEY_RANK), the gate deciding who may go:
+ * as planner_sky_valleys (the leaf order: by start slot, then by size, then
+ * by index); *work also counts the waiting buffers looked at. Returns 0,
+ * 1 once *work passes gate->work_cap or with buffers left waiting, or
+ * -ENOMEM. */
+int planner_sky_valleys_gated(const struct sky *s, const struct plan_buffer *b, size_t n,
+                              const struct valley_gate *gate, uint32_t *order, uint64_t *off,
+                              uint64_t *peak, uint64_t *work);
+
+/* ---- the search's first dive, large problems (planner_dive.c) ---------- */
+
+/* Lowest first as the branch and bound's first dive at cap goes (see
+ * planner_dive.c): ties by the rank in pre[0..n) (a preorder), and a
+ * buffer whose place would leave a watched time slot too little room for
+ * what is still to come there waits until its place moves. s: the skyline
+ * of b (its tree is made if missing, and is scratch). Returns 0 with
+ * order[], off[] and *peak (<= cap) out; 1 where the search would
+ * backtrack (buffers left waiting for ever) or once s->work passes
+ * work_cap; or -ENOMEM. */
+int planner_sky_dive(struct sky *s, const struct plan_buffer *b, size_t n,
+                     const uint32_t *pre, uint64_t cap, uint32_t *order, uint64_t *off,
+                     uint64_t *peak, uint64_t work_cap);
 
 /* ---- branch and bound (planner_search.c) -------------------------------- */
 

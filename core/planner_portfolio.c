@@ -22,12 +22,16 @@
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
  * above it. From GAP_TREE_MIN buffers on (the large traces) the fast mode is
- * only lowest first by valleys, two ways (the earliest start, the largest
- * area in the valley: skyline passes, a tenth of a gap pass each), then,
+ * only skyline passes, each only while above the tolerance: lowest first
+ * by valleys with the earliest start in the valley, the search's first
+ * dive at the bound (planner_dive.c: ties by preorder rank, refusing what
+ * would leave a tight slot too little room; it gives up where the search
+ * would backtrack, or after DIVE_WORK a buffer), lowest first by valleys
+ * with the largest area in the valley (a tenth of a gap pass each), then,
  * only while more than GAP_MARGIN above the bound or where gap passes are
  * cheap, the second gap run and greedy-size's pass with the best peak as
  * their cutoff, stopping at the tolerance: on the real traces a fifth to
- * three fifths of greedy-size's own time.
+ * some 0.85 (pangu_2.6B, with the dive) of greedy-size's own time.
  */
 #include "planner_internal.h"
 
@@ -207,7 +211,8 @@ static uint64_t rnd(uint64_t *state)
  * more than this fraction above the bound: there a gap pass costs as much
  * as greedy-size's whole run (30-500 ms on the real traces), and on the
  * real traces the skyline's plans within it were never beaten by one
- * (pangu_2.6B's is 0.76% above the bound, 4 bytes below greedy-size's). */
+ * (pangu_2.6B's valleys were 0.76% above the bound, 4 bytes below
+ * greedy-size's; its dive is at the bound). */
 #define GAP_MARGIN 0.01
 /* Ruin and recreate's own budget (phase 5; planner_lns.c's units): some
  * 0.3 s on 2,000 buffers, spent only above the bound. */
@@ -218,6 +223,10 @@ static uint64_t rnd(uint64_t *state)
  * spent the whole budget for nothing: 0.35-0.6 s against 26 ms). With a
  * time limit it runs wherever the plan is not proven optimal. */
 #define LNS_MARGIN 0.005
+
+/* The dive's work (skyline passes' units) a buffer, at most: pangu_2.6B's
+ * takes some 205 (to the bound). */
+#define DIVE_WORK 320u
 
 struct search {
     const struct plan_buffer *b;
@@ -253,6 +262,34 @@ static int engine_ready(struct engine *e, bool *ready, const struct plan_buffer 
     }
     *ready = true;
     return 0;
+}
+
+/* The search's first dive on a large problem (planner_dive.c), preorder TWA
+ * with W by time (the one whose dive reached the bound on pangu_2.6B), at
+ * cap: order[], off[], *peak out. Returns 0 with a plan at most cap, 1
+ * without one (it would backtrack, or used DIVE_WORK a buffer), or -ENOMEM.
+ * The loads are made (*load) if missing; the preorder's keys are freed. */
+static int dive(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t **load,
+                uint64_t cap, uint32_t *order, uint64_t *off, uint64_t *peak)
+{
+    struct order_key *kk = NULL;
+    uint32_t *pre = NULL;
+    int rc = need_load(b, n, s, load);
+    if (rc < 0)
+        return rc;
+    kk = malloc(n * sizeof(*kk) + 1);
+    pre = malloc(n * sizeof(*pre) + 1);
+    if (!kk || !pre) {
+        free(kk);
+        free(pre);
+        return -ENOMEM;
+    }
+    planner_preorder(b, n, s, *load, 0, true, kk, pre);
+    free(kk);
+    rc = planner_sky_dive(s, b, n, pre, cap, order, off, peak,
+                          s->work + (uint64_t)DIVE_WORK * n);
+    free(pre);
+    return rc;
 }
 
 /* Phases 1, 2, the first round of 3 and 4 on the work budget are the fast
@@ -344,7 +381,10 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * buffers or more, where a gap pass costs 30-500 ms and a skyline one a
      * tenth of that): lowest first by valleys, first the earliest start in
      * the valley (the first tie rule: what gets the iopddl traces to the
-     * bound), then the largest area (the SOMAS ones), the better one the
+     * bound), then the search's first dive (pangu_2.6B, which every
+     * lowest-first order left 0.76% above), then the largest area (the
+     * other SOMAS ones; the dive, when it gives up there, costs bert_large
+     * some 14 ms), the best one the
      * seed of a search under a time limit; then, only while more than
      * GAP_MARGIN above the bound, the second gap run and greedy-size's pass
      * (each cut off at the best peak so far). Phase 1 and the first two gap
@@ -354,13 +394,21 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * problems with more pairs, and only where its own is within GAP_MARGIN
      * of the bound. */
     if (large) {
-        for (r = 0; r < 2 && sr.best > target; r++) {
-            rc = planner_sky_valleys(&s, b, n, lf_ties[0], load, r ? VALLEY_AREA : VALLEY_FIRST,
-                                     order, sr.off, &pk, &s.work);
+        /* the earliest start in the valley, the search's first dive, the
+         * largest area in the valley */
+        for (r = 0; r < 3 && sr.best > target; r++) {
+            if (r == 1)
+                rc = dive(b, n, &s, &load, target, order, sr.off, &pk);
+            else
+                rc = planner_sky_valleys(&s, b, n, lf_ties[0], load,
+                                         r ? VALLEY_AREA : VALLEY_FIRST, order, sr.off, &pk,
+                                         &s.work);
             if (rc < 0)
                 goto out;
             if (st)
                 st->passes++;
+            if (rc == 1)
+                continue; /* the dive found no plan at the bound */
             if (keep_cur && pk < cur_peak) {
                 cur_peak = pk;
                 memcpy(cur, order, n * sizeof(*cur));

@@ -120,6 +120,39 @@ static uint64_t sky_where(struct sky *s, const struct plan_buffer *b, uint32_t x
     return align_up(sky_max(s, 1, 0, s->sz, s->lo[x], s->hi[x]), align_of(&b[x]));
 }
 
+void planner_sky_clear(struct sky *s)
+{
+    sky_reset(s);
+}
+
+/* sky_where's value, bottom up without recursion: the range's canonical
+ * nodes' maxima and the raises tagged above them, which sit on the paths
+ * from its first and last leaves (a node only partly inside the range
+ * holds one of them). One unit of work. */
+uint64_t planner_sky_at(struct sky *s, const struct plan_buffer *b, uint32_t x)
+{
+    size_t l = s->lo[x] + s->sz, r = s->hi[x] + s->sz, a, c;
+    uint64_t m = 0;
+    s->work++;
+    for (a = l, c = r; a < c; a >>= 1, c >>= 1) {
+        if (a & 1)
+            m = s->mx[a] > m ? s->mx[a] : m, a++;
+        if (c & 1)
+            c--, m = s->mx[c] > m ? s->mx[c] : m;
+    }
+    for (a = l >> 1; a > 0; a >>= 1)
+        m = s->tag[a] > m ? s->tag[a] : m;
+    for (c = (r - 1) >> 1; c > 0; c >>= 1)
+        m = s->tag[c] > m ? s->tag[c] : m;
+    return align_up(m, align_of(&b[x]));
+}
+
+void planner_sky_put(struct sky *s, uint32_t x, uint64_t end)
+{
+    sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+    s->work++;
+}
+
 /* Place order[0..n) on the skyline; off[] out. Returns 0 with *peak, or 1
  * as soon as the peak exceeds cutoff. */
 int planner_sky_pass(struct sky *s, const struct plan_buffer *b, size_t n,
@@ -261,7 +294,10 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
  * their smallest end, which costs more where many buffers start inside a
  * segment but end past it (*work counts the nodes visited). Segments are
  * named by their first slot; a heap holds (height, first slot, version),
- * stale entries skipped. */
+ * stale entries skipped. VALLEY_RANK (planner_sky_valleys_gated, for
+ * planner_dive.c) takes the lowest rank of a gate's instead, pruning by the
+ * subtrees' lowest rank, and lets the gate refuse: a refused buffer leaves
+ * the candidate trees until a placement overlapping it. */
 
 /* The tie keys of one start slot's buffers, sorted within it. */
 struct vkey {
@@ -368,6 +404,61 @@ static void ca_best(const uint32_t *ct, const double *ca, size_t node, size_t lo
     }
 }
 
+/* The lowest rank (cr[]: the lowest over each subtree of the unplaced, not
+ * waiting) among leaves in [a, b) with hi <= lim (ct[]), or SIZE_MAX; csz
+ * leaves. Depth first by an explicit stack, the lower rank first (it
+ * prunes more); ranks are distinct. */
+struct cr_frame {
+    size_t node, lo, hi;
+};
+
+static size_t cr_best(const uint32_t *ct, const uint32_t *cr, size_t csz, size_t a, size_t b,
+                      uint32_t lim, uint64_t *work)
+{
+    struct cr_frame st[8 * sizeof(size_t) + 1]; /* a pending sibling a level, and the root */
+    size_t sn = 0, best = SIZE_MAX;
+    uint32_t best_rank = UINT32_MAX;
+    st[sn++] = (struct cr_frame){1, 0, csz};
+    while (sn > 0) {
+        size_t node = st[--sn].node, lo = st[sn].lo, hi = st[sn].hi, mid, l, r;
+        (*work)++;
+        if (hi <= a || b <= lo || ct[node] > lim || cr[node] >= best_rank)
+            continue;
+        if (hi - lo == 1) {
+            best = lo;
+            best_rank = cr[node];
+            continue;
+        }
+        mid = lo + (hi - lo) / 2;
+        l = 2 * node;
+        r = l + 1;
+        if (cr[r] < cr[l]) { /* pushed last, taken first */
+            st[sn++] = (struct cr_frame){l, lo, mid};
+            st[sn++] = (struct cr_frame){r, mid, hi};
+        } else {
+            st[sn++] = (struct cr_frame){r, mid, hi};
+            st[sn++] = (struct cr_frame){l, lo, mid};
+        }
+    }
+    return best;
+}
+
+/* Leaf i of the candidate trees (csz leaves) set to hi, rank (UINT32_MAX:
+ * out), the minima above it made again. */
+static void cand_set(uint32_t *ct, uint32_t *cr, size_t csz, size_t leaf, uint32_t hi,
+                     uint32_t rank)
+{
+    size_t i = csz + leaf;
+    ct[i] = hi;
+    for (; i > 1; i /= 2)
+        ct[i / 2] = ct[i & ~(size_t)1] < ct[i | 1] ? ct[i & ~(size_t)1] : ct[i | 1];
+    if (!cr)
+        return;
+    cr[csz + leaf] = rank;
+    for (i = csz + leaf; i > 1; i /= 2)
+        cr[i / 2] = cr[i & ~(size_t)1] < cr[i | 1] ? cr[i & ~(size_t)1] : cr[i | 1];
+}
+
 struct vseg_ref {
     uint64_t h;
     uint32_t start, ver;
@@ -430,16 +521,18 @@ static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32
     vheap_push(v->heap, &v->hn, (struct vseg_ref){h, a, v->ver[a]});
 }
 
-int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
-                        enum order_kind tie, const uint64_t *load, enum valley_choice choice,
-                        uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work)
+static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
+                   enum order_kind tie, const uint64_t *load, enum valley_choice choice,
+                   const struct valley_gate *gate, uint32_t *order, uint64_t *off,
+                   uint64_t *peak, uint64_t *work)
 {
     struct vsegs v = {0};
     uint32_t *vi = malloc(n * sizeof(*vi) + 1), *first_leaf = NULL;
     uint32_t *ct = NULL; /* slots fit in 32 bits, as s->lo, s->hi do */
+    uint32_t *cr = NULL, *wait = NULL; /* VALLEY_RANK: ranks; the waiting leaves */
     uint64_t pk = 0;
     double *ca = NULL;
-    size_t slots = 0, csz, i, placed = 0;
+    size_t slots = 0, csz, i, placed = 0, wn = 0;
     int rc = -ENOMEM;
 
     for (i = 0; i < n; i++)
@@ -458,8 +551,12 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
     first_leaf = calloc(slots + 1, sizeof(*first_leaf));
     if (choice == VALLEY_AREA)
         ca = malloc(2 * csz * sizeof(*ca));
+    if (choice == VALLEY_RANK) {
+        cr = malloc(2 * csz * sizeof(*cr));
+        wait = malloc(n * sizeof(*wait) + 1);
+    }
     if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf ||
-        (choice == VALLEY_AREA && !ca))
+        (choice == VALLEY_AREA && !ca) || (choice == VALLEY_RANK && (!cr || !wait)))
         goto out;
     if (leaf_order(s, b, n, slots, tie, load, vi, first_leaf) < 0)
         goto out;
@@ -474,6 +571,12 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
         }
         for (i = csz; i-- > 1;)
             ca[i] = ca[2 * i] > ca[2 * i + 1] ? ca[2 * i] : ca[2 * i + 1];
+    }
+    if (cr) {
+        for (i = 0; i < csz; i++)
+            cr[csz + i] = i < n ? gate->rank[vi[i]] : UINT32_MAX;
+        for (i = csz; i-- > 1;)
+            cr[i] = cr[2 * i] < cr[2 * i + 1] ? cr[2 * i] : cr[2 * i + 1];
     }
     vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
 
@@ -496,13 +599,28 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
         h = v.h[a];
         pv = v.prev[a];
         (*work)++;
-        if (ca) {
-            double best_area = 0; /* sizes are > 0, so every area is */
-            leaf = SIZE_MAX;
-            ca_best(ct, ca, 1, 0, csz, first_leaf[a], first_leaf[e], e, &leaf, &best_area,
-                    work);
-        } else {
-            leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
+        if (gate && *work > gate->work_cap) {
+            rc = 1;
+            goto out;
+        }
+        for (;;) {
+            if (ca) {
+                double best_area = 0; /* sizes are > 0, so every area is */
+                leaf = SIZE_MAX;
+                ca_best(ct, ca, 1, 0, csz, first_leaf[a], first_leaf[e], e, &leaf, &best_area,
+                        work);
+            } else if (cr) {
+                leaf = cr_best(ct, cr, csz, first_leaf[a], first_leaf[e], e, work);
+            } else {
+                leaf = ct_first(ct, 1, 0, csz, first_leaf[a], first_leaf[e], e);
+            }
+            if (leaf == SIZE_MAX || !gate || !gate->accept_cb ||
+                gate->accept_cb(gate->ctx, vi[leaf], align_up(h, align_of(&b[vi[leaf]]))))
+                break;
+            /* refused: out of the trees until its place moves */
+            cand_set(ct, cr, csz, leaf, UINT32_MAX, UINT32_MAX);
+            wait[wn++] = (uint32_t)leaf;
+            (*work)++;
         }
         if (leaf != SIZE_MAX) {
             uint32_t x = vi[leaf], lo = s->lo[x], hi = s->hi[x];
@@ -511,8 +629,19 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
             order[placed++] = x;
             if (end > pk)
                 pk = end;
-            for (i = csz + leaf, ct[i] = UINT32_MAX; i > 1; i /= 2)
-                ct[i / 2] = ct[i & ~(size_t)1] < ct[i | 1] ? ct[i & ~(size_t)1] : ct[i | 1];
+            cand_set(ct, cr, csz, leaf, UINT32_MAX, UINT32_MAX);
+            if (gate && gate->placed_cb)
+                gate->placed_cb(gate->ctx, x, o);
+            for (i = 0; i < wn;) { /* a placement over a waiting buffer moves its place */
+                uint32_t y = vi[wait[i]];
+                (*work)++;
+                if (s->lo[y] < hi && lo < s->hi[y]) {
+                    cand_set(ct, cr, csz, wait[i], s->hi[y], gate->rank[y]);
+                    wait[i] = wait[--wn];
+                } else {
+                    i++;
+                }
+            }
             if (ca) { /* placed: out of the area tree too */
                 ca[csz + leaf] = -1;
                 for (i = (csz + leaf) / 2; i >= 1; i /= 2)
@@ -560,8 +689,10 @@ int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t
         }
     }
     *peak = pk;
-    rc = placed == n ? 0 : -EINVAL;
+    rc = placed == n ? 0 : gate ? 1 : -EINVAL; /* gated: some wait for ever */
 out:
+    free(wait);
+    free(cr);
     free(ca);
     free(first_leaf);
     free(ct);
@@ -572,4 +703,19 @@ out:
     free(v.end);
     free(vi);
     return rc;
+}
+
+int planner_sky_valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
+                        enum order_kind tie, const uint64_t *load, enum valley_choice choice,
+                        uint32_t *order, uint64_t *off, uint64_t *peak, uint64_t *work)
+{
+    assert(choice != VALLEY_RANK); /* needs a gate */
+    return valleys(s, b, n, tie, load, choice, NULL, order, off, peak, work);
+}
+
+int planner_sky_valleys_gated(const struct sky *s, const struct plan_buffer *b, size_t n,
+                              const struct valley_gate *gate, uint32_t *order, uint64_t *off,
+                              uint64_t *peak, uint64_t *work)
+{
+    return valleys(s, b, n, ORDER_SIZE, NULL, VALLEY_RANK, gate, order, off, peak, work);
 }
