@@ -43,7 +43,7 @@ struct planner_opts {
  * The fast mode stops as soon as its plan is within PLANNER_TOLERANCE of
  * the lower bound (below 2,048 buffers greedy-size's pass runs first: a
  * problem it solves at the bound costs a small multiple of greedy-size's
- * time; from 2,048 on two skyline passes run first, and without a limit
+ * time; then the search's first dive at the bound; from 2,048 on two skyline passes run first, and without a limit
  * greedy-size's pass is skipped where it is costly and the plan is already
  * within 1% of the bound); with a limit the search stops only at a proven
  * optimum. */

@@ -1,4 +1,4 @@
-/* planner_dive.c - the branch and bound's first dive, for large problems.
+/* planner_dive.c - the branch and bound's first dive, as one skyline pass.
  *
  * planner_search.c's search at cap = the bound, run on a whole large trace
  * (pangu_2.6B, 18.7k buffers), reaches the bound without backtracking, where

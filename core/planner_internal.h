@@ -7,7 +7,7 @@
  *   planner_portfolio.c   policy "portfolio" (the default)
  *   planner_linear_scan.c policy "linear-scan"
  *   planner_greedy_size.c policy "greedy-size"
- *   planner_dive.c        the search's first dive, large problems (portfolio)
+ *   planner_dive.c        the search's first dive as a pass (portfolio)
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
  *   planner_lns.c         ruin and recreate over plans (portfolio)
@@ -253,7 +253,7 @@ int planner_sky_valleys_gated(const struct sky *s, const struct plan_buffer *b, 
                               const struct valley_gate *gate, uint32_t *order, uint64_t *off,
                               uint64_t *peak, uint64_t *work);
 
-/* ---- the search's first dive, large problems (planner_dive.c) ---------- */
+/* ---- the search's first dive (planner_dive.c) -------------------------- */
 
 /* Lowest first as the branch and bound's first dive at cap goes (see
  * planner_dive.c): ties by the rank in pre[0..n) (a preorder), and a

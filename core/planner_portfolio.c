@@ -21,7 +21,8 @@
  * without search (portfolio_run). The fast mode runs greedy-size's pass
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
- * above it. From GAP_TREE_MIN buffers on (the large traces) the fast mode is
+ * above it; below GAP_TREE_MIN buffers the search's first dive at the bound
+ * (planner_dive.c) comes next, then the phases above. From GAP_TREE_MIN buffers on (the large traces) the fast mode is
  * only skyline passes, each only while above the tolerance: lowest first
  * by valleys with the earliest start in the valley, the search's first
  * dive at the bound (planner_dive.c: ties by preorder rank, refusing what
@@ -264,7 +265,7 @@ static int engine_ready(struct engine *e, bool *ready, const struct plan_buffer 
     return 0;
 }
 
-/* The search's first dive on a large problem (planner_dive.c), preorder TWA
+/* The search's first dive (planner_dive.c), preorder TWA
  * with W by time (the one whose dive reached the bound on pangu_2.6B), at
  * cap: order[], off[], *peak out. Returns 0 with a plan at most cap, 1
  * without one (it would backtrack, or used DIVE_WORK a buffer), or -ENOMEM.
@@ -445,6 +446,22 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             break;
     }
     budget = FAST_BUDGET + e.work; /* that pass is not charged to the rest */
+
+    /* 0b. Small problems above the tolerance: the search's first dive at
+     * the bound itself (not the tolerance: a plan it finds is optimal),
+     * before the skyline passes: where it gets there (resnet50, the
+     * registration benchmark's random DAG) it costs a pass or two of theirs;
+     * where it does not it gives up within DIVE_WORK a buffer, and the
+     * phases below run as before. */
+    if (!large && sr.best > target) {
+        rc = dive(b, n, &s, &load, sr.lb, order, sr.off, &pk);
+        if (rc < 0)
+            goto out;
+        if (st)
+            st->passes++;
+        if (rc == 0)
+            keep_if_better(&sr, sr.off, pk);
+    }
 
     /* 1. Lowest first on the skyline by valleys, with several tie rules;
      * then (small problems) by lazily re-keyed buffers. The best order

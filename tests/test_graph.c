@@ -407,6 +407,55 @@ START_TEST(test_graph_bench_graphs_plan_and_verify_under_every_policy)
 }
 END_TEST
 
+/* bench_rtt's random DAG of 100 layers (each reads one to three of the six
+ * latest tensors), its first intermediate 64 bytes larger: greedy-size's
+ * pass ends 1% above the bound, and the default gets there with the
+ * search's first dive, its second pass (before the dive it took six, the
+ * skyline's four passes by valleys missing it). */
+START_TEST(test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pass)
+{
+    enum { NT = 100 };
+    static struct graph_tensor t[NT];
+    static struct graph_op ops[NT - 1];
+    static uint64_t in[NT - 1][3], out[NT - 1];
+    uint64_t s = 42;
+#define RND() (s = s * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(s >> 33))
+    for (uint64_t k = 0; k < NT; k++)
+        t[k] = (struct graph_tensor){.id = k, .bytes = 64 * (1 + RND() % 1024),
+                                     .kind = k == 0        ? TENSOR_INPUT
+                                             : k == NT - 1 ? TENSOR_OUTPUT
+                                                           : TENSOR_INTERMEDIATE};
+    for (uint64_t k = 0; k + 1 < NT; k++) {
+        uint32_t n = 0, want = 1 + RND() % 3;
+        for (uint32_t j = 0; j < want; j++) {
+            uint32_t back = RND() % 6;
+            uint64_t x = back > k ? 0 : k - back;
+            int dup = 0;
+            for (uint32_t q = 0; q < n; q++)
+                dup |= in[k][q] == x;
+            if (!dup)
+                in[k][n++] = x;
+        }
+        out[k] = k + 1;
+        ops[k] = (struct graph_op){"layer", in[k], n, &out[k], 1};
+    }
+#undef RND
+    t[1].bytes += 64;
+    const struct graph g = {"dag", t, NT, ops, NT - 1};
+    struct graph_plan p, q;
+    struct planner_stats st;
+    struct planner_opts o = {.stats = &st};
+    ck_assert_msg(graph_plan_build(&g, NULL, "greedy-size", NULL, &q, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_uint_gt(q.peak_bytes, q.lower_bound_bytes);
+    ck_assert_msg(graph_plan_build(&g, NULL, NULL, &o, &p, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(p.peak_bytes, p.lower_bound_bytes);
+    ck_assert_uint_eq(st.passes, 2);
+    graph_plan_free(&p);
+    graph_plan_free(&q);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -414,6 +463,7 @@ static Suite *graph_suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_graph_seed_example_shares_bytes_under_every_policy);
+    tcase_add_test(tc, test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pass);
     tcase_add_test(tc, test_graph_null_policy_means_the_default);
     tcase_add_test(tc, test_graph_persistent_never_shares_bytes);
     tcase_add_test(tc, test_graph_export_and_import_get_no_workspace_offset);
