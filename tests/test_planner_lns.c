@@ -102,6 +102,29 @@ START_TEST(test_planner_lns_plans_are_valid_and_never_worse_than_the_start)
 }
 END_TEST
 
+/* With a deadline the steps differ (ruins picked by quickselect, fewer
+ * restarts): the plans must still be valid and never worse, and greedy-size
+ * leaves room the search finds. */
+START_TEST(test_planner_lns_with_a_deadline_plans_are_valid_and_never_worse)
+{
+    size_t improved = 0;
+    for (uint64_t which = 0; which < 8; which++) {
+        size_t n;
+        uint64_t start, peak;
+        char err[256];
+        struct plan_buffer *b = start_plan(which, &n, &start);
+        peak = run_lns(b, n, start, UINT64_MAX, planner_now_s() + 0.2 * test_slowdown(), which);
+        ck_assert_msg(planner_verify(b, n, peak, err, sizeof(err)) == 0, "problem %" PRIu64
+                      ": %s", which, err);
+        ck_assert_uint_eq(max_end(b, n), peak);
+        ck_assert_uint_le(peak, start);
+        improved += peak < start;
+        free(b);
+    }
+    ck_assert_uint_ge(improved, 4);
+}
+END_TEST
+
 START_TEST(test_planner_lns_without_a_deadline_is_deterministic)
 {
     for (uint64_t which = 0; which < 4; which++) {
@@ -187,6 +210,7 @@ int main(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_planner_lns_plans_are_valid_and_never_worse_than_the_start);
+    tcase_add_test(tc, test_planner_lns_with_a_deadline_plans_are_valid_and_never_worse);
     tcase_add_test(tc, test_planner_lns_without_a_deadline_is_deterministic);
     tcase_add_test(tc, test_planner_lns_takes_the_default_near_the_optimum);
     tcase_add_test(tc, test_planner_lns_time_limit_improves_on_the_fast_mode);
