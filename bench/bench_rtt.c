@@ -44,6 +44,7 @@
 #include "frame.h"
 #include "graph_json.h"
 #include "harness.h"
+#include "layer_dag.h"
 #include "orion.pb-c.h"
 
 #define DAG_TENSORS 100
@@ -195,40 +196,10 @@ static void stats_frame_sizes(const struct orion_stats *st, size_t *req_len, siz
     *resp_len = 4 + orion__response__get_packed_size(&resp);
 }
 
-/* A random DAG of DAG_TENSORS tensors: tensor 0 the input, op k reads one
- * to three of the six most recent tensors and writes tensor k+1, the last
- * tensor is the output; sizes 1-64 KiB in 64-byte steps. */
-/* The 100-tensor random DAG (a realistic layer graph: every op reads one to
- * three recent tensors and writes one), as a graph description in static
- * storage. */
+/* The DAG (tests/layer_dag.h), also what test_graph plans. */
 static struct graph dag_as_graph(void)
 {
-    static struct graph_tensor t[DAG_TENSORS];
-    static struct graph_op ops[DAG_TENSORS - 1];
-    static uint64_t in[DAG_TENSORS - 1][3], out[DAG_TENSORS - 1];
-    uint64_t s = 42;
-#define RND() (s = s * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(s >> 33))
-    for (uint64_t k = 0; k < DAG_TENSORS; k++)
-        t[k] = (struct graph_tensor){.id = k, .bytes = 64 * (1 + RND() % 1024), .align = 0,
-                                     .kind = k == 0                 ? TENSOR_INPUT
-                                             : k == DAG_TENSORS - 1 ? TENSOR_OUTPUT
-                                                                    : TENSOR_INTERMEDIATE};
-    for (uint64_t k = 0; k + 1 < DAG_TENSORS; k++) {
-        uint32_t n = 0, want = 1 + RND() % 3;
-        for (uint32_t j = 0; j < want; j++) {
-            uint32_t back = RND() % 6;
-            uint64_t x = back > k ? 0 : k - back;
-            bool dup = false;
-            for (uint32_t q = 0; q < n; q++)
-                dup |= in[k][q] == x;
-            if (!dup)
-                in[k][n++] = x;
-        }
-        out[k] = k + 1;
-        ops[k] = (struct graph_op){"layer", in[k], n, &out[k], 1};
-    }
-#undef RND
-    return (struct graph){"bench-dag", t, DAG_TENSORS, ops, DAG_TENSORS - 1};
+    return layer_dag();
 }
 
 static int graph_from_json(const struct graph *g, uint64_t grow, orion_graph **out);

@@ -12,6 +12,7 @@
 
 #include "graph.h"
 #include "graph_json.h"
+#include "layer_dag.h"
 
 #define T(id_, bytes_, kind_) {(id_), (bytes_), 0, (kind_), NULL, NULL}
 #define N(a) ((uint32_t)(sizeof(a) / sizeof((a)[0])))
@@ -414,34 +415,9 @@ END_TEST
  * skyline's four passes by valleys missing it). */
 START_TEST(test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pass)
 {
-    enum { NT = 100 };
-    static struct graph_tensor t[NT];
-    static struct graph_op ops[NT - 1];
-    static uint64_t in[NT - 1][3], out[NT - 1];
-    uint64_t s = 42;
-#define RND() (s = s * 6364136223846793005ull + 1442695040888963407ull, (uint32_t)(s >> 33))
-    for (uint64_t k = 0; k < NT; k++)
-        t[k] = (struct graph_tensor){.id = k, .bytes = 64 * (1 + RND() % 1024),
-                                     .kind = k == 0        ? TENSOR_INPUT
-                                             : k == NT - 1 ? TENSOR_OUTPUT
-                                                           : TENSOR_INTERMEDIATE};
-    for (uint64_t k = 0; k + 1 < NT; k++) {
-        uint32_t n = 0, want = 1 + RND() % 3;
-        for (uint32_t j = 0; j < want; j++) {
-            uint32_t back = RND() % 6;
-            uint64_t x = back > k ? 0 : k - back;
-            int dup = 0;
-            for (uint32_t q = 0; q < n; q++)
-                dup |= in[k][q] == x;
-            if (!dup)
-                in[k][n++] = x;
-        }
-        out[k] = k + 1;
-        ops[k] = (struct graph_op){"layer", in[k], n, &out[k], 1};
-    }
-#undef RND
+    struct graph g = layer_dag();
+    struct graph_tensor *t = (struct graph_tensor *)g.tensors;
     t[1].bytes += 64;
-    const struct graph g = {"dag", t, NT, ops, NT - 1};
     struct graph_plan p, q;
     struct planner_stats st;
     struct planner_opts o = {.stats = &st};
