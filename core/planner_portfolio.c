@@ -22,8 +22,8 @@
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
  * above it; below GAP_TREE_MIN buffers the search's first dive at the bound
- * (planner_dive.c) comes next, then the phases above. From GAP_TREE_MIN buffers on (the large traces) the fast mode is
- * only skyline passes, each only while above the tolerance: lowest first
+ * (planner_dive.c) comes next, then the phases above. From GAP_TREE_MIN
+ * buffers on (the large traces) the fast mode is only skyline passes, each only while above the tolerance: lowest first
  * by valleys with the earliest start in the valley, the search's first
  * dive at the bound (planner_dive.c: ties by preorder rank, refusing what
  * would leave a tight slot too little room; it gives up where the search

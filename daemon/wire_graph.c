@@ -136,19 +136,15 @@ void wire_graph_drop_ops(struct wire_graph *wg)
 
 /* ---- RegisterGraph straight from the wire ------------------------------ */
 
-/* A string field's bytes as protobuf-c leaves them to strlen: up to the
- * first NUL. */
-struct span {
-    const uint8_t *p;
-    size_t len;
-};
+/* A string field's bytes as protobuf-c leaves them to strlen (up to the
+ * first NUL) are a struct wire_str too (wire_internal.h). */
 
-static struct span span_of(const uint8_t *p, size_t len)
+static struct wire_str span_of(const uint8_t *p, size_t len)
 {
     if (len == 0)
-        return (struct span){p, 0};
+        return (struct wire_str){p, 0};
     const uint8_t *z = memchr(p, 0, len);
-    return (struct span){p, z != NULL ? (size_t)(z - p) : len};
+    return (struct wire_str){p, z != NULL ? (size_t)(z - p) : len};
 }
 
 /* One field of a message the scan has passed (structure and wire types):
@@ -197,13 +193,13 @@ static inline int next_field(const uint8_t **p, const uint8_t *end, struct field
  * the inputs as they come: right only when no input follows an output
  * (the scan's wire_rg.mixed says whether one does). */
 static int op_refs(const uint8_t *p, const uint8_t *end, uint64_t *n_in, uint64_t *n_out,
-                   uint64_t *out, struct span *name)
+                   uint64_t *out, struct wire_str *name)
 {
     struct field f;
     uint64_t ni = 0, no = 0, v;
     bool seq = out != NULL && *n_in == UINT64_MAX;
     uint64_t base_out = out != NULL && !seq ? *n_in : 0;
-    *name = (struct span){NULL, 0};
+    *name = (struct wire_str){NULL, 0};
     while (p < end) {
         if (next_field(&p, end, &f) < 0)
             return -EPROTO;
@@ -234,7 +230,7 @@ static int op_refs(const uint8_t *p, const uint8_t *end, uint64_t *n_in, uint64_
 }
 
 /* Copy s ("" = none: NULL), NUL-ended, to *np and advance it. */
-static const char *keep_span(char **np, struct span s)
+static const char *keep_span(char **np, struct wire_str s)
 {
     if (s.len == 0)
         return NULL;
@@ -249,7 +245,7 @@ static void fill_tensor(const uint8_t *p, const uint8_t *end, struct graph_tenso
                         char **np)
 {
     struct field f;
-    struct span share = {NULL, 0}, name = {NULL, 0};
+    struct wire_str share = {NULL, 0}, name = {NULL, 0};
     memset(t, 0, sizeof(*t));
     while (p < end && next_field(&p, end, &f) == 0) {
         if (f.wt == 0 && f.num == 1)
@@ -271,7 +267,7 @@ static void fill_tensor(const uint8_t *p, const uint8_t *end, struct graph_tenso
 
 /* A refused graph keeps its name, for the reply's message (if there is
  * memory for it). Returns rc. */
-static int keep_graph_name(struct wire_graph *wg, struct span name, int rc)
+static int keep_graph_name(struct wire_graph *wg, struct wire_str name, int rc)
 {
     if (name.len > 0 && (wg->names = malloc(name.len + 1)) != NULL) {
         char *np = wg->names;
@@ -306,8 +302,8 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
 
     /* The scan counted the body (wc.rg); check what wire_graph_build
      * checks, in its order: name, counts, then each op's references. */
-    struct span gname = span_of(wc.rg.name.p, wc.rg.name.len);
-    struct span pol = span_of(wc.rg.policy.p, wc.rg.policy.len);
+    struct wire_str gname = span_of(wc.rg.name.p, wc.rg.name.len);
+    struct wire_str pol = span_of(wc.rg.policy.p, wc.rg.policy.len);
     uint64_t n_tensors = wc.rg.tensors, n_ops = wc.rg.ops, n_refs = wc.rg.refs;
     size_t name_bytes = wc.rg.name_bytes + gname.len;
     bool mixed = wc.rg.mixed;
@@ -320,7 +316,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     if ((rc = check_graph(gname.len, n_tensors, n_ops, lim, err, err_len)) < 0)
         return keep_graph_name(wg, gname, rc);
     if (wc.rg.bad_op != UINT64_MAX) {
-        struct span bad_name = span_of(wc.rg.bad_name.p, wc.rg.bad_name.len);
+        struct wire_str bad_name = span_of(wc.rg.bad_name.p, wc.rg.bad_name.len);
         char *nm = malloc(bad_name.len + 1);
         if (nm == NULL)
             return nomem_graph(wg, n_tensors, n_ops, err, err_len);
@@ -355,7 +351,7 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
             fill_tensor(f.data, f.data + f.len, &wg->tensors[ti++], &np);
         } else if (f.num == 3) {
             uint64_t ni = UINT64_MAX, no;
-            struct span on;
+            struct wire_str on;
             struct graph_op *go = &wg->ops[oi++];
             /* Inputs before outputs, as every encoder writes them: one
              * pass; else count first. */
