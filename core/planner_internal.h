@@ -11,11 +11,13 @@
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
  *   planner_lns.c         ruin and recreate over plans (portfolio)
+ *   planner_repair.c      overlap minimisation below a cap (portfolio)
  *   planner_gap.c         the gap engine (greedy-size, portfolio)
  *   planner_gap_tree.c    its occupancy tree over time (large problems)
  *   planner_verify.c      planner_verify
  *   planner_bound.c       the lower bound, alignment padding counted
- *   planner_util.c        events, sort keys, clock: calls none of the others
+ *   planner_util.c        events, sort keys, overlapping pairs, clock: calls
+ *                         none of the others
  * Every policy's run is called by planner_run() after validate(), so
  * n < UINT32_MAX and no offset computed below overflows.
  */
@@ -97,6 +99,17 @@ int planner_key_cmp(const void *pa, const void *pb);
 /* Sort k[0..n) in planner_key_cmp's order, in place (no scratch: keys are
  * distinct by index, so the order is unique and need not be stable). */
 void planner_sort_keys(struct order_key *k, size_t n);
+
+/* The pairs of buffers overlapping in time, as CSR over buffers: y is in
+ * (*adj)[(*adj_start)[x] .. (*adj_start)[x + 1]) when slots [lo[y], hi[y])
+ * and [lo[x], hi[x]) meet (slots: the largest hi); with rev (may be NULL),
+ * (*rev)[k] is the entry of the same pair seen from the other buffer. The
+ * arrays are malloc'd for the caller to free; *work grows by the pairs and
+ * n. Returns 0, 1 when there are more than max_pairs (nothing made), or
+ * -ENOMEM. */
+int planner_overlaps(const uint32_t *lo, const uint32_t *hi, size_t n, size_t slots,
+                     uint64_t max_pairs, uint32_t **adj_start, uint32_t **adj,
+                     uint32_t **rev, uint64_t *work);
 
 /* Monotonic clock, in seconds. */
 double planner_now_s(void);
@@ -345,6 +358,16 @@ void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s
 int planner_lns(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t *off,
                 uint64_t *peak, uint64_t stop_at, uint64_t work_cap, double deadline,
                 uint64_t seed, uint64_t *work);
+
+/* ---- repair at a target height (planner_repair.c) ---------------------- */
+
+/* Improve the plan off[0..n) of b (peak *peak) by a weighted min-conflicts
+ * search below a cap under the best peak (s: planner_sky_init'ed for b, its
+ * slots read only); stops, the arguments as planner_lns's. Returns 0 (also
+ * above LNS_MAX_PAIRS overlapping pairs: nothing done) or -ENOMEM. */
+int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, uint64_t *off,
+                   uint64_t *peak, uint64_t stop_at, uint64_t work_cap, double deadline,
+                   uint64_t seed, uint64_t *work);
 
 /* ---- the policies: one descriptor each, listed by planner.c ------------- */
 

@@ -128,61 +128,6 @@ static void sort_spans(struct span *v, struct span *tmp, size_t m)
         memcpy(v, src, m * sizeof(*v));
 }
 
-/* Buffers overlapping in time, CSR: by first slot, each pair found once
- * from the one that starts first. Returns 0, 1 when there are more than
- * max_pairs, or -ENOMEM. */
-static int lns_adj(struct lns *l, size_t slots, uint64_t max_pairs)
-{
-    size_t n = l->n, i, j, pairs = 0;
-    uint32_t *by_lo = malloc(n * sizeof(*by_lo) + 1), *at = NULL, *deg = NULL;
-    int rc = -ENOMEM;
-
-    at = calloc(slots + 2, sizeof(*at));
-    deg = calloc(n + 1, sizeof(*deg));
-    if (!by_lo || !at || !deg)
-        goto out;
-    for (i = 0; i < n; i++)
-        at[l->lo[i] + 1]++;
-    for (j = 1; j <= slots + 1; j++)
-        at[j] += at[j - 1];
-    for (i = 0; i < n; i++)
-        by_lo[at[l->lo[i]]++] = (uint32_t)i;
-    for (i = 0; i < n; i++) {
-        uint32_t x = by_lo[i];
-        for (j = i + 1; j < n && l->lo[by_lo[j]] < l->hi[x]; j++) {
-            deg[x]++;
-            deg[by_lo[j]]++;
-            if (++pairs > max_pairs) {
-                rc = 1;
-                goto out;
-            }
-        }
-    }
-    l->adj_start = malloc((n + 1) * sizeof(*l->adj_start));
-    l->adj = malloc(2 * pairs * sizeof(*l->adj) + 1);
-    if (!l->adj_start || !l->adj)
-        goto out;
-    l->adj_start[0] = 0;
-    for (i = 0; i < n; i++)
-        l->adj_start[i + 1] = l->adj_start[i] + deg[i];
-    memset(deg, 0, n * sizeof(*deg));
-    for (i = 0; i < n; i++) {
-        uint32_t x = by_lo[i];
-        for (j = i + 1; j < n && l->lo[by_lo[j]] < l->hi[x]; j++) {
-            uint32_t y = by_lo[j];
-            l->adj[l->adj_start[x] + deg[x]++] = y;
-            l->adj[l->adj_start[y] + deg[y]++] = x;
-        }
-    }
-    l->work += 2 * pairs + n;
-    rc = 0;
-out:
-    free(deg);
-    free(at);
-    free(by_lo);
-    return rc;
-}
-
 /* Put x back into l->trial: the lowest gap that fits it among the buffers
  * live with it (best: the tightest, the room up to `peak` counting as the
  * gap on top). */
@@ -488,7 +433,8 @@ int planner_lns(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t *
     l.s = s;
     l.timed = deadline < HUGE_VAL;
     l.rng = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
-    rc = lns_adj(&l, slots, LNS_MAX_PAIRS);
+    rc = planner_overlaps(l.lo, l.hi, n, slots, LNS_MAX_PAIRS, &l.adj_start, &l.adj, NULL,
+                         &l.work);
     if (rc != 0)
         goto out;
     rc = -ENOMEM;

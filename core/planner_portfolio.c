@@ -14,10 +14,13 @@
  * in rounds with doubling node limits, each try at the lowest cap not proven
  * impossible and one between it and the best plan found (halfway, closer to
  * the best after a try runs out of nodes), and (4): together half the
- * time left where (3) runs, none where it does not; then (5) until the
- * deadline or a proven optimum (where (5) cannot run, above LNS_MAX_PAIRS
- * overlapping pairs, (3) and (4) until the deadline). The engines are planner_skyline.c, planner_gap.c and
- * planner_search.c. Buffers live over the whole horizon are stacked first,
+ * time left where (3) runs, none where it does not; then, in place of (5),
+ * repair below a cap (planner_repair.c: overlap minimisation, which walks
+ * through infeasible plans where the ruin and recreate keeps to feasible
+ * ones) until the deadline or a proven optimum (where it cannot run, above
+ * LNS_MAX_PAIRS overlapping pairs, (3) and (4) until the deadline). The
+ * engines are planner_skyline.c, planner_gap.c, planner_search.c,
+ * planner_lns.c and planner_repair.c. Buffers live over the whole horizon are stacked first,
  * without search (portfolio_run). The fast mode runs greedy-size's pass
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
@@ -623,18 +626,21 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             keep_if_better(&sr, sr.off, pk);
         }
 
-        /* 5. Ruin and recreate from the best plan (planner_lns.c): on its
-         * own work budget in the fast mode (below GAP_TREE_MIN buffers, and
-         * only more than LNS_MARGIN above the bound), until the deadline
-         * with a limit. */
+        /* 5. From the best plan: in the fast mode, ruin and recreate
+         * (planner_lns.c) on its own work budget (below GAP_TREE_MIN
+         * buffers, and only more than LNS_MARGIN above the bound); with a
+         * limit, repair below a cap (planner_repair.c) until the deadline. */
         uint64_t lns_above = stage == 0 ? sr.lb + (uint64_t)((double)sr.lb * LNS_MARGIN) : proven;
         if (sr.best > lns_above && (stage == 1 || !large) && pairs <= LNS_MAX_PAIRS) {
             for (i = 0; i < n; i++)
                 sr.off[i] = b[i].off;
             pk = sr.best;
-            rc = planner_lns(b, n, &s, sr.off, &pk, stage == 0 ? target : proven,
-                             stage == 0 ? LNS_FAST_WORK : UINT64_MAX,
-                             stage == 0 ? HUGE_VAL : deadline, (uint64_t)stage, &e.work);
+            if (stage == 0)
+                rc = planner_lns(b, n, &s, sr.off, &pk, target, LNS_FAST_WORK, HUGE_VAL, 0,
+                                 &e.work);
+            else
+                rc = planner_repair(b, n, &s, sr.off, &pk, proven, UINT64_MAX, deadline, 1,
+                                    &e.work);
             if (rc < 0)
                 goto out;
             keep_if_better(&sr, sr.off, pk);

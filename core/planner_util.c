@@ -268,6 +268,77 @@ void planner_sort_keys(struct order_key *k, size_t n)
     sort_keys(k, n, depth);
 }
 
+/* Buffers overlapping in time, CSR: by first slot, each pair found once
+ * from the one that starts first. */
+int planner_overlaps(const uint32_t *lo, const uint32_t *hi, size_t n, size_t slots,
+                     uint64_t max_pairs, uint32_t **adj_start, uint32_t **adj,
+                     uint32_t **rev, uint64_t *work)
+{
+    size_t i, j, pairs = 0;
+    uint32_t *by_lo = malloc(n * sizeof(*by_lo) + 1), *at = NULL, *deg = NULL;
+    uint32_t *st = NULL, *a = NULL, *r = NULL;
+    int rc = -ENOMEM;
+
+    at = calloc(slots + 2, sizeof(*at));
+    deg = calloc(n + 1, sizeof(*deg));
+    if (!by_lo || !at || !deg)
+        goto out;
+    for (i = 0; i < n; i++)
+        at[lo[i] + 1]++;
+    for (j = 1; j <= slots + 1; j++)
+        at[j] += at[j - 1];
+    for (i = 0; i < n; i++)
+        by_lo[at[lo[i]]++] = (uint32_t)i;
+    for (i = 0; i < n; i++) {
+        uint32_t x = by_lo[i];
+        for (j = i + 1; j < n && lo[by_lo[j]] < hi[x]; j++) {
+            deg[x]++;
+            deg[by_lo[j]]++;
+            if (++pairs > max_pairs) {
+                rc = 1;
+                goto out;
+            }
+        }
+    }
+    st = malloc((n + 1) * sizeof(*st));
+    a = malloc(2 * pairs * sizeof(*a) + 1);
+    if (rev)
+        r = malloc(2 * pairs * sizeof(*r) + 1);
+    if (!st || !a || (rev && !r))
+        goto out;
+    st[0] = 0;
+    for (i = 0; i < n; i++)
+        st[i + 1] = st[i] + deg[i];
+    memset(deg, 0, n * sizeof(*deg));
+    for (i = 0; i < n; i++) {
+        uint32_t x = by_lo[i];
+        for (j = i + 1; j < n && lo[by_lo[j]] < hi[x]; j++) {
+            uint32_t y = by_lo[j], kx = st[x] + deg[x]++, ky = st[y] + deg[y]++;
+            a[kx] = y;
+            a[ky] = x;
+            if (r) {
+                r[kx] = ky;
+                r[ky] = kx;
+            }
+        }
+    }
+    *work += 2 * pairs + n;
+    *adj_start = st;
+    *adj = a;
+    if (rev)
+        *rev = r;
+    st = a = r = NULL;
+    rc = 0;
+out:
+    free(r);
+    free(a);
+    free(st);
+    free(deg);
+    free(at);
+    free(by_lo);
+    return rc;
+}
+
 double planner_now_s(void)
 {
     struct timespec ts;

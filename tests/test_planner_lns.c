@@ -1,4 +1,4 @@
-/* test_planner_lns.c - ruin and recreate (core/planner_lns.c): valid plans, never worse, deterministic, and with a time limit better than the fast mode. */
+/* test_planner_lns.c - ruin and recreate (core/planner_lns.c): valid plans, never worse, and deterministic (with a time limit the default runs the repair instead: test_planner_repair.c). */
 #include <check.h>
 #include <inttypes.h>
 #include <math.h>
@@ -175,32 +175,6 @@ START_TEST(test_planner_lns_takes_the_default_near_the_optimum)
 }
 END_TEST
 
-/* With a time limit, the search goes on past the fast mode's plan on a tight
- * packing (today 1.1322 -> 1.0865 in 5 s, 1.125 in 1 s): the plan is
- * better, whatever the machine's speed (the limit is generous, and stretches
- * with the sanitizers' and valgrind's slowdown). */
-START_TEST(test_planner_lns_time_limit_improves_on_the_fast_mode)
-{
-    struct plan_buffer *b, *c;
-    struct planner_opts o = {.time_limit_s = 3.0 * test_slowdown()};
-    uint64_t opt, fast, slow;
-    size_t n;
-    char err[256];
-
-    ck_assert_int_eq(packings_make(14, packings_size(14), &b, &n, &opt), 0);
-    c = malloc(n * sizeof(*c));
-    ck_assert_ptr_nonnull(c);
-    memcpy(c, b, n * sizeof(*c));
-    ck_assert_int_eq(planner_run(NULL, b, n, NULL, &fast, err, sizeof(err)), 0);
-    ck_assert_int_eq(planner_run(NULL, c, n, &o, &slow, err, sizeof(err)), 0);
-    ck_assert_msg(planner_verify(c, n, slow, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(slow < fast, "fast %.4fx, limited %.4fx the optimum",
-                  (double)fast / (double)opt, (double)slow / (double)opt);
-    free(c);
-    free(b);
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("planner_lns");
@@ -213,7 +187,6 @@ int main(void)
     tcase_add_test(tc, test_planner_lns_with_a_deadline_plans_are_valid_and_never_worse);
     tcase_add_test(tc, test_planner_lns_without_a_deadline_is_deterministic);
     tcase_add_test(tc, test_planner_lns_takes_the_default_near_the_optimum);
-    tcase_add_test(tc, test_planner_lns_time_limit_improves_on_the_fast_mode);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
