@@ -10,7 +10,6 @@
  *   planner_dive.c        the search's first dive as a pass (portfolio)
  *   planner_skyline.c     the skyline engine (portfolio)
  *   planner_search.c      branch and bound (portfolio)
- *   planner_lns.c         ruin and recreate over plans (portfolio)
  *   planner_repair.c      overlap minimisation below a cap (portfolio)
  *   planner_gap.c         the gap engine (greedy-size, portfolio)
  *   planner_gap_tree.c    its occupancy tree over time (large problems)
@@ -343,28 +342,20 @@ void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s
                       const uint64_t *load, size_t which, bool by_time, struct order_key *kk,
                       uint32_t *order);
 
-/* ---- ruin and recreate (planner_lns.c) --------------------------------- */
+/* ---- repair below a cap (planner_repair.c) ----------------------------- */
 
-#define LNS_MAX_PAIRS 4000000u /* overlapping pairs; above, no search */
+#define REPAIR_MAX_PAIRS 4000000u /* overlapping pairs; above, no search */
 
-/* Improve the plan off[0..n) of b (peak *peak) by ruin and recreate, with
- * the skyline s (planner_sky_init'ed for b; its tree is scratch): until the peak is at
- * most stop_at, the work it spends (neighbours visited, buffers scanned)
- * passes work_cap, or planner_now_s() passes deadline (HUGE_VAL: none; then
- * the result depends only on the input and the seed). off[] and *peak get
- * the best plan found, never worse than the one passed in; *work (if not
- * NULL) is increased by the work spent. Returns 0 (also when the problem
- * has more than LNS_MAX_PAIRS overlapping pairs: nothing done) or -ENOMEM. */
-int planner_lns(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t *off,
-                uint64_t *peak, uint64_t stop_at, uint64_t work_cap, double deadline,
-                uint64_t seed, uint64_t *work);
-
-/* ---- repair at a target height (planner_repair.c) ---------------------- */
-
-/* Improve the plan off[0..n) of b (peak *peak) by a weighted min-conflicts
- * search below a cap under the best peak (s: planner_sky_init'ed for b, its
- * slots read only); stops, the arguments as planner_lns's. Returns 0 (also
- * above LNS_MAX_PAIRS overlapping pairs: nothing done) or -ENOMEM. */
+/* Improve the plan off[0..n) of b (peak *peak, no two buffers overlapping)
+ * by overlap minimisation below a cap under the best peak, with s
+ * (planner_sky_init'ed for b; its slots read only): until the peak is at
+ * most stop_at, the work it spends (neighbours visited, places weighed)
+ * passes work_cap, planner_now_s() passes deadline, or, with no deadline
+ * (HUGE_VAL: then the result depends only on the input and the seed),
+ * 20 n + 2,000 steps find no better plan. off[] and *peak get the best
+ * plan found, never worse than the one passed in; *work (if not NULL) is
+ * increased by the work spent. Returns 0 (also when the problem has more
+ * than REPAIR_MAX_PAIRS overlapping pairs: nothing done) or -ENOMEM. */
 int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, uint64_t *off,
                    uint64_t *peak, uint64_t stop_at, uint64_t work_cap, double deadline,
                    uint64_t seed, uint64_t *work);

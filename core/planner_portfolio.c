@@ -8,19 +8,18 @@
  * buffers, a MiniMalloc-style branch and bound at the lower bound, one round
  * with a small node and work limit; (4) iterated greedy on the best skyline
  * order for what is left of the work budget; (5) below GAP_TREE_MIN buffers,
- * ruin and recreate from the best plan (planner_lns.c) on its own work
- * budget, spent only above the bound. All of it deterministic: the
+ * repair below a cap from the best plan (planner_repair.c: overlap
+ * minimisation, walking through infeasible plans) on its own work budget,
+ * spent only above the bound. All of it deterministic: the
  * fast mode spends a work budget, not time. With a time limit, (3) goes on
  * in rounds with doubling node limits, each try at the lowest cap not proven
  * impossible and one between it and the best plan found (halfway, closer to
  * the best after a try runs out of nodes), and (4): together half the
- * time left where (3) runs, none where it does not; then, in place of (5),
- * repair below a cap (planner_repair.c: overlap minimisation, which walks
- * through infeasible plans where the ruin and recreate keeps to feasible
- * ones) until the deadline or a proven optimum (where it cannot run, above
- * LNS_MAX_PAIRS overlapping pairs, (3) and (4) until the deadline). The
- * engines are planner_skyline.c, planner_gap.c, planner_search.c,
- * planner_lns.c and planner_repair.c. Buffers live over the whole horizon are stacked first,
+ * time left where (3) runs, none where it does not; then (5) until the
+ * deadline or a proven optimum (where it cannot run, above
+ * REPAIR_MAX_PAIRS overlapping pairs, (3) and (4) until the deadline). The
+ * engines are planner_skyline.c, planner_gap.c, planner_search.c and
+ * planner_repair.c. Buffers live over the whole horizon are stacked first,
  * without search (portfolio_run). The fast mode runs greedy-size's pass
  * first, stops once within PLANNER_TOLERANCE of the bound (alignment
  * padding counted: planner_bound.c): it spends its work budget only while
@@ -218,15 +217,17 @@ static uint64_t rnd(uint64_t *state)
  * (pangu_2.6B's valleys were 0.76% above the bound, 4 bytes below
  * greedy-size's; its dive is at the bound). */
 #define GAP_MARGIN 0.01
-/* Ruin and recreate's own budget (phase 5; planner_lns.c's units): some
- * 0.3 s on 2,000 buffers, spent only above the bound. */
-#define LNS_FAST_WORK 50000000u
+/* The repair's own budget (phase 5; planner_repair.c's units): at most
+ * some 0.3-0.5 s on 1,000-2,000 buffers, spent only above the bound (and
+ * it stops sooner after 20 n + 2,000 steps without a better plan)... */
+#define REPAIR_FAST_WORK 150000000u
 /* ... and only on a plan more than this above the bound: at most half a
  * percent of memory to win is not worth up to half a second of every
  * registration (resnet50's trace, 0.09% above a bound it cannot reach,
- * spent the whole budget for nothing: 0.35-0.6 s against 26 ms). With a
- * time limit it runs wherever the plan is not proven optimal. */
-#define LNS_MARGIN 0.005
+ * spent the whole budget of the ruin and recreate before it for nothing:
+ * 0.35-0.6 s against 26 ms). With a time limit it runs wherever the plan
+ * is not proven optimal. */
+#define REPAIR_MARGIN 0.005
 
 /* The dive's work (skyline passes' units) a buffer, at most: pangu_2.6B's
  * takes some 205 (to the bound). */
@@ -547,9 +548,9 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * time limit, so a limited run starts from the fast plan. Stage 1, with
      * a limit only: 3 in further rounds, then 4, until the deadline. */
     for (stage = 0; stage < (limit > 0 ? 2 : 1); stage++) {
-        if (stage == 1 && (rc = planner_sky_tree(&s)) < 0) /* for 4 and 5 */
+        if (stage == 1 && (rc = planner_sky_tree(&s)) < 0) /* for 4 */
             goto out;
-        if (stage == 1 && pairs <= LNS_MAX_PAIRS) /* half the time for 3 and 4, half for 5 */
+        if (stage == 1 && pairs <= REPAIR_MAX_PAIRS) /* half the time for 3 and 4, half for 5 */
             until = planner_now_s() + (have_g ? (deadline - planner_now_s()) / 2 : 0);
         if (have_g && stage == 1) {
             g.deadline = until;
@@ -626,21 +627,19 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             keep_if_better(&sr, sr.off, pk);
         }
 
-        /* 5. From the best plan: in the fast mode, ruin and recreate
-         * (planner_lns.c) on its own work budget (below GAP_TREE_MIN
-         * buffers, and only more than LNS_MARGIN above the bound); with a
-         * limit, repair below a cap (planner_repair.c) until the deadline. */
-        uint64_t lns_above = stage == 0 ? sr.lb + (uint64_t)((double)sr.lb * LNS_MARGIN) : proven;
-        if (sr.best > lns_above && (stage == 1 || !large) && pairs <= LNS_MAX_PAIRS) {
+        /* 5. Repair below a cap (planner_repair.c) from the best plan: on
+         * its own work budget in the fast mode (below GAP_TREE_MIN buffers,
+         * and only more than REPAIR_MARGIN above the bound), until the
+         * deadline with a limit. */
+        uint64_t rep_above =
+            stage == 0 ? sr.lb + (uint64_t)((double)sr.lb * REPAIR_MARGIN) : proven;
+        if (sr.best > rep_above && (stage == 1 || !large) && pairs <= REPAIR_MAX_PAIRS) {
             for (i = 0; i < n; i++)
                 sr.off[i] = b[i].off;
             pk = sr.best;
-            if (stage == 0)
-                rc = planner_lns(b, n, &s, sr.off, &pk, target, LNS_FAST_WORK, HUGE_VAL, 0,
-                                 &e.work);
-            else
-                rc = planner_repair(b, n, &s, sr.off, &pk, proven, UINT64_MAX, deadline, 1,
-                                    &e.work);
+            rc = planner_repair(b, n, &s, sr.off, &pk, stage == 0 ? target : proven,
+                                stage == 0 ? REPAIR_FAST_WORK : UINT64_MAX,
+                                stage == 0 ? HUGE_VAL : deadline, (uint64_t)stage, &e.work);
             if (rc < 0)
                 goto out;
             keep_if_better(&sr, sr.off, pk);

@@ -928,9 +928,9 @@ START_TEST(test_planner_time_limited_search_finds_the_brute_force_optimum)
         ck_assert_msg(slow == opt, "%s: search %" PRIu64 ", optimum %" PRIu64, what, slow, opt);
         above_lb += opt > planner_lower_bound(b, n);
     }
-    /* the instances exercise proofs above the bound; the fast mode's ruin
-     * and recreate (planner_lns.c) reaches all of these optima itself, so
-     * the search improving on the fast mode is test_planner_lns's (on a
+    /* the instances exercise proofs above the bound; the fast mode's
+     * repair (planner_repair.c) may reach these optima itself, so the
+     * search improving on the fast mode is test_planner_repair's (on a
      * tight packing) */
     ck_assert_uint_ge(above_lb, 3);
 }
