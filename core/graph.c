@@ -152,6 +152,8 @@ int graph_plan_solve(struct graph_plan *out, const struct planner_opts *opts,
         p.lower_bound_bytes = planner_lower_bound(buf, m);
     if (m > 0 && !p.cached) {
         rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
+        if (rc == -EAGAIN)
+            return rc; /* opts->no_search: *out as it was, to be solved again */
         if (rc < 0)
             goto err_free_plan;
     }

@@ -69,7 +69,10 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
  * nothing of g afterwards; graph_plan_solve computes the lower bound, plans
  * (or finds the plan in cache), verifies and fills off, freeing the
  * problem. Each returns what graph_plan_build_cached would, and on failure
- * *out is released and zeroed (so graph_plan_free after either is fine). */
+ * *out is released and zeroed (so graph_plan_free after either is fine),
+ * but for graph_plan_solve's -EAGAIN (opts->no_search, and the policy
+ * would search): then *out is as it was, for graph_plan_solve again
+ * (without no_search: on the daemon's thread pool). */
 int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
                        const char *policy, struct graph_plan *out, char *err, size_t err_len);
 int graph_plan_solve(struct graph_plan *p, const struct planner_opts *opts,

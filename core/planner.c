@@ -147,5 +147,8 @@ int planner_run(const char *policy, struct plan_buffer *b, size_t n,
     rc = pol->run(b, n, opts, peak);
     if (rc == -ENOMEM)
         errmsg_set(err, err_len, "out of memory planning %zu buffers", n);
+    else if (rc == -EAGAIN)
+        errmsg_set(err, err_len, "planning %zu buffers needs a search, and none was allowed",
+                   n);
     return rc;
 }

@@ -10,6 +10,7 @@
 #ifndef ORION_PLANNER_H
 #define ORION_PLANNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,16 @@ struct planner_opts {
     double time_limit_s; /* 0: the policy's fast default; > 0: may search this long */
     struct planner_stats *stats; /* NULL, or out: zeroed by planner_run, filled by
                                     the policies that search (portfolio) */
+    /* Without a time limit, a policy that would search gives up instead,
+     * with -EAGAIN and nothing planned, so that the caller can plan the
+     * problem again without this where time is cheaper (the daemon's event
+     * loop hands such a graph to its thread pool). The portfolio gives up
+     * where greedy-size's pass and the search's first dive (from 2,048
+     * buffers on, its skyline passes and gap runs) leave its plan above the
+     * tolerance: what it spends first is a few passes, what it would spend
+     * next its work budget. The others never search. Deterministic: the
+     * same problem gives up the same way. */
+    bool no_search;
 };
 /* With time_limit_s > 0 the default policy first computes its fast plan
  * (deterministic; milliseconds, up to about a second on traces of 10k+
@@ -58,15 +69,17 @@ struct planner_policy {
     const char *describe; /* static: one line for --list-policies */
     /* Fill b[i].off and *peak for b[0..n), n > 0, already validated by
      * planner_run (so n < UINT32_MAX and no offset computed can overflow).
-     * opts may be NULL. Returns 0 or -ENOMEM. Call it through planner_run. */
+     * opts may be NULL. Returns 0, -EAGAIN (opts->no_search) or -ENOMEM.
+     * Call it through planner_run. */
     int (*run)(struct plan_buffer *b, size_t n, const struct planner_opts *opts,
                uint64_t *peak);
 };
 
 /* Plan n buffers with the named policy (NULL = planner_default_policy()).
  * Fills b[i].off and *peak. Returns 0, -EINVAL (unknown policy: the message
- * names it and lists the policies; bad buffer: the message names its index)
- * or -ENOMEM; the message is in err. */
+ * names it and lists the policies; bad buffer: the message names its index),
+ * -EAGAIN (opts->no_search and it would search: nothing planned) or -ENOMEM; the
+ * message is in err. */
 int planner_run(const char *policy, struct plan_buffer *b, size_t n,
                 const struct planner_opts *opts, uint64_t *peak,
                 char *err, size_t err_len);

@@ -9,7 +9,9 @@
  *     round_up(s_i, G) - s_i,
  * which is the plain load when G is 1. Sweeping the events in time order,
  * the sums are kept for each of the few smallest alignments the problem
- * has, and the largest pad by a max-heap with lazy deletion; at a time
+ * has, and the largest pad by a max-heap with lazy deletion (holding only
+ * the pads above 0: sizes that are multiples of the alignment, most of a
+ * model's, cost no heap work); at a time
  * whose G is not among those kept, the largest kept one below it is used
  * (a weaker but still valid bound). O(n log n).
  */
@@ -132,7 +134,8 @@ int planner_bound(const struct plan_buffer *b, size_t n, uint64_t *lb)
             for (k = 0; k < n_kept && kept[k] <= e; k++) {
                 uint64_t r = round_sat(s, kept[k]);
                 sum[k] = sat_add(sum[k], r);
-                heap_push(&heap[k], r - s, x);
+                if (r > s) /* a pad of 0 is never the largest that counts */
+                    heap_push(&heap[k], r - s, x);
             }
         } else {
             plain -= s < plain ? s : plain;
@@ -153,9 +156,9 @@ int planner_bound(const struct plan_buffer *b, size_t n, uint64_t *lb)
                 if (kept[k] <= g)
                     break;
             if (k < n_kept) {
-                while (dead[heap[k].v[0].idx])
-                    heap_pop(&heap[k]); /* a live buffer is in it: never empties */
-                v = sum[k] - heap[k].v[0].pad;
+                while (heap[k].n > 0 && dead[heap[k].v[0].idx])
+                    heap_pop(&heap[k]);
+                v = sum[k] - (heap[k].n > 0 ? heap[k].v[0].pad : 0); /* empty: no pad live */
                 if (v < plain)
                     v = plain; /* only when saturated */
             }

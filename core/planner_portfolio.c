@@ -330,6 +330,7 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     int stage;
     double limit = opts && opts->time_limit_s > 0 ? opts->time_limit_s : 0;
     double deadline = limit > 0 ? planner_now_s() + limit : 0, until = deadline;
+    bool no_search = opts != NULL && opts->no_search;
     /* Large problems in the fast mode use the skyline only for its valleys
      * (no tree, no tie keys kept) and never go back to the best order, so
      * keep none of it: the tie keys (32 bytes a buffer), the skyline's
@@ -465,6 +466,15 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
             st->passes++;
         if (rc == 0)
             keep_if_better(&sr, sr.off, pk);
+    }
+
+    /* Without a search allowed (and no time limit), what is left is
+     * search: give up, for the caller to plan this where time is cheaper.
+     * Large problems got here after their skyline passes and gap runs,
+     * small ones after greedy-size's pass and the dive. */
+    if (no_search && limit <= 0 && sr.best > target) {
+        rc = -EAGAIN;
+        goto out;
     }
 
     /* 1. Lowest first on the skyline by valleys, with several tie rules;

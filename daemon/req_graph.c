@@ -25,8 +25,11 @@
  * tensors stacked, one greedy pass) costs some n log n more; a policy
  * given a time limit always goes. POOL_WORK keeps inline planning well
  * under a millisecond (mobilenet_v2, 212 tensors: about 2,500 units, some
- * 70 us of planning; a graph above the bound may spend the fast mode's
- * budget, a few ms, which is why the threshold is low). */
+ * 70 us of planning). A graph planned inline whose plan needs a search
+ * (above its bound after greedy-size's pass and the dive) is not searched
+ * there: the planner gives it back (planner_opts.no_search) and it goes to
+ * the pool, where the fast mode's budgets (up to some 0.5 s) hold no one
+ * else up. */
 #define POOL_WORK 20000u
 
 /* The daemon's plan cache: identical planning problems (a replica of a
@@ -173,6 +176,20 @@ static void plan_run(struct job *j)
     /* Liveness was the last to read the ops: their references (a large
      * graph's ops are half of it) go before the planner's memory comes. */
     wire_graph_drop_ops(&job->wg);
+    /* On the loop, no search: a graph whose plan needs one (above its
+     * bound after greedy-size's pass and the dive) comes back with -EAGAIN
+     * and is solved on the pool (solve_run), so that the loop is never
+     * held for a search's budget (tens to hundreds of ms). */
+    struct planner_opts o = {.no_search = !job->pooled};
+    job->rc = graph_plan_solve(&job->plan, &o, job->cache, job->err, sizeof(job->err));
+}
+
+/* The solve a plan_run on the loop gave up (-EAGAIN: a search), with the
+ * search allowed: on the pool. */
+static void solve_run(struct job *j)
+{
+    struct plan_job *job = (struct plan_job *)j;
+    job->err[0] = '\0';
     job->rc = graph_plan_solve(&job->plan, NULL, job->cache, job->err, sizeof(job->err));
 }
 
@@ -455,6 +472,15 @@ static void job_start(struct session *s, struct plan_job *job, uint64_t n_tensor
         job->pooled = false;
     }
     plan_run(&job->base);
+    if (job->rc == -EAGAIN) { /* it needs a search: the pool's */
+        job->pooled = true;
+        job->key = NULL;
+        job->base.run = solve_run;
+        if (job_queue(s, &job->base) == 0)
+            return;
+        job->pooled = false;
+        solve_run(&job->base);
+    }
     plan_done(&job->base, s);
     /* Kept after the reply: the last allocation of a registration, whose
      * failure costs only a later hit. */

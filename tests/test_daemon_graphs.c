@@ -5,6 +5,8 @@
  * shm name, so the tests are independent and may run in any order. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -162,6 +164,78 @@ START_TEST(test_same_frame_again_reuses_the_plan_and_places_anew)
     int c = session();
     assert_clean(1);
     close(c);
+}
+END_TEST
+
+/* A 12-tensor graph whose plan needs a search: greedy-size's pass and the
+ * search's first dive leave it above its bound of 1024 bytes (found by
+ * trying random layer graphs; the search reaches 1024). */
+static const struct tspec hard_t[12] = {
+    {0, 512, 0, ORION__TENSOR_KIND__INPUT, NULL},
+    {1, 128, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {2, 128, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {3, 128, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {4, 256, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {5, 64, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {6, 320, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {7, 256, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {8, 448, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {9, 256, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {10, 256, 0, ORION__TENSOR_KIND__INTERMEDIATE, NULL},
+    {11, 64, 0, ORION__TENSOR_KIND__OUTPUT, NULL},
+};
+static const struct ospec hard_o[11] = {
+    {"op", {0}, 1, {1}, 1},    {"op", {0}, 1, {2}, 1},    {"op", {1, 0}, 2, {3}, 1},
+    {"op", {0}, 1, {4}, 1},    {"op", {4}, 1, {5}, 1},    {"op", {2, 3}, 2, {6}, 1},
+    {"op", {6}, 1, {7}, 1},    {"op", {3, 5}, 2, {8}, 1}, {"op", {6, 8}, 2, {9}, 1},
+    {"op", {6, 9}, 2, {10}, 1}, {"op", {6, 9}, 2, {11}, 1},
+};
+
+/* The log line of the registration of a graph of `tensors` tensors. */
+static char *registered_line(const char *log, unsigned tensors)
+{
+    char what[64];
+    snprintf(what, sizeof what, "'test-graph': %u tensors,", tensors);
+    const char *at = strstr(log, what);
+    ck_assert_msg(at != NULL, "no registration of %u tensors in the log: %s", tensors, log);
+    const char *end = strchr(at, '\n');
+    return strndup(at, end != NULL ? (size_t)(end - at) : strlen(at));
+}
+
+/* A small graph is planned on the event loop, but not searched there: one
+ * whose plan needs a search goes to the thread pool (the log says so) and
+ * is answered with the search's plan; an easy one stays on the loop. */
+START_TEST(test_a_graph_that_needs_a_search_is_planned_on_the_pool)
+{
+    harness_fixture_start(NULL);
+    int fd = session();
+    Orion__Response *easy = do_register(fd, chain_t, 4, chain_o, 3, NULL);
+    Orion__Response *hard = do_register(fd, hard_t, 12, hard_o, 11, NULL);
+    ck_assert_msg(easy->body_case == ORION__RESPONSE__BODY_REGISTER_GRAPH, "refused: %s",
+                  msg_of(easy));
+    ck_assert_msg(hard->body_case == ORION__RESPONSE__BODY_REGISTER_GRAPH, "refused: %s",
+                  msg_of(hard));
+    const Orion__RegisterGraphReply *g = hard->register_graph;
+    ck_assert_uint_eq(g->lower_bound_bytes, 1024);
+    ck_assert_uint_eq(g->peak_bytes, 1024);
+    for (size_t i = 0; i < 12; i++)
+        ck_assert_uint_le(g->tensors[i]->offset + g->tensors[i]->bytes,
+                          g->workspace_offset + g->peak_bytes);
+    ck_assert_uint_eq(stats_on(fd).graphs, 2);
+    char *log = harness_daemon_log(&D);
+    ck_assert_ptr_nonnull(log);
+    char *l_easy = registered_line(log, 4), *l_hard = registered_line(log, 12);
+    ck_assert_msg(strstr(l_hard, "(thread pool)") != NULL, "%s", l_hard);
+    ck_assert_msg(strstr(l_easy, "(thread pool)") == NULL, "%s", l_easy);
+    free(l_easy);
+    free(l_hard);
+    free(log);
+    ck_assert_int_eq(release_graph(fd, easy->register_graph->graph_id), 0);
+    ck_assert_int_eq(release_graph(fd, g->graph_id), 0);
+    orion__response__free_unpacked(easy, NULL);
+    orion__response__free_unpacked(hard, NULL);
+    assert_clean(1);
+    close(fd);
 }
 END_TEST
 
@@ -347,6 +421,7 @@ int main(void)
     Suite *s = suite_create("daemon");
     TCase *tc = harness_fixture_tcase("graphs", 30);
     tcase_add_test(tc, test_register_places_tensors_in_workspace_and_release_frees);
+    tcase_add_test(tc, test_a_graph_that_needs_a_search_is_planned_on_the_pool);
     tcase_add_test(tc, test_release_of_another_connections_graph_is_refused);
     tcase_add_test(tc, test_quiet_release_answers_only_a_refusal);
     tcase_add_test(tc, test_same_frame_again_reuses_the_plan_and_places_anew);

@@ -432,6 +432,64 @@ START_TEST(test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pas
 }
 END_TEST
 
+/* planner_opts.no_search: a graph the default plans at its bound with
+ * greedy-size's pass or the dive plans as without it; one that needs a
+ * search (12 tensors whose bound, 1024, only the search reaches) gives up
+ * with -EAGAIN, naming why, and leaves the prepared problem as it was, so
+ * that solving it again without the option (the daemon: on its pool)
+ * finds the plan at the bound. */
+START_TEST(test_graph_no_search_gives_up_where_a_search_is_needed_and_keeps_the_problem)
+{
+    static const uint64_t sizes[12] = {512, 128, 128, 128, 256, 64, 320, 256, 448, 256, 256, 64};
+    static uint64_t in[11][2] = {{0}, {0}, {1, 0}, {0}, {4}, {2, 3}, {6}, {3, 5}, {6, 8}, {6, 9},
+                                 {6, 9}};
+    static const uint32_t n_in[11] = {1, 1, 2, 1, 1, 2, 1, 2, 2, 2, 2};
+    static uint64_t out[11] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    struct graph_tensor tt[12];
+    struct graph_op ops[11];
+    struct planner_opts ns = {.no_search = true};
+    struct graph_plan p, q;
+
+    for (uint32_t k = 0; k < 12; k++)
+        tt[k] = (struct graph_tensor){k, sizes[k], 0,
+                                      k == 0    ? TENSOR_INPUT
+                                      : k == 11 ? TENSOR_OUTPUT
+                                                : TENSOR_INTERMEDIATE,
+                                      NULL, NULL};
+    for (uint32_t k = 0; k < 11; k++)
+        ops[k] = (struct graph_op){"op", in[k], n_in[k], &out[k], 1};
+    struct graph hard = {"hard", tt, 12, ops, 11};
+    ck_assert_int_eq(graph_plan_prepare(&hard, NULL, NULL, &p, err, sizeof(err)), 0);
+    size_t n_buf = p.n_buf;
+    ck_assert_uint_gt(n_buf, 0);
+    ck_assert_int_eq(graph_plan_solve(&p, &ns, NULL, err, sizeof(err)), -EAGAIN);
+    ck_assert_msg(strstr(err, "needs a search") != NULL, "%s", err);
+    ck_assert_uint_eq(p.n_buf, n_buf); /* the problem kept, offsets not yet made */
+    ck_assert_ptr_null(p.off);
+    ck_assert_msg(graph_plan_solve(&p, NULL, NULL, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(p.lower_bound_bytes, 1024);
+    ck_assert_uint_eq(p.peak_bytes, 1024);
+    check_plan(&hard, &p, "hard");
+    graph_plan_free(&p);
+
+    /* the layer DAG reaches its bound at the dive: no_search changes nothing */
+    struct graph g = layer_dag();
+    ck_assert_msg(graph_plan_build(&g, NULL, NULL, &ns, &p, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(graph_plan_build(&g, NULL, NULL, NULL, &q, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(p.peak_bytes, p.lower_bound_bytes);
+    ck_assert_uint_eq(p.peak_bytes, q.peak_bytes);
+    ck_assert_int_eq(memcmp(p.off, q.off, g.n_tensors * sizeof(*p.off)), 0);
+    graph_plan_free(&p);
+    graph_plan_free(&q);
+    /* with a time limit, no_search does not apply: it searches */
+    struct planner_opts tl = {.time_limit_s = 0.5, .no_search = true};
+    ck_assert_msg(graph_plan_build(&hard, NULL, NULL, &tl, &p, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(p.peak_bytes, 1024);
+    graph_plan_free(&p);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -440,6 +498,7 @@ static Suite *graph_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_graph_seed_example_shares_bytes_under_every_policy);
     tcase_add_test(tc, test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pass);
+    tcase_add_test(tc, test_graph_no_search_gives_up_where_a_search_is_needed_and_keeps_the_problem);
     tcase_add_test(tc, test_graph_null_policy_means_the_default);
     tcase_add_test(tc, test_graph_persistent_never_shares_bytes);
     tcase_add_test(tc, test_graph_export_and_import_get_no_workspace_offset);
