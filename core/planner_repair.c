@@ -55,8 +55,7 @@ struct rep {
     const struct plan_buffer *b;
     size_t n;
     uint32_t *adj_start, *adj, *rev; /* overlaps in time, CSR */
-    double *tl;                      /* time overlap of each pair entry */
-    double *w;                       /* the pair's weight (both entries alike) */
+    uint32_t *w;                     /* the pair's weight (both entries alike) */
     uint64_t *off;
     uint32_t *nov;                   /* neighbours overlapping in bytes */
     uint32_t *bad, *bad_at;          /* the buffers with nov > 0 */
@@ -202,7 +201,9 @@ static uint64_t best_place(struct rep *r, uint32_t x, uint64_t top, double *cost
         uint64_t oy = r->off[y], ey = oy + b[y].bytes, sh;
         int64_t p0 = (int64_t)oy - (int64_t)s, q = (int64_t)ey - (int64_t)s;
         int64_t p1 = (int64_t)oy < q ? (int64_t)oy : q, p2 = (int64_t)oy < q ? q : (int64_t)oy;
-        double c = r->tl[k], h = r->lam * r->w[k];
+        uint64_t lo = b[x].lower > b[y].lower ? b[x].lower : b[y].lower;
+        uint64_t hi = b[x].upper < b[y].upper ? b[x].upper : b[y].upper;
+        double c = (double)(hi - lo), h = r->lam * (double)r->w[k]; /* time shared */
         f += c * (double)shared(0, s, oy, ey);
         sh = shared(r->off[x], r->off[x] + s, oy, ey);
         here += c * (double)sh + (sh ? h : 0);
@@ -254,7 +255,7 @@ static void penalise(struct rep *r)
         for (uint32_t k = r->adj_start[x]; k < r->adj_start[x + 1]; k++) {
             uint32_t y = r->adj[k];
             if (y > x && shared(o, e, r->off[y], r->off[y] + b[y].bytes) > 0) {
-                r->w[k] += 1;
+                r->w[k] += r->w[k] < UINT32_MAX;
                 r->w[r->rev[k]] = r->w[k];
             }
         }
@@ -296,20 +297,13 @@ int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, u
     r.nov = calloc(n, sizeof(*r.nov));
     r.bad = malloc(n * sizeof(*r.bad));
     r.bad_at = malloc(n * sizeof(*r.bad_at));
-    r.tl = malloc(pairs * sizeof(*r.tl) + 1);
     r.w = malloc(pairs * sizeof(*r.w) + 1);
     r.ev = malloc(r.ev_cap * sizeof(*r.ev));
     r.tmp = malloc(r.ev_cap * sizeof(*r.tmp));
-    if (!r.off || !r.nov || !r.bad || !r.bad_at || !r.tl || !r.w || !r.ev || !r.tmp)
+    if (!r.off || !r.nov || !r.bad || !r.bad_at || !r.w || !r.ev || !r.tmp)
         goto out;
-    for (i = 0; i < n; i++)
-        for (uint32_t k = r.adj_start[i]; k < r.adj_start[i + 1]; k++) {
-            uint32_t y = r.adj[k];
-            uint64_t lo = b[i].lower > b[y].lower ? b[i].lower : b[y].lower;
-            uint64_t hi = b[i].upper < b[y].upper ? b[i].upper : b[y].upper;
-            r.tl[k] = (double)(hi - lo);
-            r.w[k] = 1;
-        }
+    for (i = 0; i < pairs; i++)
+        r.w[i] = 1;
     {
         double area = 0;
         for (i = 0; i < n; i++)
@@ -369,7 +363,6 @@ out:
     free(r.tmp);
     free(r.ev);
     free(r.w);
-    free(r.tl);
     free(r.bad_at);
     free(r.bad);
     free(r.nov);
