@@ -51,6 +51,9 @@ struct event {
 
 /* Sort ev[0..m) by t, stably (LSD radix). Returns 0 or -ENOMEM. */
 int planner_sort_events(struct event *ev, size_t m);
+/* The same with tmp[0..m) as scratch: LSD radix, a byte a pass, skipping
+ * bytes in which all times agree (insertion below 49). */
+void planner_sort_events_with(struct event *ev, struct event *tmp, size_t m);
 
 /* The 2n starts and ends of b[0..n) in time order, ends before starts at
  * equal times, then by index. The caller frees it; NULL when out of memory. */

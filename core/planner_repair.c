@@ -45,12 +45,6 @@
  * microseconds rather than spending the budget. */
 #define REPAIR_STALL_STEPS(n) (20 * (uint64_t)(n) + 2000)
 
-struct bp {
-    uint64_t at;
-    double dslope; /* the slope's change at `at` */
-    double on;     /* a step's height: on right of `at` (> 0), off at it (< 0) */
-};
-
 struct rep {
     const struct plan_buffer *b;
     size_t n;
@@ -60,7 +54,9 @@ struct rep {
     uint32_t *nov;                   /* neighbours overlapping in bytes */
     uint32_t *bad, *bad_at;          /* the buffers with nov > 0 */
     size_t n_bad;
-    struct bp *ev, *tmp;
+    struct event *ev, *tmp;          /* a place's breakpoints: t the offset, idx */
+    double *dslope, *on;             /* ... into these: the slope's change at t, a
+                                        step's (> 0: on right of t; < 0: off at t) */
     size_t ev_cap;
     uint64_t steps, work, rng;
     double lam; /* a pair penalty's cost */
@@ -95,49 +91,6 @@ static uint64_t shared(uint64_t o1, uint64_t e1, uint64_t o2, uint64_t e2)
     return hi > lo ? hi - lo : 0;
 }
 
-/* Sort v[0..m) by at: insertion when short, else LSD radix through tmp. */
-static void sort_bp(struct bp *v, struct bp *tmp, size_t m)
-{
-    uint64_t all_or = 0, all_and = UINT64_MAX;
-    struct bp *src = v, *dst = tmp, *t;
-    size_t i, cnt[256];
-
-    if (m < 48) {
-        for (i = 1; i < m; i++) {
-            struct bp x = v[i];
-            size_t j;
-            for (j = i; j > 0 && v[j - 1].at > x.at; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
-        }
-        return;
-    }
-    for (i = 0; i < m; i++) {
-        all_or |= v[i].at;
-        all_and &= v[i].at;
-    }
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t sum = 0;
-        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
-            continue;
-        memset(cnt, 0, sizeof(cnt));
-        for (i = 0; i < m; i++)
-            cnt[(src[i].at >> shift) & 0xff]++;
-        for (i = 0; i < 256; i++) {
-            size_t c = cnt[i];
-            cnt[i] = sum;
-            sum += c;
-        }
-        for (i = 0; i < m; i++)
-            dst[cnt[(src[i].at >> shift) & 0xff]++] = src[i];
-        t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != v)
-        memcpy(v, src, m * sizeof(*v));
-}
-
 /* Move x to o: its neighbours' overlap counts follow. */
 static void move_to(struct rep *r, uint32_t x, uint64_t o)
 {
@@ -158,6 +111,14 @@ static void move_to(struct rep *r, uint32_t x, uint64_t o)
     set_nov(r, x, cnt);
 }
 
+static void put_bp(struct rep *r, size_t *m, uint64_t at, double d, double h)
+{
+    r->ev[*m] = (struct event){at, 0, (uint32_t)*m};
+    r->dslope[*m] = d;
+    r->on[*m] = h;
+    ++*m;
+}
+
 /* A slope change of d and a step change of h at p: left of 0 they only
  * set the start (slope and steps right of 0); above top there is no place.
  * The aligned places on both sides of p are candidates. */
@@ -173,11 +134,11 @@ static void add_bp(struct rep *r, size_t *m, int64_t p, double d, double h, uint
     u = (uint64_t)p;
     if (u > top)
         return;
-    r->ev[(*m)++] = (struct bp){u, d, h};
+    put_bp(r, m, u, d, h);
     if (u & (a - 1)) {
-        r->ev[(*m)++] = (struct bp){u & ~(a - 1), 0, 0};
+        put_bp(r, m, u & ~(a - 1), 0, 0);
         if (align_up(u, a) <= top)
-            r->ev[(*m)++] = (struct bp){align_up(u, a), 0, 0};
+            put_bp(r, m, align_up(u, a), 0, 0);
     }
 }
 
@@ -191,8 +152,8 @@ static uint64_t best_place(struct rep *r, uint32_t x, uint64_t top, double *cost
     double f = 0, slope = 0, steps = 0, best = HUGE_VAL, here = 0;
     size_t m = 0, i, ties = 0;
 
-    r->ev[m++] = (struct bp){0, 0, 0};
-    r->ev[m++] = (struct bp){top, 0, 0};
+    put_bp(r, &m, 0, 0, 0);
+    put_bp(r, &m, top, 0, 0);
     /* Each neighbour's overlap with x at o: 0 up to oy - s, rising to
      * min(oy, ey - s), flat to max(oy, ey - s), falling to ey; its
      * penalty over (oy - s, ey). */
@@ -212,20 +173,21 @@ static uint64_t best_place(struct rep *r, uint32_t x, uint64_t top, double *cost
         add_bp(r, &m, p2, -c, 0, top, a, &slope, &steps);
         add_bp(r, &m, (int64_t)ey, c, -h, top, a, &slope, &steps);
     }
-    sort_bp(r->ev, r->tmp, m);
+    planner_sort_events_with(r->ev, r->tmp, m);
     r->work += 6 * m + 2;
     for (i = 0; i < m;) {
-        uint64_t p = r->ev[i].at;
+        uint64_t p = r->ev[i].t;
         double on = 0;
         size_t j;
         f += slope * (double)(p - cur);
         cur = p;
-        for (j = i; j < m && r->ev[j].at == p; j++) {
-            slope += r->ev[j].dslope;
-            if (r->ev[j].on < 0)
-                steps += r->ev[j].on;
+        for (j = i; j < m && r->ev[j].t == p; j++) {
+            uint32_t q = r->ev[j].idx;
+            slope += r->dslope[q];
+            if (r->on[q] < 0)
+                steps += r->on[q];
             else
-                on += r->ev[j].on;
+                on += r->on[q];
         }
         i = j;
         if ((p & (a - 1)) == 0) {
@@ -300,7 +262,10 @@ int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, u
     r.w = malloc(pairs * sizeof(*r.w) + 1);
     r.ev = malloc(r.ev_cap * sizeof(*r.ev));
     r.tmp = malloc(r.ev_cap * sizeof(*r.tmp));
-    if (!r.off || !r.nov || !r.bad || !r.bad_at || !r.w || !r.ev || !r.tmp)
+    r.dslope = malloc(r.ev_cap * sizeof(*r.dslope));
+    r.on = malloc(r.ev_cap * sizeof(*r.on));
+    if (!r.off || !r.nov || !r.bad || !r.bad_at || !r.w || !r.ev || !r.tmp || !r.dslope ||
+        !r.on)
         goto out;
     for (i = 0; i < pairs; i++)
         r.w[i] = 1;
@@ -360,6 +325,8 @@ done:
 out:
     if (work)
         *work += r.work;
+    free(r.on);
+    free(r.dslope);
     free(r.tmp);
     free(r.ev);
     free(r.w);

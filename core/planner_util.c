@@ -14,10 +14,7 @@
 
 /* ---- events: the time sweep of the bound, verify and the engines ------ */
 
-/* Sort ev[0..m) by time with tmp[0..m) as scratch: LSD radix, a byte a
- * pass, skipping bytes in which all times agree. Stable, so what the
- * caller's order put first among equal times stays first. */
-static void sort_events_with(struct event *ev, struct event *tmp, size_t m)
+void planner_sort_events_with(struct event *ev, struct event *tmp, size_t m)
 {
     struct event *src = ev, *dst = tmp;
     uint64_t all_or = 0, all_and = UINT64_MAX;
@@ -75,7 +72,7 @@ int planner_sort_events(struct event *ev, size_t m)
     tmp = malloc(m * sizeof(*tmp));
     if (!tmp)
         return -ENOMEM;
-    sort_events_with(ev, tmp, m);
+    planner_sort_events_with(ev, tmp, m);
     free(tmp);
     return 0;
 }
@@ -142,8 +139,8 @@ struct event *planner_make_events(const struct plan_buffer *b, size_t n)
         ev[n + i] = (struct event){b[i].upper, 0, (uint32_t)i};
         st[i] = (struct event){b[i].lower, 1, (uint32_t)i};
     }
-    sort_events_with(ev + n, ev, n);
-    sort_events_with(st, ev, n);
+    planner_sort_events_with(ev + n, ev, n);
+    planner_sort_events_with(st, ev, n);
     for (i = n, j = 0, w = 0; j < n; w++) {
         if (i < 2 * n && ev[i].t <= st[j].t)
             ev[w] = ev[i++];
