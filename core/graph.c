@@ -145,15 +145,17 @@ int graph_plan_solve(struct graph_plan *out, const struct planner_opts *opts,
         err[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* The key is the problem after liveness: what the planner sees. */
-    if (m > 0 && cache != NULL &&
+    if (m > 0 && cache != NULL && !p.missed &&
         plan_cache_get(cache, p.policy, limit, buf, m, &p.peak_bytes, &p.lower_bound_bytes))
         p.cached = true;
     else
         p.lower_bound_bytes = planner_lower_bound(buf, m);
     if (m > 0 && !p.cached) {
         rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
-        if (rc == -EAGAIN)
-            return rc; /* opts->no_search: *out as it was, to be solved again */
+        if (rc == -EAGAIN) { /* opts->no_search: *out as it was, to be solved again */
+            out->missed = cache != NULL;
+            return rc;
+        }
         if (rc < 0)
             goto err_free_plan;
     }

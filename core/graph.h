@@ -23,6 +23,9 @@ struct graph_plan {
     const char *policy;         /* static string: the policy used */
     double plan_ms;             /* time spent in the planner (or the cache) */
     bool cached;                /* the plan came from the cache */
+    bool missed;                /* a solve given back (-EAGAIN) found no plan in the
+                                   cache: the next one does not look again (nor count
+                                   a second miss) */
     /* Between graph_plan_prepare and graph_plan_solve only: the planning
      * problem (buffer buf[i] is tensor buf_tensor[i]; NULL: tensor i). */
     struct plan_buffer *buf;
@@ -71,8 +74,8 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
  * problem. Each returns what graph_plan_build_cached would, and on failure
  * *out is released and zeroed (so graph_plan_free after either is fine),
  * but for graph_plan_solve's -EAGAIN (opts->no_search, and the policy
- * would search): then *out is as it was, for graph_plan_solve again
- * (without no_search: on the daemon's thread pool). */
+ * would search): then *out is as it was (but for `missed`), for
+ * graph_plan_solve again (without no_search: on the daemon's thread pool). */
 int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
                        const char *policy, struct graph_plan *out, char *err, size_t err_len);
 int graph_plan_solve(struct graph_plan *p, const struct planner_opts *opts,

@@ -209,6 +209,7 @@ START_TEST(test_a_graph_that_needs_a_search_is_planned_on_the_pool)
 {
     harness_fixture_start(NULL);
     int fd = session();
+    uint64_t misses0 = stats_on(fd).plan_cache_misses;
     Orion__Response *easy = do_register(fd, chain_t, 4, chain_o, 3, NULL);
     Orion__Response *hard = do_register(fd, hard_t, 12, hard_o, 11, NULL);
     ck_assert_msg(easy->body_case == ORION__RESPONSE__BODY_REGISTER_GRAPH, "refused: %s",
@@ -221,7 +222,9 @@ START_TEST(test_a_graph_that_needs_a_search_is_planned_on_the_pool)
     for (size_t i = 0; i < 12; i++)
         ck_assert_uint_le(g->tensors[i]->offset + g->tensors[i]->bytes,
                           g->workspace_offset + g->peak_bytes);
-    ck_assert_uint_eq(stats_on(fd).graphs, 2);
+    Orion__StatsReply st = stats_on(fd);
+    ck_assert_uint_eq(st.graphs, 2);
+    ck_assert_uint_eq(st.plan_cache_misses, misses0 + 2); /* one each, the pool's retry none */
     char *log = harness_daemon_log(&D);
     ck_assert_ptr_nonnull(log);
     char *l_easy = registered_line(log, 4), *l_hard = registered_line(log, 12);
