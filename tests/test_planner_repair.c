@@ -256,6 +256,55 @@ START_TEST(test_planner_repair_takes_the_default_near_the_optimum)
 }
 END_TEST
 
+/* planner_overlaps (planner_util.c), the repair's neighbours: every pair of
+ * buffers whose slots meet, once each way, and rev[] pairing the two
+ * entries of a pair; more than max_pairs: 1 and nothing made. */
+START_TEST(test_planner_overlaps_lists_every_meeting_pair_once_each_way)
+{
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        uint32_t lo[64], hi[64], *st = NULL, *adj = NULL, *rev = NULL;
+        size_t n = 1 + (size_t)(seed * 3 % 64), slots = 0, pairs = 0;
+        uint64_t work = 0;
+        rng_state = seed + 99;
+        for (size_t i = 0; i < n; i++) {
+            lo[i] = (uint32_t)(rnd() % 40);
+            hi[i] = lo[i] + 1 + (uint32_t)(rnd() % 12);
+            if (hi[i] > slots)
+                slots = hi[i];
+        }
+        for (size_t x = 0; x < n; x++)
+            for (size_t y = x + 1; y < n; y++)
+                pairs += lo[x] < hi[y] && lo[y] < hi[x];
+        ck_assert_int_eq(planner_overlaps(lo, hi, n, slots, UINT64_MAX, &st, &adj, &rev, &work),
+                         0);
+        ck_assert_uint_eq(st[n], 2 * pairs);
+        for (uint32_t x = 0; x < n; x++)
+            for (uint32_t k = st[x]; k < st[x + 1]; k++) {
+                uint32_t y = adj[k], seen = 0;
+                ck_assert_uint_ne(y, x);
+                ck_assert(lo[x] < hi[y] && lo[y] < hi[x]);
+                ck_assert_uint_eq(adj[rev[k]], x); /* the same pair from y */
+                ck_assert_uint_eq(rev[rev[k]], k);
+                ck_assert(rev[k] >= st[y] && rev[k] < st[y + 1]);
+                for (uint32_t j = st[x]; j < st[x + 1]; j++)
+                    seen += adj[j] == y;
+                ck_assert_uint_eq(seen, 1);
+            }
+        free(st);
+        free(adj);
+        free(rev);
+        if (pairs > 0) {
+            st = adj = rev = NULL;
+            ck_assert_int_eq(planner_overlaps(lo, hi, n, slots, pairs - 1, &st, &adj, &rev,
+                                              &work),
+                             1);
+            ck_assert_ptr_null(st);
+            ck_assert_ptr_null(adj);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("planner_repair");
@@ -272,6 +321,7 @@ int main(void)
     tcase_add_test(tc, test_planner_repair_time_limit_improves_on_the_fast_mode);
     tcase_add_test(tc, test_planner_repair_the_default_fast_mode_is_deterministic);
     tcase_add_test(tc, test_planner_repair_takes_the_default_near_the_optimum);
+    tcase_add_test(tc, test_planner_overlaps_lists_every_meeting_pair_once_each_way);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
