@@ -358,7 +358,8 @@ void planner_preorder(const struct plan_buffer *b, size_t n, const struct sky *s
  * 20 n + 2,000 steps find no better plan. off[] and *peak get the best
  * plan found, never worse than the one passed in; *work (if not NULL) is
  * increased by the work spent. Returns 0 (also when the problem has more
- * than REPAIR_MAX_PAIRS overlapping pairs: nothing done) or -ENOMEM. */
+ * than REPAIR_MAX_PAIRS overlapping pairs, or a peak above 2^62: nothing
+ * done) or -ENOMEM. */
 int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, uint64_t *off,
                    uint64_t *peak, uint64_t stop_at, uint64_t work_cap, double deadline,
                    uint64_t seed, uint64_t *work);

@@ -44,6 +44,7 @@
  * a better plan: small problems whose optimum is above the bound stop in
  * microseconds rather than spending the budget. */
 #define REPAIR_STALL_STEPS(n) (20 * (uint64_t)(n) + 2000)
+#define REPAIR_MAX_PEAK ((uint64_t)1 << 62)
 
 struct rep {
     const struct plan_buffer *b;
@@ -234,7 +235,9 @@ int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, u
     size_t i, slots = 0, dmax = 0, pairs;
     int rc;
 
-    if (n < 2 || *peak <= stop_at)
+    /* Offsets and sizes below 2^62 keep the sweep's signed differences
+     * exact; plans that tall (4 EiB) are left as they are. */
+    if (n < 2 || *peak <= stop_at || *peak > REPAIR_MAX_PEAK)
         return 0;
     for (i = 0; i < n; i++) {
         if (s->hi[i] > slots)

@@ -305,6 +305,27 @@ START_TEST(test_planner_overlaps_lists_every_meeting_pair_once_each_way)
 }
 END_TEST
 
+/* Plans taller than 2^62 bytes are left as they are (the sweep's signed
+ * differences stay exact below): no work, the same plan. */
+START_TEST(test_planner_repair_leaves_plans_above_2_62_alone)
+{
+    struct plan_buffer b[3] = {
+        {.lower = 0, .upper = 2, .bytes = (uint64_t)1 << 61},
+        {.lower = 1, .upper = 3, .bytes = (uint64_t)1 << 61},
+        {.lower = 0, .upper = 3, .bytes = 4096},
+    };
+    uint64_t start, peak, work;
+    start = greedy(b, 3);
+    ck_assert_uint_gt(start, (uint64_t)1 << 62);
+    uint64_t off[3] = {b[0].off, b[1].off, b[2].off};
+    peak = run_repair(b, 3, start + 4096, 0, UINT64_MAX, HUGE_VAL, 1, &work);
+    ck_assert_uint_eq(peak, start + 4096);
+    ck_assert_uint_eq(work, 0);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_uint_eq(b[i].off, off[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("planner_repair");
@@ -322,6 +343,7 @@ int main(void)
     tcase_add_test(tc, test_planner_repair_the_default_fast_mode_is_deterministic);
     tcase_add_test(tc, test_planner_repair_takes_the_default_near_the_optimum);
     tcase_add_test(tc, test_planner_overlaps_lists_every_meeting_pair_once_each_way);
+    tcase_add_test(tc, test_planner_repair_leaves_plans_above_2_62_alone);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
