@@ -34,7 +34,10 @@ int graph_plan_build_cached(const struct graph *g, const struct graph_limits *li
     int rc = graph_plan_prepare(g, lim, policy, out, err, err_len);
     if (rc < 0)
         return rc;
-    return graph_plan_solve(out, opts, cache, err, err_len);
+    rc = graph_plan_solve(out, opts, cache, err, err_len);
+    if (rc == -EAGAIN) /* no_search: nothing planned, nothing kept */
+        graph_plan_free(out);
+    return rc;
 }
 
 int graph_plan_prepare(const struct graph *g, const struct graph_limits *lim,
@@ -198,6 +201,7 @@ int graph_plan_solve(struct graph_plan *out, const struct planner_opts *opts,
     p.buf_tensor = NULL;
     p.buf = NULL;
     p.n_buf = 0;
+    p.missed = false;
     *out = p;
     return 0;
 

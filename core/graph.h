@@ -44,7 +44,8 @@ struct plan_cache;
  *            worst-case alignment padding) overflows 64 bits;
  *   -E2BIG   counts over the limits; -ENOMEM;
  *   -EFAULT  the policy produced a plan that planner_verify refused (a
- *            planner bug; the message says what was wrong).
+ *            planner bug; the message says what was wrong);
+ *   -EAGAIN  opts->no_search, and the plan needs a search (nothing planned).
  * Every plan is verified before it is returned. Workspace tensors are
  * planned as buffers [first, last + 1) of op time with their alignment (0 =
  * TENSOR_ALIGN_DEFAULT); the lower bound is planner_lower_bound() of those;

@@ -104,7 +104,8 @@ void planner_sort_keys(struct order_key *k, size_t n);
 
 /* The pairs of buffers overlapping in time, as CSR over buffers: y is in
  * (*adj)[(*adj_start)[x] .. (*adj_start)[x + 1]) when slots [lo[y], hi[y])
- * and [lo[x], hi[x]) meet (slots: the largest hi); with rev (may be NULL),
+ * and [lo[x], hi[x]) meet (slots: the largest hi; max_pairs at most
+ * 2^31 - 1, the offsets being 32 bits); with rev (may be NULL),
  * (*rev)[k] is the entry of the same pair seen from the other buffer. The
  * arrays are malloc'd for the caller to free; *work grows by the pairs and
  * n. Returns 0, 1 when there are more than max_pairs (nothing made), or

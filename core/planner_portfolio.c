@@ -232,6 +232,14 @@ static uint64_t rnd(uint64_t *state)
 /* The dive's work (skyline passes' units) a buffer, at most: pangu_2.6B's
  * takes some 205 (to the bound). */
 #define DIVE_WORK 320u
+/* Without a search allowed (planner_opts.no_search: the daemon's event
+ * loop), what the fast mode may spend before it gives up: a greedy pass
+ * over at most this many overlapping pairs (some 10-30 ns a pair) and a
+ * dive of at most this much work (some 5 ns a unit), each well under a
+ * millisecond; the random DAG of the registration benchmark (100 buffers)
+ * and mobilenet_v2 stay far below both. */
+#define NO_SEARCH_PAIRS 15000u
+#define NO_SEARCH_DIVE_WORK 50000u
 
 struct search {
     const struct plan_buffer *b;
@@ -272,10 +280,10 @@ static int engine_ready(struct engine *e, bool *ready, const struct plan_buffer 
 /* The search's first dive (planner_dive.c), preorder TWA
  * with W by time (the one whose dive reached the bound on pangu_2.6B), at
  * cap: order[], off[], *peak out. Returns 0 with a plan at most cap, 1
- * without one (it would backtrack, or used DIVE_WORK a buffer), or -ENOMEM.
+ * without one (it would backtrack, or spent `work`), or -ENOMEM.
  * The loads are made (*load) if missing; the preorder's keys are freed. */
 static int dive(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t **load,
-                uint64_t cap, uint32_t *order, uint64_t *off, uint64_t *peak)
+                uint64_t cap, uint64_t work, uint32_t *order, uint64_t *off, uint64_t *peak)
 {
     struct order_key *kk = NULL;
     uint32_t *pre = NULL;
@@ -291,8 +299,7 @@ static int dive(const struct plan_buffer *b, size_t n, struct sky *s, uint64_t *
     }
     planner_preorder(b, n, s, *load, 0, true, kk, pre);
     free(kk);
-    rc = planner_sky_dive(s, b, n, pre, cap, order, off, peak,
-                          s->work + (uint64_t)DIVE_WORK * n);
+    rc = planner_sky_dive(s, b, n, pre, cap, order, off, peak, s->work + work);
     free(pre);
     return rc;
 }
@@ -377,6 +384,12 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         goto out;
     if (alb > sr.lb)
         sr.lb = alb;
+    /* Without a search allowed, only what stays cheap: small problems
+     * whose greedy-size pass costs at most some NO_SEARCH_PAIRS pairs. */
+    if (no_search && limit <= 0 && (large || pairs > NO_SEARCH_PAIRS)) {
+        rc = -EAGAIN;
+        goto out;
+    }
     proven = sr.lb;
     lo_cap = sr.lb;
     /* The fast mode is done within the tolerance; a search only at a proof. */
@@ -404,7 +417,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
          * largest area in the valley */
         for (r = 0; r < 3 && sr.best > target; r++) {
             if (r == 1)
-                rc = dive(b, n, &s, &load, target, order, sr.off, &pk);
+                rc = dive(b, n, &s, &load, target, (uint64_t)DIVE_WORK * n, order, sr.off,
+                          &pk);
             else
                 rc = planner_sky_valleys(&s, b, n, lf_ties[0], load,
                                          r ? VALLEY_AREA : VALLEY_FIRST, order, sr.off, &pk,
@@ -459,7 +473,13 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
      * where it does not it gives up within DIVE_WORK a buffer, and the
      * phases below run as before. */
     if (!large && sr.best > target) {
-        rc = dive(b, n, &s, &load, sr.lb, order, sr.off, &pk);
+        /* without a search allowed, at most NO_SEARCH_DIVE_WORK: where it
+         * would need more, the caller plans the problem anew elsewhere (and
+         * a dive that ends within it ends the same with more) */
+        uint64_t dw = (uint64_t)DIVE_WORK * n;
+        rc = dive(b, n, &s, &load, sr.lb, no_search && dw > NO_SEARCH_DIVE_WORK
+                                              ? NO_SEARCH_DIVE_WORK : dw,
+                  order, sr.off, &pk);
         if (rc < 0)
             goto out;
         if (st)

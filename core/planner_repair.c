@@ -4,9 +4,9 @@
  * of the gap to stop_at). Buffers that end above the cap move under it,
  * overlapping others; the search then removes overlap one buffer at a
  * time: each step picks a buffer that overlaps another and moves it to the
- * offset in [0, cap) where its cost is least, as nesting algorithms
- * translate a piece along one axis (Egeblad, Nielsen and Odgaard, 2007;
- * here the offset is the only axis). The cost of a buffer at an offset,
+ * aligned offset, with all of it below the cap, where its cost is least,
+ * as nesting algorithms translate a piece along one axis (Egeblad,
+ * Nielsen and Odgaard, 2007; here the offset is the only axis). The cost of a buffer at an offset,
  * over the buffers live with it: time overlap x bytes shared, plus, for
  * each one it shares any byte with, the pair's penalty, REPAIR_LAMBDA of
  * the mean buffer's area (bytes x lifetime) times the pair's weight. When
@@ -280,7 +280,8 @@ int planner_repair(const struct plan_buffer *b, size_t n, const struct sky *s, u
     }
     memcpy(r.off, off, n * sizeof(*off)); /* feasible: no overlaps */
     cap = best - 1;
-    while (cap >= biggest) {
+    while (cap >= biggest && r.work <= work_cap &&
+           !(deadline < HUGE_VAL && planner_now_s() > deadline)) {
         for (i = 0; i < n; i++)
             if (r.off[i] + b[i].bytes > cap) {
                 double c, h;

@@ -1,4 +1,4 @@
-/* planner_util.c - what the planner files share: events, sort keys, clock.
+/* planner_util.c - what the planner files share: events, sort keys, overlapping pairs, clock.
  *
  * Called by the policies, the engines, verify and the interface; calls none
  * of them (libc only), so no planner file calls back into one that calls it.
@@ -275,6 +275,9 @@ int planner_overlaps(const uint32_t *lo, const uint32_t *hi, size_t n, size_t sl
     uint32_t *by_lo = malloc(n * sizeof(*by_lo) + 1), *at = NULL, *deg = NULL;
     uint32_t *st = NULL, *a = NULL, *r = NULL;
     int rc = -ENOMEM;
+
+    if (max_pairs > UINT32_MAX / 2) /* the CSR's offsets are 32 bits */
+        max_pairs = UINT32_MAX / 2;
 
     at = calloc(slots + 2, sizeof(*at));
     deg = calloc(n + 1, sizeof(*deg));

@@ -26,10 +26,11 @@
  * given a time limit always goes. POOL_WORK keeps inline planning well
  * under a millisecond (mobilenet_v2, 212 tensors: about 2,500 units, some
  * 70 us of planning). A graph planned inline whose plan needs a search
- * (above its bound after greedy-size's pass and the dive) is not searched
- * there: the planner gives it back (planner_opts.no_search) and it goes to
- * the pool, where the fast mode's budgets (up to some 0.5 s) hold no one
- * else up. */
+ * (above the tolerance of its bound after greedy-size's pass and a dive of
+ * bounded work, or with more overlapping pairs than a pass should visit
+ * there) is not searched there: the planner gives it back
+ * (planner_opts.no_search) and it goes to the pool, where the fast mode's
+ * budgets (up to some 0.5 s) hold no one else up. */
 #define POOL_WORK 20000u
 
 /* The daemon's plan cache: identical planning problems (a replica of a
@@ -176,8 +177,8 @@ static void plan_run(struct job *j)
     /* Liveness was the last to read the ops: their references (a large
      * graph's ops are half of it) go before the planner's memory comes. */
     wire_graph_drop_ops(&job->wg);
-    /* On the loop, no search: a graph whose plan needs one (above its
-     * bound after greedy-size's pass and the dive) comes back with -EAGAIN
+    /* On the loop, no search: a graph whose plan needs one (above the
+     * tolerance after greedy-size's pass and the dive) comes back with -EAGAIN
      * and is solved on the pool (solve_run), so that the loop is never
      * held for a search's budget (tens to hundreds of ms). */
     struct planner_opts o = {.no_search = !job->pooled};

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "planner.h"
 #include "graph_json.h"
 #include "layer_dag.h"
 
@@ -481,6 +482,18 @@ START_TEST(test_graph_no_search_gives_up_where_a_search_is_needed_and_keeps_the_
     ck_assert_int_eq(memcmp(p.off, q.off, g.n_tensors * sizeof(*p.off)), 0);
     graph_plan_free(&p);
     graph_plan_free(&q);
+    /* 200 buffers all live together: 19,900 overlapping pairs, more than a
+     * pass without a search visits; given back at once, though greedy-size
+     * plans them at the bound */
+    {
+        struct plan_buffer pb[200];
+        uint64_t peak;
+        for (uint32_t k = 0; k < 200; k++)
+            pb[k] = (struct plan_buffer){.lower = k % 7, .upper = 1000 + k % 5, .bytes = 64};
+        ck_assert_int_eq(planner_run(NULL, pb, 200, &ns, &peak, err, sizeof(err)), -EAGAIN);
+        ck_assert_msg(planner_run(NULL, pb, 200, NULL, &peak, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_uint_eq(peak, 200 * 64);
+    }
     /* with a time limit, no_search does not apply: it searches */
     struct planner_opts tl = {.time_limit_s = 0.5, .no_search = true};
     ck_assert_msg(graph_plan_build(&hard, NULL, NULL, &tl, &p, err, sizeof(err)) == 0, "%s",
