@@ -4,6 +4,7 @@
 #include "daemon_checks.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,8 +61,11 @@ void assert_clean(int clients)
 
 /* --- graph building -------------------------------------------------------- */
 
-Orion__Response *do_register(int fd, const struct tspec *t, size_t nt, const struct ospec *o,
-                             size_t no, const char *policy)
+/* The RegisterGraph of do_register: sent, then (wait) its reply read and
+ * returned, else NULL. */
+static Orion__Response *register_on(int fd, const struct tspec *t, size_t nt,
+                                    const struct ospec *o, size_t no, const char *policy,
+                                    bool wait)
 {
     Orion__Tensor *tens = calloc(nt ? nt : 1, sizeof *tens);
     Orion__Tensor **tp = calloc(nt ? nt : 1, sizeof *tp);
@@ -96,12 +100,30 @@ Orion__Response *do_register(int fd, const struct tspec *t, size_t nt, const str
     Orion__Request req = ORION__REQUEST__INIT;
     req.body_case = ORION__REQUEST__BODY_REGISTER_GRAPH;
     req.register_graph = &rg;
-    Orion__Response *r = call(fd, &req);
+    Orion__Response *r = NULL;
+    if (wait) {
+        r = call(fd, &req);
+    } else {
+        req.request_id = 1;
+        ck_assert_int_eq(harness_send_request(fd, &req), 0);
+    }
     free(tens);
     free(tp);
     free(ops);
     free(op);
     return r;
+}
+
+Orion__Response *do_register(int fd, const struct tspec *t, size_t nt, const struct ospec *o,
+                             size_t no, const char *policy)
+{
+    return register_on(fd, t, nt, o, no, policy, true);
+}
+
+void send_register(int fd, const struct tspec *t, size_t nt, const struct ospec *o, size_t no,
+                   const char *policy)
+{
+    (void)register_on(fd, t, nt, o, no, policy, false);
 }
 
 /* A valid three-op chain: in -> a -> b -> out. */

@@ -53,6 +53,9 @@ struct ospec {
  * (NULL: the daemon's default), and return the reply. */
 Orion__Response *do_register(int fd, const struct tspec *t, size_t nt, const struct ospec *o,
                              size_t no, const char *policy);
+/* The same request sent (request id 1), without waiting for its reply. */
+void send_register(int fd, const struct tspec *t, size_t nt, const struct ospec *o, size_t no,
+                   const char *policy);
 
 /* A valid three-op chain: in -> a -> b -> out. */
 #define CHAIN_TENSORS 4

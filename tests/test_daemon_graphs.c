@@ -244,6 +244,34 @@ START_TEST(test_a_graph_that_needs_a_search_is_planned_on_the_pool)
 }
 END_TEST
 
+/* A client that leaves while its graph's search is on the pool leaves
+ * nothing behind: twenty connections each send the hard graph with every
+ * size scaled by another factor (the same problem at another scale, so each
+ * needs the search and misses the caches) and close at once, some before
+ * the pool is done; the daemon serves on and holds nothing. */
+START_TEST(test_a_client_leaving_while_its_search_runs_leaves_nothing)
+{
+    harness_fixture_start(NULL);
+    struct tspec t[12];
+    memcpy(t, hard_t, sizeof(t));
+    for (int i = 0; i < 20; i++) {
+        int fd = session();
+        for (size_t k = 0; k < 12; k++)
+            t[k].bytes = hard_t[k].bytes * (uint64_t)(i + 2);
+        send_register(fd, t, 12, hard_o, 11, NULL);
+        close(fd);
+    }
+    int fd = session();
+    Orion__Response *r = do_register(fd, hard_t, 12, hard_o, 11, NULL);
+    ck_assert_msg(r->body_case == ORION__RESPONSE__BODY_REGISTER_GRAPH, "refused: %s",
+                  msg_of(r));
+    ck_assert_int_eq(release_graph(fd, r->register_graph->graph_id), 0);
+    orion__response__free_unpacked(r, NULL);
+    assert_clean(1);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_release_of_another_connections_graph_is_refused)
 {
     harness_fixture_start(NULL);
@@ -427,6 +455,7 @@ int main(void)
     TCase *tc = harness_fixture_tcase("graphs", 30);
     tcase_add_test(tc, test_register_places_tensors_in_workspace_and_release_frees);
     tcase_add_test(tc, test_a_graph_that_needs_a_search_is_planned_on_the_pool);
+    tcase_add_test(tc, test_a_client_leaving_while_its_search_runs_leaves_nothing);
     tcase_add_test(tc, test_release_of_another_connections_graph_is_refused);
     tcase_add_test(tc, test_quiet_release_answers_only_a_refusal);
     tcase_add_test(tc, test_same_frame_again_reuses_the_plan_and_places_anew);
