@@ -6,8 +6,9 @@
  * time: each step picks a buffer that overlaps another and moves it to the
  * aligned offset, with all of it below the cap, where its cost is least,
  * as nesting algorithms translate a piece along one axis (Egeblad,
- * Nielsen and Odgaard, 2007; here the offset is the only axis). The cost of a buffer at an offset,
- * over the buffers live with it: time overlap x bytes shared, plus, for
+ * Nielsen and Odgaard, 2007; here the offset is the only axis). The cost
+ * of a buffer at an offset, over the buffers live with it: time overlap x
+ * bytes shared, plus, for
  * each one it shares any byte with, the pair's penalty, REPAIR_LAMBDA of
  * the mean buffer's area (bytes x lifetime) times the pair's weight. When
  * steps stop helping (a local minimum: more failed steps than half the
@@ -21,7 +22,7 @@
  * and its peak from growing, this search walks through infeasible plans,
  * so it reaches tight packings that no descent does (their geomean with a
  * 5 s limit: 1.079 with the ruin and recreate, 1.038 with this; in the fast
- * mode 1.096 in 7.4 s for all 26, 1.069 in 4.6 s).
+ * mode 1.096 in 7.4 s for all 26, 1.069 in 4.4-4.6 s).
  *
  * A buffer's overlap with one neighbour, as a function of its offset o, is
  * 0, rises, stays, falls and is 0 again, and the penalty is a step over
