@@ -490,8 +490,8 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
 
     /* Without a search allowed (and no time limit), what is left is
      * search: give up, for the caller to plan this where time is cheaper.
-     * Large problems got here after their skyline passes and gap runs,
-     * small ones after greedy-size's pass and the dive. */
+     * Only small problems get here so (large ones gave up at once), after
+     * greedy-size's pass and the dive. */
     if (no_search && limit <= 0 && sr.best > target) {
         rc = -EAGAIN;
         goto out;
