@@ -72,4 +72,15 @@ static inline int wire_pb_varint(const uint8_t **p, const uint8_t *end, uint64_t
 int wire_scan_request(const uint8_t *msg, size_t len, const struct graph_limits *lim,
                       struct wire_counts *wc, char *err, size_t err_len);
 
+/* wire_scan_request tries a scan written for a RegisterGraph's schema
+ * first and leaves whatever that one does not expect to the general scan
+ * over protobuf-c's descriptors; the tests compare the two, by the path:
+ * WIRE_SCAN_GENERAL the general one alone, WIRE_SCAN_FAST the first alone
+ * (-ENOTSUP where it does not take the frame). */
+enum wire_scan_path { WIRE_SCAN_ANY, WIRE_SCAN_GENERAL, WIRE_SCAN_FAST };
+
+int wire_scan_request_with(const uint8_t *msg, size_t len, const struct graph_limits *lim,
+                           enum wire_scan_path path, struct wire_counts *wc, char *err,
+                           size_t err_len);
+
 #endif

@@ -6,7 +6,9 @@
  * (never crash, never leak: the sanitizers watch); a RegisterGraph that
  * decodes is turned into a graph (wire_graph_build) on the daemon's limits,
  * and every input is decoded a second time by wire_register_decode, which
- * must agree (code, message, graph field for field, policy) or abort.
+ * must agree (code, message, graph field for field, policy) or abort; where
+ * the scan written for a RegisterGraph's schema takes the frame, the general
+ * scan must count it the same (wire_internal.h).
  * Built with clang -fsanitize=fuzzer (tests/CMakeLists.txt). */
 #include <errno.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 
 #include "wire.h"
 #include "wire_cmp.h"
+#include "wire_internal.h"
 
 static void fail(const char *what, int rc)
 {
@@ -32,6 +35,33 @@ static size_t put_varint(uint8_t *p, uint64_t v)
         p[n++] = b | (v ? 0x80 : 0);
     } while (v);
     return n;
+}
+
+static bool str_same(struct wire_str a, struct wire_str b)
+{
+    return a.p == b.p && a.len == b.len;
+}
+
+/* The schema's scan against the general one, where the first takes msg. */
+static void compare_scans(const uint8_t *msg, size_t len, const struct graph_limits *lim)
+{
+    struct wire_counts f, g;
+    char ferr[512] = "", gerr[512] = "";
+    int frc = wire_scan_request_with(msg, len, lim, WIRE_SCAN_FAST, &f, ferr, sizeof ferr);
+    if (frc == -ENOTSUP)
+        return;
+    int grc = wire_scan_request_with(msg, len, lim, WIRE_SCAN_GENERAL, &g, gerr, sizeof gerr);
+    if (frc != grc || strcmp(ferr, gerr) != 0)
+        fail("the two scans disagree on the code or message", frc);
+    if (f.request_id != g.request_id || f.tensors != g.tensors || f.ops != g.ops ||
+        f.unknown != g.unknown || f.body != g.body || f.bad != g.bad ||
+        !str_same(f.rg.body, g.rg.body) || f.rg.tensors != g.rg.tensors ||
+        f.rg.ops != g.rg.ops || f.rg.refs != g.rg.refs || f.rg.name_bytes != g.rg.name_bytes ||
+        !str_same(f.rg.name, g.rg.name) || !str_same(f.rg.policy, g.rg.policy) ||
+        f.rg.bad_op != g.rg.bad_op || f.rg.mixed != g.rg.mixed ||
+        (f.rg.bad_op != UINT64_MAX &&
+         (f.rg.bad_refs != g.rg.bad_refs || !str_same(f.rg.bad_name, g.rg.bad_name))))
+        fail("the two scans disagree on the counts", frc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512] = "";
     struct wire_graph wg = {0};
     int grc = 1;                /* 1: no graph built */
+    compare_scans(msg, len, &lim);
     int rc = wire_unpack(msg, len, &lim, &req, &rid, err, sizeof err);
     if (rc == 0) {
         if (req == NULL || req->request_id != 7)

@@ -10,6 +10,7 @@
 
 #include "wire.h"
 #include "wire_cmp.h"
+#include "wire_internal.h"
 
 /* ---- a small protobuf writer, so the bytes can be anything a client may
  * send: fields out of order, repeated, packed or not, unknown ones ---- */
@@ -136,12 +137,14 @@ static void put_tensor(struct buf *b)
     free(t.p);
 }
 
-static void put_refs(struct buf *b, uint32_t num, unsigned n)
+/* n references, packed or not; below 2^63 (nine bytes a varint at most)
+ * when small. */
+static void put_refs_of(struct buf *b, uint32_t num, unsigned n, bool small)
 {
     if (rnd(2) == 0) {
         struct buf pk = {0};
         for (unsigned i = 0; i < n; i++)
-            put_varint(&pk, rnd_value());
+            put_varint(&pk, rnd_value() >> (small ? 1 : 0));
         put_key(b, num, 2);
         put_varint(b, pk.len);
         if (pk.len > 0)
@@ -150,9 +153,14 @@ static void put_refs(struct buf *b, uint32_t num, unsigned n)
     } else {
         for (unsigned i = 0; i < n; i++) {
             put_key(b, num, 0);
-            put_varint(b, rnd_value());
+            put_varint(b, rnd_value() >> (small ? 1 : 0));
         }
     }
+}
+
+static void put_refs(struct buf *b, uint32_t num, unsigned n)
+{
+    put_refs_of(b, num, n, false);
 }
 
 static void put_op(struct buf *b)
@@ -255,6 +263,205 @@ START_TEST(test_wire_register_decode_equals_protobuf_c_on_generated_graphs)
         free(msg.p);
     }
     ck_assert_int_gt(built, 2000);
+}
+END_TEST
+
+/* A RegisterGraph as encoders write it (every field known, of its wire
+ * type; names, tensors and ops in any order, references packed or not,
+ * sometimes an input after an output), in a Request with its id first. */
+static void put_tensor_canon(struct buf *b)
+{
+    struct buf t = {0};
+    unsigned n = (unsigned)rnd(8);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t f = 1 + (uint32_t)rnd(6);
+        if (f <= 4) {
+            put_key(&t, f, 0);
+            put_varint(&t, f == 4 ? rnd(7) : rnd_value() >> 1); /* below 2^63: 9 bytes */
+        } else {
+            put_name(&t, f);
+        }
+    }
+    put_sub(b, 2, &t);
+    free(t.p);
+}
+
+static void put_op_canon(struct buf *b)
+{
+    struct buf o = {0};
+    unsigned n = (unsigned)rnd(5);
+    for (unsigned i = 0; i < n; i++) {
+        switch (rnd(3)) {
+        case 0: put_name(&o, 1); break;
+        case 1: put_refs_of(&o, 2, (unsigned)rnd(6), true); break;
+        default: put_refs_of(&o, 3, (unsigned)rnd(6), true); break;
+        }
+    }
+    put_sub(b, 3, &o);
+    free(o.p);
+}
+
+static void gen_request_canon(struct buf *msg, unsigned max_items)
+{
+    struct buf rg = {0};
+    unsigned n = (unsigned)rnd(max_items + 1);
+    for (unsigned i = 0; i < n; i++) {
+        switch (rnd(10)) {
+        case 0: put_name(&rg, 1); break;
+        case 1: put_bytes(&rg, 4, "greedy-size", 11); break;
+        case 2: case 3: case 4: put_op_canon(&rg); break;
+        default: put_tensor_canon(&rg);
+        }
+    }
+    if (rnd(8) != 0) { /* the id is left out when it is zero */
+        put_key(msg, 1, 0);
+        put_varint(msg, rnd_value());
+    }
+    put_sub(msg, 3, &rg);
+    free(rg.p);
+}
+
+/* One byte changed, dropped or added, or the frame cut short. */
+static void mutate(struct buf *msg)
+{
+    size_t at = rnd(msg->len + 1);
+    switch (rnd(4)) {
+    case 0:
+        if (at < msg->len)
+            msg->p[at] = (uint8_t)rnd(256);
+        break;
+    case 1:
+        if (at < msg->len)
+            memmove(msg->p + at, msg->p + at + 1, msg->len - at - 1), msg->len--;
+        break;
+    case 2: {
+        uint8_t c = (uint8_t)rnd(256);
+        put(msg, &c, 1); /* room; then moved into place */
+        memmove(msg->p + at + 1, msg->p + at, msg->len - at - 1);
+        msg->p[at] = c;
+        break;
+    }
+    default:
+        msg->len = at;
+    }
+}
+
+static void str_eq(struct wire_str a, struct wire_str b)
+{
+    ck_assert_ptr_eq(a.p, b.p);
+    ck_assert_uint_eq(a.len, b.len);
+}
+
+/* Where the schema's own scan takes msg, the general one must say the same
+ * of it, count for count. Returns whether it took it. */
+static bool check_scans(const uint8_t *msg, size_t len, const struct graph_limits *lim)
+{
+    struct wire_counts f, g;
+    char ferr[512] = "", gerr[512] = "";
+    int frc = wire_scan_request_with(msg, len, lim, WIRE_SCAN_FAST, &f, ferr, sizeof(ferr));
+    int grc = wire_scan_request_with(msg, len, lim, WIRE_SCAN_GENERAL, &g, gerr, sizeof(gerr));
+    if (frc == -ENOTSUP)
+        return false;
+    ck_assert_int_eq(frc, grc);
+    ck_assert_str_eq(ferr, gerr);
+    ck_assert_uint_eq(f.request_id, g.request_id);
+    ck_assert_uint_eq(f.tensors, g.tensors);
+    ck_assert_uint_eq(f.ops, g.ops);
+    ck_assert_uint_eq(f.unknown, g.unknown);
+    ck_assert_uint_eq(f.body, g.body);
+    ck_assert_int_eq(f.bad, g.bad);
+    str_eq(f.rg.body, g.rg.body);
+    ck_assert_uint_eq(f.rg.tensors, g.rg.tensors);
+    ck_assert_uint_eq(f.rg.ops, g.rg.ops);
+    ck_assert_uint_eq(f.rg.refs, g.rg.refs);
+    ck_assert_uint_eq(f.rg.name_bytes, g.rg.name_bytes);
+    str_eq(f.rg.name, g.rg.name);
+    str_eq(f.rg.policy, g.rg.policy);
+    ck_assert_uint_eq(f.rg.bad_op, g.rg.bad_op);
+    if (f.rg.bad_op != UINT64_MAX) {
+        ck_assert_uint_eq(f.rg.bad_refs, g.rg.bad_refs);
+        str_eq(f.rg.bad_name, g.rg.bad_name);
+    }
+    ck_assert_int_eq(f.rg.mixed, g.rg.mixed);
+    return true;
+}
+
+START_TEST(test_wire_scan_for_the_schema_counts_as_the_general_one)
+{
+    /* a low op limit, so that ops over it come up */
+    struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    lim.max_op_refs = 8;
+    srandom(2);
+    int taken = 0, mutated_taken = 0, mutated_left = 0, mixed = 0, bad_op = 0;
+    for (int i = 0; i < 6000; i++) {
+        struct buf msg = {0};
+        gen_request_canon(&msg, i % 10 == 0 ? 300 : 25);
+        if (i % 2 == 1) {
+            for (unsigned k = 1 + (unsigned)rnd(3); k > 0; k--)
+                mutate(&msg);
+            if (check_scans(msg.p, msg.len, &lim))
+                mutated_taken++;
+            else
+                mutated_left++;
+        } else {
+            ck_assert_msg(check_scans(msg.p, msg.len, &lim), "frame %d left to the general scan",
+                          i);
+            taken++;
+            struct wire_counts wc;
+            char err[512];
+            (void)wire_scan_request(msg.p, msg.len, &lim, &wc, err, sizeof(err));
+            mixed += wc.rg.mixed;
+            bad_op += wc.rg.bad_op != UINT64_MAX;
+        }
+        /* and whichever scan takes it, the decode is protobuf-c's (for a
+         * RegisterGraph: a changed byte can make it another body) */
+        struct wire_counts wc;
+        char err[512];
+        if (wire_scan_request(msg.p, msg.len, &lim, &wc, err, sizeof(err)) < 0 ||
+            wc.body == ORION__REQUEST__BODY_REGISTER_GRAPH)
+            (void)check_both(msg.p, msg.len, &lim);
+        free(msg.p);
+    }
+    ck_assert_int_eq(taken, 3000);
+    ck_assert_int_gt(mutated_taken, 150);
+    ck_assert_int_gt(mutated_left, 300);
+    ck_assert_int_gt(mixed, 100);
+    ck_assert_int_gt(bad_op, 100);
+}
+END_TEST
+
+START_TEST(test_wire_scan_for_the_schema_leaves_the_unusual_to_the_general_one)
+{
+    static const struct graph_limits lim = GRAPH_LIMITS_DEFAULT;
+    /* request_id 7, RegisterGraph { tensor { id 1, bytes 64 } } and a
+     * variation on it each */
+    static const struct {
+        const char *what;
+        uint8_t b[16];
+        size_t n;
+    } cases[] = {
+        {"canonical", {0x08, 7, 0x1a, 6, 0x12, 4, 0x08, 1, 0x10, 64}, 10},
+        {"an unknown field in the tensor",
+         {0x08, 7, 0x1a, 8, 0x12, 6, 0x08, 1, 0x10, 64, 0x38, 1}, 12},
+        {"a two-byte key", {0x08, 7, 0x1a, 7, 0x12, 5, 0x88, 0x00, 1, 0x10, 64}, 11},
+        {"bytes as a length-delimited field",
+         {0x08, 7, 0x1a, 7, 0x12, 5, 0x08, 1, 0x12, 1, 64}, 11},
+        {"a ten-byte varint",
+         {0x08, 7, 0x1a, 15, 0x12, 13, 0x08, 1, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0xff},
+         16},
+        {"the id after the body", {0x1a, 6, 0x12, 4, 0x08, 1, 0x10, 64, 0x08, 7}, 10},
+        {"bytes after the body", {0x08, 7, 0x1a, 5, 0x12, 4, 0x08, 1, 0x10, 64}, 10},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wire_counts wc;
+        char err[512];
+        int rc = wire_scan_request_with(cases[i].b, cases[i].n, &lim, WIRE_SCAN_FAST, &wc, err,
+                                        sizeof(err));
+        ck_assert_msg(i == 0 ? rc == 0 : rc == -ENOTSUP, "%s: %d", cases[i].what, rc);
+        (void)check_scans(cases[i].b, cases[i].n, &lim);
+        (void)check_both(cases[i].b, cases[i].n, &lim);
+    }
 }
 END_TEST
 
@@ -434,6 +641,8 @@ static Suite *wire_suite(void)
     tcase_add_test(tc, test_wire_register_decode_refuses_a_long_graph_name);
     tcase_add_test(tc, test_wire_register_decode_says_enomsg_for_other_bodies);
     tcase_add_test(tc, test_wire_register_decode_refuses_wrong_wire_types);
+    tcase_add_test(tc, test_wire_scan_for_the_schema_counts_as_the_general_one);
+    tcase_add_test(tc, test_wire_scan_for_the_schema_leaves_the_unusual_to_the_general_one);
     suite_add_tcase(s, tc);
     tc = tcase_create("reply");
     tcase_set_timeout(tc, 120);
