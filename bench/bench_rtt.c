@@ -17,8 +17,9 @@
  *   (e) every real graph in <data>/graphs (JSON; ORION_BENCH_DATA, else the
  *       compile-time default) and the 100-tensor DAG, register+release
  *       with the default policy: with a plan-cache hit (the same graph
- *       again) and with a miss (one intermediate tensor 64 bytes larger
- *       each iteration; the graph is rebuilt outside the timed part),
+ *       again) and with a miss (one intermediate tensor 64 bytes larger,
+ *       a different one each iteration, never the same problem twice in
+ *       the run; the graph is rebuilt outside the timed part),
  *       each against a stats round trip timed in the same loop (after an
  *       untimed one that waits for the release to be done). Three
  *       times: as the scheduler places the client and the daemon, both
@@ -210,7 +211,7 @@ static struct graph dag_as_graph(void)
     return layer_dag();
 }
 
-static int graph_from_json(const struct graph *g, uint64_t grow, orion_graph **out);
+static int graph_from_json(const struct graph *g, uint64_t serial, orion_graph **out);
 
 static int build_dag(orion_graph **out)
 {
@@ -258,22 +259,29 @@ static int kind_to_orion(enum tensor_kind k, enum orion_tensor_kind *out)
     return -EINVAL;
 }
 
-/* A loaded JSON graph as a client-side graph; the first intermediate
- * tensor grows by grow bytes (a different planning problem: a cache miss). */
-static int graph_from_json(const struct graph *g, uint64_t grow, orion_graph **out)
+/* A loaded JSON graph as a client-side graph; serial > 0 makes it a
+ * planning problem of its own (a cache miss) that stays close to the
+ * graph's: intermediate tensor (serial - 1) mod k, of the k, grows by 64
+ * bytes times 1 + (serial - 1) / k (a growth of one tensor alone would
+ * soon dwarf the rest, and a problem with one huge buffer is easy). */
+static int graph_from_json(const struct graph *g, uint64_t serial, orion_graph **out)
 {
     orion_graph *og;
-    bool grown = false;
+    uint64_t k = 0, which = 0, grow = 0, seen = 0;
+    for (uint32_t i = 0; i < g->n_tensors; i++)
+        k += g->tensors[i].kind == TENSOR_INTERMEDIATE;
+    if (serial > 0 && k > 0) {
+        which = (serial - 1) % k;
+        grow = 64 * (1 + (serial - 1) / k);
+    }
     int rc = orion_graph_new(g->name ? g->name : "bench", &og);
     for (uint32_t i = 0; i < g->n_tensors && rc == 0; i++) {
         const struct graph_tensor *t = &g->tensors[i];
         struct orion_tensor_desc d = {.id = t->id, .bytes = t->bytes, .align = t->align,
                                       .share = t->share, .name = t->name};
         rc = kind_to_orion(t->kind, &d.kind);
-        if (rc == 0 && !grown && t->kind == TENSOR_INTERMEDIATE) {
+        if (rc == 0 && t->kind == TENSOR_INTERMEDIATE && seen++ == which)
             d.bytes += grow;
-            grown = true;
-        }
         if (rc == 0)
             rc = orion_graph_add_tensor(og, &d);
     }
@@ -303,10 +311,11 @@ static int bench_json_graph(orion_client *c, const struct graph *g, bool miss, s
         if (miss || og == NULL) {
             orion_graph_free(og);
             og = NULL;
-            /* a size never registered before in this run (the warm-up's
-             * and the earlier tables' too): every timed one misses */
-            static uint64_t grown;
-            if ((rc = graph_from_json(g, miss ? 64 * ++grown : 0, &og)) < 0)
+            /* a problem never registered before in this run (the
+             * warm-up's and the earlier tables' too): every timed one
+             * misses */
+            static uint64_t serial;
+            if ((rc = graph_from_json(g, miss ? ++serial : 0, &og)) < 0)
                 break;
         }
         uint64_t t0 = now_ns();
