@@ -150,26 +150,26 @@ static struct wire_str span_of(const uint8_t *p, size_t len)
 /* One field of a message the scan has passed (structure and wire types):
  * its number, wire type, varint value or [*vp, *vp + *vlen). */
 struct field {
-    uint32_t num;
-    unsigned wt;
+    uint64_t key;           /* number << 3 | wire type, as one word: compared
+                               whole (a number and a type stored apart and read
+                               back as one word stalled the fill on each field) */
     uint64_t v;
     const uint8_t *data;
     size_t len;
 };
 
+#define KEY(num, wt) ((uint64_t)(num) << 3 | (wt))
+
 static inline int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
 {
-    uint64_t key;
-    if (wire_varint(p, end, &key) < 0)
+    if (wire_varint(p, end, &f->key) < 0)
         return -EPROTO;
-    f->num = (uint32_t)(key >> 3);
-    f->wt = key & 7;
-    switch (f->wt) {
+    switch (f->key & 7) {
     case 0:
         return wire_varint(p, end, &f->v);
     case 1:
     case 5: {
-        size_t n = f->wt == 1 ? 8 : 4;
+        size_t n = (f->key & 7) == 1 ? 8 : 4;
         if ((size_t)(end - *p) < n)
             return -EPROTO;
         *p += n;
@@ -203,12 +203,14 @@ static int op_refs(const uint8_t *p, const uint8_t *end, uint64_t *n_in, uint64_
     while (p < end) {
         if (next_field(&p, end, &f) < 0)
             return -EPROTO;
-        if (f.num == 1 && f.wt == 2) {
+        if (f.key == KEY(1, 2)) {
             *name = span_of(f.data, f.len);
-        } else if ((f.num == 2 || f.num == 3) && (f.wt == 0 || f.wt == 2)) {
-            uint64_t *n = f.num == 2 ? &ni : &no;
-            uint64_t *dst = out == NULL ? NULL : out + (f.num == 2 ? 0 : seq ? ni : base_out);
-            if (f.wt == 0) {
+        } else if (f.key == KEY(2, 0) || f.key == KEY(3, 0) || f.key == KEY(2, 2) ||
+                   f.key == KEY(3, 2)) {
+            bool in = f.key >> 3 == 2;
+            uint64_t *n = in ? &ni : &no;
+            uint64_t *dst = out == NULL ? NULL : out + (in ? 0 : seq ? ni : base_out);
+            if ((f.key & 7) == 0) {
                 if (dst != NULL)
                     dst[*n] = f.v;
                 (*n)++;
@@ -248,18 +250,15 @@ static void fill_tensor(const uint8_t *p, const uint8_t *end, struct graph_tenso
     struct wire_str share = {NULL, 0}, name = {NULL, 0};
     memset(t, 0, sizeof(*t));
     while (p < end && next_field(&p, end, &f) == 0) {
-        if (f.wt == 0 && f.num == 1)
-            t->id = f.v;
-        else if (f.wt == 0 && f.num == 2)
-            t->bytes = f.v;
-        else if (f.wt == 0 && f.num == 3)
-            t->align = f.v;
-        else if (f.wt == 0 && f.num == 4)
-            t->kind = (enum tensor_kind)(int32_t)(uint32_t)f.v; /* as protobuf-c's int32 */
-        else if (f.wt == 2 && f.num == 5)
-            share = span_of(f.data, f.len);
-        else if (f.wt == 2 && f.num == 6)
-            name = span_of(f.data, f.len);
+        switch (f.key) {
+        case KEY(1, 0): t->id = f.v; break;
+        case KEY(2, 0): t->bytes = f.v; break;
+        case KEY(3, 0): t->align = f.v; break;
+        case KEY(4, 0): t->kind = (enum tensor_kind)(int32_t)(uint32_t)f.v; break; /* int32 */
+        case KEY(5, 2): share = span_of(f.data, f.len); break;
+        case KEY(6, 2): name = span_of(f.data, f.len); break;
+        default: break;
+        }
     }
     t->share = keep_span(np, share);
     t->name = keep_span(np, name);
@@ -345,11 +344,9 @@ int wire_register_decode(const uint8_t *msg, size_t len, const struct graph_limi
     uint64_t *rp = wg->refs;
     size_t ti = 0, oi = 0;
     for (p = body; p < body_end && next_field(&p, body_end, &f) == 0;) {
-        if (f.wt != 2)
-            continue;
-        if (f.num == 2) {
+        if (f.key == KEY(2, 2)) {
             fill_tensor(f.data, f.data + f.len, &wg->tensors[ti++], &np);
-        } else if (f.num == 3) {
+        } else if (f.key == KEY(3, 2)) {
             uint64_t ni = UINT64_MAX, no;
             struct wire_str on;
             struct graph_op *go = &wg->ops[oi++];
