@@ -90,22 +90,30 @@ static uint64_t sky_max(struct sky *s, size_t node, size_t nlo, size_t nhi, size
     return r;
 }
 
-static void sky_raise(struct sky *s, size_t node, size_t nlo, size_t nhi, size_t a, size_t b,
-                      uint64_t v)
+/* Raise the skyline over slots [lo, hi) to at least v, bottom up: the range's
+ * canonical nodes get the raise as a tag and in their maxima, and every
+ * node on the paths from its first and last leaves up (their ancestors,
+ * and some nodes under them, whose maxima the raise only makes no smaller
+ * than their tagged ancestors already say) in its maximum. */
+static void sky_raise_range(struct sky *s, size_t lo, size_t hi, uint64_t v)
 {
-    size_t mid;
-    if (s->mx[node] < v)
-        s->mx[node] = v;
-    if (a <= nlo && nhi <= b) {
-        if (s->tag[node] < v)
-            s->tag[node] = v;
-        return;
+    size_t l = lo + s->sz, r = hi + s->sz, a, c;
+    for (a = l, c = r; a < c; a >>= 1, c >>= 1) {
+        if (a & 1) {
+            s->tag[a] = s->tag[a] > v ? s->tag[a] : v;
+            s->mx[a] = s->mx[a] > v ? s->mx[a] : v;
+            a++;
+        }
+        if (c & 1) {
+            c--;
+            s->tag[c] = s->tag[c] > v ? s->tag[c] : v;
+            s->mx[c] = s->mx[c] > v ? s->mx[c] : v;
+        }
     }
-    mid = nlo + (nhi - nlo) / 2;
-    if (a < mid)
-        sky_raise(s, 2 * node, nlo, mid, a, b, v);
-    if (b > mid)
-        sky_raise(s, 2 * node + 1, mid, nhi, a, b, v);
+    for (a = l >> 1; a > 0; a >>= 1)
+        s->mx[a] = s->mx[a] > v ? s->mx[a] : v;
+    for (c = (r - 1) >> 1; c > 0; c >>= 1)
+        s->mx[c] = s->mx[c] > v ? s->mx[c] : v;
 }
 
 static void sky_reset(struct sky *s)
@@ -149,7 +157,7 @@ uint64_t planner_sky_at(struct sky *s, const struct plan_buffer *b, uint32_t x)
 
 void planner_sky_put(struct sky *s, uint32_t x, uint64_t end)
 {
-    sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+    sky_raise_range(s, s->lo[x], s->hi[x], end);
     s->work++;
 }
 
@@ -170,7 +178,7 @@ int planner_sky_pass(struct sky *s, const struct plan_buffer *b, size_t n,
             if (pk > cutoff)
                 return 1;
         }
-        sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+        sky_raise_range(s, s->lo[x], s->hi[x], end);
         s->work++;
     }
     *peak = pk;
@@ -244,7 +252,7 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
         off[x] = o;
         if (end > pk)
             pk = end;
-        sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+        sky_raise_range(s, s->lo[x], s->hi[x], end);
         placed[x] = 1;
         s->work++;
     }
@@ -273,7 +281,7 @@ int planner_sky_lowest_first_from(struct sky *s, const struct plan_buffer *b, si
         order[k++] = x;
         if (end > pk)
             pk = end;
-        sky_raise(s, 1, 0, s->sz, s->lo[x], s->hi[x], end);
+        sky_raise_range(s, s->lo[x], s->hi[x], end);
         s->work++;
     }
     free(h);
@@ -412,12 +420,24 @@ struct cr_frame {
     size_t node, lo, hi;
 };
 
+#define CR_SCAN 32u /* leaves in a range scanned one by one, not searched */
+
 static size_t cr_best(const uint32_t *ct, const uint32_t *cr, size_t csz, size_t a, size_t b,
                       uint32_t lim, uint64_t *work)
 {
     struct cr_frame st[8 * sizeof(size_t) + 1]; /* a pending sibling a level, and the root */
     size_t sn = 0, best = SIZE_MAX;
     uint32_t best_rank = UINT32_MAX;
+    if (b - a <= CR_SCAN) { /* few: the leaves themselves, without branches */
+        const uint32_t *lt = ct + csz, *lr = cr + csz;
+        *work += 1 + (b - a); /* about the nodes the search visits there */
+        for (size_t i = a; i < b; i++) {
+            bool ok = (lt[i] <= lim) & (lr[i] < best_rank);
+            best = ok ? i : best;
+            best_rank = ok ? lr[i] : best_rank;
+        }
+        return best;
+    }
     st[sn++] = (struct cr_frame){1, 0, csz};
     while (sn > 0) {
         size_t node = st[--sn].node, lo = st[sn].lo, hi = st[sn].hi, mid, l, r;
