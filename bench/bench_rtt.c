@@ -4,7 +4,9 @@
  *   bench_rtt [-n ITERS] [-g GRAPH_ITERS] [-w WARMUP] [-G SUBSTRING] [ORIONRTD]
  *
  * Starts a daemon (ORIONRTD, else $ORIONRTD, else the one built with this
- * tree) on a private socket and shm name, then measures, after warm-up:
+ * tree) on a private socket and shm name, then measures, after warm-up,
+ * (a)-(d) with every process pinned to one core (a round trip is then a
+ * context switch: the same from run to run):
  *   (a) pingpong: a process echoing over a Unix stream socketpair, with the
  *       exact frame sizes of (b)'s request and reply (write, then read the
  *       reply whole);
@@ -366,6 +368,10 @@ static size_t list_json(const char *dir, char **names, size_t max)
     return n;
 }
 
+/* The CPUs this process was given at its start (unpin's). */
+static cpu_set_t start_set;
+static bool have_start_set;
+
 /* The CPUs this process may run on, the first max of them: how many. */
 static int allowed_cpus(int *cpus, int max)
 {
@@ -373,6 +379,8 @@ static int allowed_cpus(int *cpus, int max)
     int n = 0;
     if (sched_getaffinity(0, sizeof(set), &set) < 0)
         return 0;
+    start_set = set;
+    have_start_set = true;
     for (int i = 0; i < CPU_SETSIZE && n < max; i++)
         if (CPU_ISSET(i, &set))
             cpus[n++] = i;
@@ -387,7 +395,14 @@ static int pin(pid_t tid, int cpu)
     return sched_setaffinity(tid, sizeof(set), &set);
 }
 
-/* Every thread of process pid (the daemon's loop and its pool) to cpu. */
+/* Back to every CPU this process was given at its start. */
+static int unpin(pid_t tid)
+{
+    return have_start_set ? sched_setaffinity(tid, sizeof(start_set), &start_set) : 0;
+}
+
+/* Every thread of process pid (the daemon's loop and its pool) to cpu, or
+ * (cpu < 0) back to the start's set. */
 static int pin_all(pid_t pid, int cpu)
 {
     char path[64];
@@ -399,11 +414,16 @@ static int pin_all(pid_t pid, int cpu)
         return -1;
     while ((de = readdir(dir)) != NULL)
         if (de->d_name[0] != '.') {
-            rc |= pin((pid_t)atoi(de->d_name), cpu);
+            rc |= cpu < 0 ? unpin((pid_t)atoi(de->d_name)) : pin((pid_t)atoi(de->d_name), cpu);
             n++;
         }
     closedir(dir);
     return n > 0 ? rc : -1;
+}
+
+static int unpin_all(pid_t pid)
+{
+    return pin_all(pid, -1);
 }
 
 static const char *const pin_names[] = {"as the scheduler places them", "pinned to one core",
@@ -532,6 +552,16 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* (a)-(d) with the client, the echo peer and the daemon on one core,
+     * where a round trip is a context switch and the same every run
+     * (unpinned, each part could land on either side of a ten-fold
+     * difference). */
+    int cpus[2];
+    int ncpu = allowed_cpus(cpus, 2);
+    if (ncpu > 0 && (pin(0, cpus[0]) < 0 || pin_all(d.pid, cpus[0]) < 0)) {
+        fprintf(stderr, "bench_rtt: cannot pin to cpu %d: %s\n", cpus[0], strerror(errno));
+        goto out;
+    }
     /* (b) first, so that (a) can copy its exact frame sizes. */
     struct orion_stats st;
     for (size_t i = 0; i < warm + iters; i++) {
@@ -619,14 +649,17 @@ int main(int argc, char **argv)
         const char *data = getenv("ORION_BENCH_DATA") ? getenv("ORION_BENCH_DATA")
                                                        : ORION_BENCH_DATA;
         char dir[4096], *names[MAX_GRAPHS];
-        int cpus[2];
-        int ncpu = allowed_cpus(cpus, 2);
         size_t ng, rit = giters / 10 < 100 ? 100 : giters / 10;
         snprintf(dir, sizeof(dir), "%s/graphs", data);
         ng = list_json(dir, names, MAX_GRAPHS);
         for (int mode = 0; mode < 3 && rc == 0; mode++) {
             if (mode > 0 && ncpu < mode)
                 continue;
+            if (mode == 0 && (unpin(0) < 0 || unpin_all(d.pid) < 0)) {
+                fprintf(stderr, "bench_rtt: cannot unpin: %s\n", strerror(errno));
+                rc = -errno;
+                break;
+            }
             if (mode > 0 && (pin(0, cpus[0]) < 0 || pin_all(d.pid, cpus[mode - 1]) < 0)) {
                 fprintf(stderr, "bench_rtt: cannot pin to cpus %d and %d: %s\n", cpus[0],
                         cpus[mode - 1], strerror(errno));
