@@ -83,25 +83,27 @@ static int overlap_msg(const struct plan_buffer *b, size_t i, size_t j, char *er
  * most ACTIVE_MAX are live: a model's graph (mobilenet_v2, its weights
  * live throughout) costs a sixth of the general sweep's instructions; past
  * that the moves of the array would cost more than the tree. The buffers
- * live over the whole horizon (a model's weights) are sorted into the array
- * once, checked against each other there, and their events skipped: the
- * sweep moves only the others. Returns 0, the overlap's -EINVAL, -ENOMEM,
- * or 1 when more are live (the caller sweeps the general way). ev:
+ * live over the whole horizon (a model's weights) are sorted once, checked
+ * against each other, and their events skipped; the others are checked
+ * against the runs of bytes they cover (adjacent ones merged: a plan that
+ * stacks them has one), and kept in a second array, which the sweep moves.
+ * The arrays keep the offsets beside the indices, so that the searches
+ * read them in a row. Returns 0, the overlap's -EINVAL, -ENOMEM, or 1 when
+ * more are live (the caller sweeps the general way). ev:
  * planner_make_events(b, n). */
 #define ACTIVE_MAX 4096u
 
-static size_t first_at_or_above(const struct plan_buffer *b, const uint32_t *act, size_t na,
-                                uint64_t off)
+/* The first i of off[0..n) (ascending) with off[i] >= o, by halving
+ * without branches. */
+static size_t first_at_or_above(const uint64_t *off, size_t n, uint64_t o)
 {
-    size_t lo = 0, hi = na;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (b[act[mid]].off < off)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t lo = 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        lo = off[lo + half - 1] < o ? lo + half : lo;
+        n -= half;
     }
-    return lo;
+    return lo + (n == 1 && off[lo] < o);
 }
 
 /* Sort v[0..k) by b[].off (stably) with tmp[0..k) as scratch: runs of 16
@@ -138,14 +140,36 @@ static void sort_by_off(const struct plan_buffer *b, uint32_t *v, uint32_t *tmp,
         memcpy(v, src, k * sizeof(*v));
 }
 
+/* Of w[0..nw) (sorted by offset, disjoint), the one a buffer at o that
+ * overlaps their runs overlaps: the first to end after o (were it to start
+ * at or above the buffer's end, so would every later one, and every
+ * earlier one ends at or below o). */
+static uint32_t whole_hit(const struct plan_buffer *b, const uint32_t *w, size_t nw, uint64_t o)
+{
+    size_t lo = 0, hi = nw;
+    while (lo < hi) { /* the first that ends after o */
+        size_t mid = lo + (hi - lo) / 2;
+        if (b[w[mid]].off + b[w[mid]].bytes <= o)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return w[lo];
+}
+
 static int verify_few_live(const struct plan_buffer *b, size_t n, const struct event *ev,
                            char *err, size_t err_len)
 {
-    size_t cap = n < ACTIVE_MAX ? n : ACTIVE_MAX, na = 0;
+    size_t cap = n < ACTIVE_MAX ? n : ACTIVE_MAX, nw = 0, nr = 0, na = 0;
     uint64_t lo = UINT64_MAX, hi = 0;
-    uint32_t *act = malloc(2 * cap * sizeof(*act) + 1); /* and the sort's scratch */
+    /* the whole-horizon ones (and the sort's scratch), then the others */
+    uint32_t *w = malloc(3 * cap * sizeof(*w) + 1), *act = w + 2 * cap;
+    /* the runs' starts and ends, then the others' offsets */
+    uint64_t *ro = malloc(3 * cap * sizeof(*ro) + 1), *re = ro + cap, *ao = ro + 2 * cap;
     int rc = 0;
-    if (act == NULL) {
+    if (w == NULL || ro == NULL) {
+        free(w);
+        free(ro);
         errmsg_set(err, err_len, "out of memory");
         return -ENOMEM;
     }
@@ -154,46 +178,63 @@ static int verify_few_live(const struct plan_buffer *b, size_t n, const struct e
         hi = b[i].upper > hi ? b[i].upper : hi;
     }
 #define WHOLE(x) (b[x].lower == lo && b[x].upper == hi)
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         if (!WHOLE(i))
             continue;
-        if (na == cap) {
-            free(act);
-            return 1;
-        }
-        act[na++] = (uint32_t)i;
+        if (nw == cap)
+            rc = 1;
+        else
+            w[nw++] = (uint32_t)i;
     }
-    sort_by_off(b, act, act + cap, na);
-    for (size_t j = 1; j < na && rc == 0; j++)
-        if (b[act[j - 1]].off + b[act[j - 1]].bytes > b[act[j]].off)
-            rc = overlap_msg(b, act[j - 1], act[j], err, err_len);
+    if (rc == 0)
+        sort_by_off(b, w, w + cap, nw);
+    for (size_t j = 0; j < nw && rc == 0; j++) {
+        uint64_t o = b[w[j]].off, e = o + b[w[j]].bytes;
+        if (j > 0 && b[w[j - 1]].off + b[w[j - 1]].bytes > o)
+            rc = overlap_msg(b, w[j - 1], w[j], err, err_len);
+        else if (nr > 0 && re[nr - 1] == o)
+            re[nr - 1] = e;
+        else {
+            ro[nr] = o;
+            re[nr++] = e;
+        }
+    }
     for (size_t k = 0; k < 2 * n && rc == 0; k++) {
         uint32_t x = ev[k].idx;
         if (WHOLE(x))
             continue;
-        size_t at = first_at_or_above(b, act, na, b[x].off);
+        uint64_t o = b[x].off, e = o + b[x].bytes;
+        size_t at = first_at_or_above(ao, na, o);
         if (!ev[k].start) {
             /* Live offsets are distinct: at is x's place. */
             if (at < na && act[at] == x) {
                 memmove(act + at, act + at + 1, (na - at - 1) * sizeof(*act));
+                memmove(ao + at, ao + at + 1, (na - at - 1) * sizeof(*ao));
                 na--;
             }
             continue;
         }
-        if (at < na && b[x].off + b[x].bytes > b[act[at]].off)
+        /* the run at or above o, and the one below it */
+        size_t r = first_at_or_above(ro, nr, o);
+        if ((r < nr && e > ro[r]) || (r > 0 && re[r - 1] > o))
+            rc = overlap_msg(b, x, whole_hit(b, w, nw, o), err, err_len);
+        else if (at < na && e > ao[at])
             rc = overlap_msg(b, x, act[at], err, err_len);
-        else if (at > 0 && b[act[at - 1]].off + b[act[at - 1]].bytes > b[x].off)
+        else if (at > 0 && ao[at - 1] + b[act[at - 1]].bytes > o)
             rc = overlap_msg(b, x, act[at - 1], err, err_len);
-        else if (na == cap)
+        else if (nw + na == cap)
             rc = 1;
         else {
             memmove(act + at + 1, act + at, (na - at) * sizeof(*act));
+            memmove(ao + at + 1, ao + at, (na - at) * sizeof(*ao));
             act[at] = x;
+            ao[at] = o;
             na++;
         }
     }
 #undef WHOLE
-    free(act);
+    free(w);
+    free(ro);
     return rc;
 }
 

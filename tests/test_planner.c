@@ -490,6 +490,35 @@ START_TEST(test_planner_verify_accepts_touching_buffers)
 }
 END_TEST
 
+/* Buffers live throughout (a model's weights) with holes between them, and
+ * short-lived ones in the holes: exactly filling one is fine, one byte into
+ * a weight on either side is not (the weights' runs must not swallow the
+ * holes, nor miss their edges). {lower, upper, bytes, align, off}. */
+START_TEST(test_planner_verify_buffers_in_the_holes_between_whole_horizon_ones)
+{
+    struct plan_buffer b[] = {
+        {0, 10, 8, 0, 0},  {0, 10, 8, 0, 9},  {0, 10, 8, 0, 17}, /* [0,8) [9,17) [17,25) */
+        {0, 10, 8, 0, 40},                                     /* [40,48): a hole [25,40) */
+        {2, 4, 1, 0, 8},   {5, 7, 15, 0, 25},  {3, 6, 4, 0, 48},
+    };
+    size_t n = sizeof(b) / sizeof(b[0]);
+    char err[256];
+    ck_assert_msg(planner_verify(b, n, 64, err, sizeof(err)) == 0, "%s", err);
+    struct plan_buffer c[sizeof(b) / sizeof(b[0])];
+    static const struct { size_t i; uint64_t off; } bad[] = {
+        {4, 7}, {4, 9}, {5, 24}, {5, 26}, {6, 47},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        memcpy(c, b, sizeof(b));
+        c[bad[k].i].off = bad[k].off;
+        ck_assert_int_eq(planner_verify(c, n, 64, err, sizeof(err)), -EINVAL);
+        size_t x, y;
+        ck_assert_msg(sscanf(err, "buffers %zu and %zu", &x, &y) == 2, "message: %s", err);
+        ck_assert(x == bad[k].i || y == bad[k].i);
+    }
+}
+END_TEST
+
 START_TEST(test_planner_verify_rejects_misaligned_and_out_of_bounds)
 {
     struct plan_buffer b[] = {{0, 3, 8, 64, 0}, {0, 3, 8, 64, 32}};
@@ -977,6 +1006,7 @@ static Suite *planner_suite(void)
     tcase_add_test(t, test_planner_honours_alignment);
     tcase_add_test(t, test_planner_verify_rejects_overlap_naming_both_buffers);
     tcase_add_test(t, test_planner_verify_accepts_touching_buffers);
+    tcase_add_test(t, test_planner_verify_buffers_in_the_holes_between_whole_horizon_ones);
     tcase_add_test(t, test_planner_verify_many_live_at_once);
     tcase_add_test(t, test_planner_verify_rejects_misaligned_and_out_of_bounds);
     tcase_add_test(t, test_planner_verify_agrees_with_brute_force_with_whole_horizon_buffers);
