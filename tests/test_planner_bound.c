@@ -146,7 +146,18 @@ START_TEST(test_bound_agrees_with_its_definition_on_random_problems)
                                         aligns[1 + rnd() % (n_al - 1)], 0};
             if (seed % 5 == 0 && rnd() % 4 == 0)
                 b[i].align = 0;
+            if (seed % 3 == 0 && rnd() % 2 == 0) { /* live throughout, as weights are */
+                b[i].lower = 0;
+                b[i].upper = 30;
+            }
         }
+        /* some with nothing else starting when the weights do */
+        if (seed % 6 == 0)
+            for (size_t i = 0; i < n; i++)
+                if (b[i].lower == 0 && b[i].upper != 30) {
+                    b[i].lower = 1;
+                    b[i].upper += b[i].upper == 1;
+                }
         uint64_t lb = planner_lower_bound(b, n), want = brute_bound(b, n);
         if (n_al == 4)
             ck_assert_msg(lb == want, "seed %" PRIu64 ": %" PRIu64 " != %" PRIu64, seed, lb,
