@@ -283,24 +283,33 @@ static inline bool take_len(const uint8_t **p, const uint8_t *end, struct wire_s
 static inline bool count_packed(const uint8_t *p, const uint8_t *end, uint64_t *count)
 {
     uint64_t k = 0;
-    unsigned run = 0;
-    for (; p < end; p++) {
-        if (*p >= 0x80) {
-            if (++run == 10)
-                return false;
-        } else {
-            k++;
-            run = 0;
-        }
+    unsigned run = 0, bad = 0;
+    for (; p < end; p++) { /* without a branch a byte: ids past 127 take two */
+        unsigned more = *p >> 7;
+        k += more ^ 1;
+        run = (run + 1) * more;
+        bad |= run >= 10;
     }
     *count = k;
-    return run == 0;
+    return run == 0 && !bad;
 }
 
 static bool fast_tensor(const uint8_t *p, const uint8_t *end, struct wire_rg *rg)
 {
     struct wire_str s;
     rg->name_bytes += 2; /* its share and name, NUL-ended */
+    /* In the schema's order first, in a row (see fill_tensor); the loop
+     * takes whatever follows. */
+    for (unsigned num = 1; num <= 4; num++)
+        if (p < end && *p == (num << 3 | 0) && (p++, !skip_varint(&p, end)))
+            return false;
+    for (unsigned num = 5; num <= 6; num++)
+        if (p < end && *p == (num << 3 | 2)) {
+            p++;
+            if (!take_len(&p, end, &s))
+                return false;
+            rg->name_bytes += s.len;
+        }
     while (p < end) {
         switch (*p++) {
         case 1 << 3 | 0: /* id, bytes, align, kind */
@@ -327,6 +336,20 @@ static bool fast_op(const uint8_t *p, const uint8_t *end, struct wire_rg *rg, ui
 {
     struct wire_str s, name = {NULL, 0};
     uint64_t in = 0, out = 0, k;
+    /* As encoders write an op (its name, then its inputs and outputs
+     * packed), in a row; the loop takes whatever follows. */
+    if (p < end && *p == (1 << 3 | 2) && (p++, !take_len(&p, end, &name)))
+        return false;
+    if (p < end && *p == (2 << 3 | 2)) {
+        p++;
+        if (!take_len(&p, end, &s) || !count_packed(s.p, s.p + s.len, &in))
+            return false;
+    }
+    if (p < end && *p == (3 << 3 | 2)) {
+        p++;
+        if (!take_len(&p, end, &s) || !count_packed(s.p, s.p + s.len, &out))
+            return false;
+    }
     while (p < end) {
         uint8_t key = *p++;
         switch (key) {

@@ -248,7 +248,33 @@ static void fill_tensor(const uint8_t *p, const uint8_t *end, struct graph_tenso
 {
     struct field f;
     struct wire_str share = {NULL, 0}, name = {NULL, 0};
+    uint64_t v, len;
     memset(t, 0, sizeof(*t));
+    /* The fields in the schema's order, each there or not, as encoders
+     * write them: in a row, without the loop's switch (whose jumps were
+     * most of the fill); anything after them, in the loop below. The scan
+     * passed these bytes, so each reads. */
+#define VARINT(num, set)                                         \
+    if (p < end && *p == KEY(num, 0)) {                          \
+        p++;                                                     \
+        (void)wire_varint(&p, end, &v);                          \
+        set;                                                     \
+    }
+#define STRING(num, dst)                                         \
+    if (p < end && *p == KEY(num, 2)) {                          \
+        p++;                                                     \
+        (void)wire_varint(&p, end, &len);                        \
+        dst = span_of(p, (size_t)len);                           \
+        p += len;                                                \
+    }
+    VARINT(1, t->id = v)
+    VARINT(2, t->bytes = v)
+    VARINT(3, t->align = v)
+    VARINT(4, t->kind = (enum tensor_kind)(int32_t)(uint32_t)v)
+    STRING(5, share)
+    STRING(6, name)
+#undef VARINT
+#undef STRING
     while (p < end && next_field(&p, end, &f) == 0) {
         switch (f.key) {
         case KEY(1, 0): t->id = f.v; break;
