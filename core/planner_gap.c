@@ -13,6 +13,7 @@
 #include "planner_internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ void planner_engine_free(struct engine *e)
     free(e->off);
     free(e->nb);
     free(e->tmp);
+    free(e->wu);
     planner_gap_tree_free(e->tree);
 }
 
@@ -58,13 +60,18 @@ int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n,
     e->leaf_of = malloc(n * sizeof(*e->leaf_of) + 1);
     e->seg = calloc(2 * e->leaves, sizeof(*e->seg));
     e->leaf_span = malloc(n * sizeof(*e->leaf_span) + 1);
+    e->wu = malloc(n * sizeof(*e->wu) + 1);
     ev = malloc(n * sizeof(*ev) + 1);
-    if (!e->by_low || !e->leaf_of || !e->seg || !e->leaf_span || !ev) {
+    if (!e->by_low || !e->leaf_of || !e->seg || !e->leaf_span || !e->wu || !ev) {
         free(ev);
         goto err;
     }
-    for (k = 0; k < n; k++)
+    e->lo = UINT64_MAX;
+    for (k = 0; k < n; k++) {
         ev[k] = (struct event){b[k].lower, 0, (uint32_t)k};
+        e->lo = b[k].lower < e->lo ? b[k].lower : e->lo;
+        e->hi = b[k].upper > e->hi ? b[k].upper : e->hi;
+    }
     if (planner_sort_events(ev, n) < 0) {
         free(ev);
         goto err;
@@ -184,6 +191,36 @@ static size_t count_lower_below(const struct engine *e, uint64_t t)
     return lo;
 }
 
+/* A whole-horizon buffer placed at [off, end): into the runs, merged with
+ * those it touches (it overlaps none: it went into a gap). */
+static void wu_add(struct engine *e, uint64_t off, uint64_t end)
+{
+    size_t lo = 0, hi = e->wu_n;
+    while (lo < hi) { /* the first run above it */
+        size_t mid = lo + (hi - lo) / 2;
+        if (e->wu[mid].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool left = lo > 0 && e->wu[lo - 1].end == off;
+    bool right = lo < e->wu_n && e->wu[lo].off == end;
+    e->w_placed++;
+    if (left && right) {
+        e->wu[lo - 1].end = e->wu[lo].end;
+        memmove(e->wu + lo, e->wu + lo + 1, (e->wu_n - lo - 1) * sizeof(*e->wu));
+        e->wu_n--;
+    } else if (left) {
+        e->wu[lo - 1].end = end;
+    } else if (right) {
+        e->wu[lo].off = off;
+    } else {
+        memmove(e->wu + lo + 1, e->wu + lo, (e->wu_n - lo) * sizeof(*e->wu));
+        e->wu[lo] = (struct span){off, end};
+        e->wu_n++;
+    }
+}
+
 /* One greedy pass over order[0..n) with a placement rule. Stops early (and
  * returns 1) once the peak exceeds cutoff. Returns 0 with *peak, 1, or
  * -ENOMEM. e->off holds the offsets. */
@@ -193,33 +230,47 @@ int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
     uint64_t pk = 0;
     size_t k;
 
-    if (e->tree)
+    if (e->tree) {
         planner_gap_tree_clear(e->tree);
-    else
+    } else {
         memset(e->seg, 0, 2 * e->leaves * sizeof(*e->seg));
+        e->wu_n = e->w_placed = 0;
+    }
     for (k = 0; k < e->n; k++) {
         uint32_t x = order[k];
         const struct plan_buffer *bx = &e->b[x];
         uint64_t al = align_of(bx), cand = 0, best = UINT64_MAX, best_gap = UINT64_MAX;
-        size_t i, leaf;
+        size_t i, j, leaf, nw = e->tree ? 0 : e->wu_n;
+        bool whole = !e->tree && bx->lower == e->lo && bx->upper == e->hi;
         int rc;
 
         e->nb_n = 0;
         e->work++;
-        if (e->tree)
+        if (e->tree) {
             rc = planner_gap_tree_collect(e, x);
-        else
+        } else {
             rc = collect(e, 1, 0, e->leaves, count_lower_below(e, bx->upper), bx->lower);
+            e->work += e->w_placed; /* as if their leaves were visited too */
+        }
         if (rc < 0)
             return rc;
-        if (e->nb_n > 64)
+        /* The radix sort's histograms pay from 64 of the tree's intervals,
+         * from some 512 of the neighbours collect finds (measured: a
+         * 100-200 neighbour sort was most of greedy-size's pass on
+         * mobilenet_v2, and the tree's passes slowed 1.6x at 512). */
+        if (e->nb_n > (e->tree ? 64u : 512u))
             radix_sort(e);
         else
             span_sort(e->nb, e->nb_n);
-        for (i = 0; i < e->nb_n; i++) {
+        /* The neighbours and the whole-horizon runs, merged by offset: the
+         * gaps between runs are those between their buffers (inside a run
+         * there are none), so the plan is the same. */
+        for (i = 0, j = 0; i < e->nb_n || j < nw;) {
+            const struct span *sp =
+                j == nw || (i < e->nb_n && e->nb[i].off < e->wu[j].off) ? &e->nb[i++] : &e->wu[j++];
             uint64_t a = align_up(cand, al);
-            if (e->nb[i].off >= a && e->nb[i].off - a >= bx->bytes) {
-                uint64_t gap = e->nb[i].off - cand;
+            if (sp->off >= a && sp->off - a >= bx->bytes) {
+                uint64_t gap = sp->off - cand;
                 if (rule == RULE_FIRST_FIT) {
                     best = a;
                     break;
@@ -229,8 +280,8 @@ int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
                     best = a;
                 }
             }
-            if (e->nb[i].end > cand)
-                cand = e->nb[i].end;
+            if (sp->end > cand)
+                cand = sp->end;
         }
         if (best == UINT64_MAX)
             best = align_up(cand, al);
@@ -244,6 +295,10 @@ int planner_engine_pass(struct engine *e, const uint32_t *order, enum rule rule,
             rc = planner_gap_tree_place(e->tree, x, best, best + bx->bytes);
             if (rc < 0)
                 return rc;
+            continue;
+        }
+        if (whole) {
+            wu_add(e, best, best + bx->bytes);
             continue;
         }
         e->leaf_span[e->leaf_of[x]] = (struct span){best, best + bx->bytes};

@@ -169,6 +169,12 @@ struct engine {
     struct span *tmp;     /* radix sort scratch, nb_cap long */
     size_t nb_n, nb_cap;
     struct gap_tree *tree; /* occupancy by time (GAP_TREE_MIN buffers or more), or NULL */
+    /* Without a tree: the buffers live over the whole horizon [lo, hi) (a
+     * model's weights) stay out of seg; their placed bytes are wu[0..wu_n),
+     * merged runs by offset, w_placed of them placed. */
+    uint64_t lo, hi;
+    struct span *wu;
+    size_t wu_n, w_placed;
     uint64_t work;        /* leaves visited + buffers placed, summed over passes */
 };
 

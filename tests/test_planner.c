@@ -537,6 +537,96 @@ END_TEST
 
 /* The sweep against the O(n^2) check on plans with one buffer moved at
  * random: both must agree on every one. */
+/* TensorFlow Lite's greedy by size, written plainly: size descending (ties:
+ * lower index), each buffer into the smallest gap that fits among the placed
+ * buffers live with it, sorted by offset, else above them all. */
+static int span_off_cmp(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+static void greedy_size_plain(struct plan_buffer *b, size_t n)
+{
+    size_t order[160], placed = 0;
+    uint64_t nb[160][2];
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = 1; i < n; i++) /* stable insertion sort, size descending */
+        for (size_t j = i; j > 0 && b[order[j]].bytes > b[order[j - 1]].bytes; j--) {
+            size_t t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    for (size_t k = 0; k < n; k++) {
+        struct plan_buffer *x = &b[order[k]];
+        uint64_t al = x->align > 1 ? x->align : 1, cand = 0, best = UINT64_MAX, gap = UINT64_MAX;
+        size_t m = 0;
+        for (size_t q = 0; q < placed; q++) {
+            const struct plan_buffer *y = &b[order[q]];
+            if (y->lower < x->upper && x->lower < y->upper) {
+                nb[m][0] = y->off;
+                nb[m++][1] = y->off + y->bytes;
+            }
+        }
+        qsort(nb, m, sizeof(nb[0]), span_off_cmp);
+        for (size_t q = 0; q < m; q++) {
+            uint64_t a = (cand + al - 1) / al * al;
+            if (nb[q][0] >= a && nb[q][0] - a >= x->bytes && nb[q][0] - cand < gap) {
+                gap = nb[q][0] - cand;
+                best = a;
+            }
+            cand = nb[q][1] > cand ? nb[q][1] : cand;
+        }
+        x->off = best != UINT64_MAX ? best : (cand + al - 1) / al * al;
+        placed++;
+    }
+}
+
+/* The gap engine (buffers live throughout kept apart as merged runs, the
+ * rest found by its tree) places every buffer where the plain greedy does,
+ * on problems with and without such buffers and with sizes that tie. */
+START_TEST(test_planner_greedy_size_places_as_the_plain_greedy)
+{
+    static const uint64_t aligns[] = {0, 1, 8, 64, 256, 4096};
+    int with_whole = 0;
+    for (uint64_t seed = 1; seed <= 800; seed++) {
+        size_t n = 2 + (size_t)(seed % 150);
+        struct plan_buffer b[160], c[160];
+        uint64_t horizon = 2 + seed % 30, peak;
+        char err[128];
+        rng_state = seed * 0x9e3779b97f4a7c15ULL + 3;
+        size_t whole = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lo = rnd() % horizon; /* one draw a statement: a fixed order */
+            uint64_t up = lo + 1 + rnd() % (horizon - lo);
+            uint64_t scale = rnd() % 2 ? 5000 : 200000;
+            uint64_t bytes = 1 + rnd() % scale;
+            b[i] = (struct plan_buffer){lo, up, bytes, aligns[rnd() % 6], 0};
+            if (seed % 4 == 0) { /* a few sizes, aligned: gaps that fit exactly */
+                b[i].bytes = 64 * (1 + rnd() % 3);
+                b[i].align = 64;
+            }
+            if (seed % 3 != 0 && rnd() % (seed % 4 == 0 ? 2 : 3) == 0) {
+                b[i].lower = 0;
+                b[i].upper = horizon + 1;
+                whole++;
+            }
+            if (seed % 5 == 0 && rnd() % 4 == 0)
+                b[i].bytes = b[0].bytes;
+        }
+        with_whole += whole > 1;
+        memcpy(c, b, n * sizeof(*b));
+        ck_assert_int_eq(planner_run("greedy-size", b, n, NULL, &peak, err, sizeof(err)), 0);
+        greedy_size_plain(c, n);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(b[i].off == c[i].off, "seed %" PRIu64 ": buffer %zu at %" PRIu64
+                          ", the plain greedy puts it at %" PRIu64, seed, i, b[i].off, c[i].off);
+    }
+    ck_assert_int_gt(with_whole, 400);
+}
+END_TEST
+
 START_TEST(test_planner_verify_agrees_with_brute_force_on_perturbed_plans)
 {
     int caught = 0, passed = 0;
@@ -1003,6 +1093,7 @@ static Suite *planner_suite(void)
     tcase_add_test(t, test_planner_linear_scan_reuses_first_expired_region);
     tcase_add_test(t, test_planner_greedy_size_matches_tflite_overlap_case);
     tcase_add_test(t, test_planner_greedy_size_prefers_the_smallest_gap);
+    tcase_add_test(t, test_planner_greedy_size_places_as_the_plain_greedy);
     tcase_add_test(t, test_planner_honours_alignment);
     tcase_add_test(t, test_planner_verify_rejects_overlap_naming_both_buffers);
     tcase_add_test(t, test_planner_verify_accepts_touching_buffers);
