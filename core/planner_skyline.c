@@ -522,15 +522,26 @@ static struct vseg_ref vheap_pop(struct vseg_ref *hp, size_t *hn)
     return top;
 }
 
+/* The segments to visit, lowest first (ties: leftmost), as a heap and a
+ * lane: a placement leaves the valley's two sides at the height just
+ * taken, the lowest there is and left of every other segment at it (the
+ * segments are disjoint, and the one taken was the lowest and leftmost),
+ * so they go on a stack whose top is the next in that order, and a step
+ * takes the lower of its top and the heap's. Two pushes in three skip the
+ * heap so (its pops and their stale entries were half of a 100-buffer
+ * dive's own time in the daemon). */
 struct vsegs {
     uint32_t *end, *prev, *ver; /* by first slot; prev UINT32_MAX: none */
     uint64_t *h;
     struct vseg_ref *heap; /* grown as needed: mostly far below its bound, 5 n */
-    size_t hn, cap, slots;
+    struct vseg_ref *lane; /* at most two a placement: 2 n */
+    size_t hn, cap, ln, slots;
 };
 
-/* (Re)define the segment [a, e) at height h after slot `prev`. */
-static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32_t prev)
+/* (Re)define the segment [a, e) at height h after slot `prev`; its entry,
+ * for the heap or the lane. */
+static struct vseg_ref vseg_def(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h,
+                                uint32_t prev)
 {
     v->end[a] = e;
     v->h[a] = h;
@@ -538,7 +549,26 @@ static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32
     v->ver[a]++;
     if (e < v->slots)
         v->prev[e] = a;
-    vheap_push(v->heap, &v->hn, (struct vseg_ref){h, a, v->ver[a]});
+    return (struct vseg_ref){h, a, v->ver[a]};
+}
+
+static void vseg_set(struct vsegs *v, uint32_t a, uint32_t e, uint64_t h, uint32_t prev)
+{
+    vheap_push(v->heap, &v->hn, vseg_def(v, a, e, h, prev));
+}
+
+/* The next segment to visit (maybe stale): false when none is left. */
+static bool vseg_next(struct vsegs *v, struct vseg_ref *r)
+{
+    while (v->ln > 0 && v->lane[v->ln - 1].ver != v->ver[v->lane[v->ln - 1].start])
+        v->ln--;
+    if (v->ln > 0 && (v->hn == 0 || vref_less(&v->lane[v->ln - 1], &v->heap[0])))
+        *r = v->lane[--v->ln];
+    else if (v->hn > 0)
+        *r = vheap_pop(v->heap, &v->hn);
+    else
+        return false;
+    return true;
 }
 
 static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
@@ -567,6 +597,7 @@ static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
     v.h = calloc(slots + 1, sizeof(*v.h));
     v.cap = n / 8 + 8;
     v.heap = malloc(v.cap * sizeof(*v.heap));
+    v.lane = malloc((2 * n + 2) * sizeof(*v.lane));
     ct = malloc(2 * csz * sizeof(*ct));
     first_leaf = calloc(slots + 1, sizeof(*first_leaf));
     if (choice == VALLEY_AREA)
@@ -575,7 +606,7 @@ static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
         cr = malloc(2 * csz * sizeof(*cr));
         wait = malloc(n * sizeof(*wait) + 1);
     }
-    if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !ct || !first_leaf ||
+    if (!vi || !v.end || !v.prev || !v.ver || !v.h || !v.heap || !v.lane || !ct || !first_leaf ||
         (choice == VALLEY_AREA && !ca) || (choice == VALLEY_RANK && (!cr || !wait)))
         goto out;
     if (leaf_order(s, b, n, slots, tie, load, vi, first_leaf) < 0)
@@ -600,16 +631,17 @@ static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
     }
     vseg_set(&v, 0, (uint32_t)slots, 0, UINT32_MAX);
 
-    while (placed < n && v.hn) {
+    while (placed < n) {
         struct vseg_ref r;
-        if (v.hn + 3 > v.cap) { /* a step pops one and pushes at most three */
+        if (v.hn + 3 > v.cap) { /* a step pushes at most one (three, before the lane) */
             struct vseg_ref *grown = realloc(v.heap, 2 * v.cap * sizeof(*v.heap));
             if (!grown)
                 goto out;
             v.heap = grown;
             v.cap *= 2;
         }
-        r = vheap_pop(v.heap, &v.hn);
+        if (!vseg_next(&v, &r))
+            break;
         uint32_t a = r.start, e, pv;
         uint64_t h;
         size_t leaf;
@@ -671,8 +703,9 @@ static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
                 /* [a, lo) stays at h; [lo, hi) rises to end, merged with
                  * neighbours already at that height; [hi, e) stays at h */
                 uint32_t ma = lo, me = hi;
+                struct vseg_ref left = {0};
                 if (lo > a) {
-                    vseg_set(&v, a, lo, h, pv);
+                    left = vseg_def(&v, a, lo, h, pv);
                     pv = a;
                 } else {
                     v.ver[a]++;
@@ -686,8 +719,10 @@ static int valleys(const struct sky *s, const struct plan_buffer *b, size_t n,
                     me = v.end[e];
                 }
                 vseg_set(&v, ma, me, end, pv);
-                if (hi < e)
-                    vseg_set(&v, hi, e, h, ma);
+                if (hi < e) /* the lane's order: the right side under the left */
+                    v.lane[v.ln++] = vseg_def(&v, hi, e, h, ma);
+                if (lo > a)
+                    v.lane[v.ln++] = left;
             }
         } else {
             uint64_t lh = pv != UINT32_MAX ? v.h[pv] : UINT64_MAX;
@@ -716,6 +751,7 @@ out:
     free(ca);
     free(first_leaf);
     free(ct);
+    free(v.lane);
     free(v.heap);
     free(v.h);
     free(v.ver);
