@@ -154,7 +154,9 @@ int graph_plan_solve(struct graph_plan *out, const struct planner_opts *opts,
     else
         p.lower_bound_bytes = planner_lower_bound(buf, m);
     if (m > 0 && !p.cached) {
-        rc = planner_run(p.policy, buf, m, opts, &p.peak_bytes, err, err_len);
+        struct planner_opts o = opts != NULL ? *opts : (struct planner_opts){0};
+        o.lower_bound = p.lower_bound_bytes; /* computed above: not again */
+        rc = planner_run(p.policy, buf, m, &o, &p.peak_bytes, err, err_len);
         if (rc == -EAGAIN) { /* opts->no_search: *out as it was, to be solved again */
             out->missed = cache != NULL;
             return rc;

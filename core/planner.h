@@ -46,6 +46,10 @@ struct planner_opts {
      * The others never search. Deterministic: the same problem gives up
      * the same way. */
     bool no_search;
+    /* 0, or planner_lower_bound() of exactly the buffers being planned, for
+     * a caller that has it already (graph_plan_solve computes it for the
+     * reply): the policy need not compute it again. */
+    uint64_t lower_bound;
 };
 /* With time_limit_s > 0 the default policy first computes its fast plan
  * (deterministic; milliseconds, up to about a second on traces of 10k+

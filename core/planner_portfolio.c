@@ -379,8 +379,10 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
     rc = profile(b, n, &s, load, &sr.lb, &pairs);
     if (rc < 0)
         goto out;
-    rc = planner_bound(b, n, &alb); /* the padding alignment forces counted */
-    if (rc < 0)
+    /* the padding alignment forces counted; the caller's when it has it */
+    if (opts != NULL && opts->lower_bound > 0)
+        alb = opts->lower_bound;
+    else if ((rc = planner_bound(b, n, &alb)) < 0)
         goto out;
     if (alb > sr.lb)
         sr.lb = alb;
@@ -807,7 +809,9 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
     }
     stacked_sort(stk, stk + k, k);
     if (m > 0) {
-        rc = portfolio_core(rest, m, opts, &rest_peak);
+        struct planner_opts ro = opts != NULL ? *opts : (struct planner_opts){0};
+        ro.lower_bound = 0; /* the caller's is the whole problem's, not the rest's */
+        rc = portfolio_core(rest, m, &ro, &rest_peak);
         if (rc < 0)
             goto out;
     }
@@ -828,8 +832,9 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
     }
     rc = 0;
     if (st) {
-        rc = planner_bound(b, n, &lb);
-        if (rc < 0)
+        if (opts->lower_bound > 0)
+            lb = opts->lower_bound;
+        else if ((rc = planner_bound(b, n, &lb)) < 0)
             goto out;
         st->lower_bound = lb;
         st->at_bound = *peak <= lb + (uint64_t)((double)lb * PLANNER_TOLERANCE);

@@ -433,6 +433,34 @@ START_TEST(test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pas
 }
 END_TEST
 
+/* The same DAG with persistent tensors (a model's weights, stacked apart
+ * from the rest): the plan still reaches the bound. The bound that
+ * graph_plan_solve hands the planner is the whole problem's; the rest,
+ * planned on its own, must not take it for its own (it would stop at
+ * greedy-size's pass, 1% above the rest's bound). */
+START_TEST(test_graph_default_reaches_the_bound_of_a_layer_dag_with_weights)
+{
+    struct graph d = layer_dag();
+    struct graph_tensor t[LAYER_DAG_TENSORS + 3];
+    memcpy(t, d.tensors, sizeof(struct graph_tensor) * LAYER_DAG_TENSORS);
+    t[1].bytes += 64;
+    for (uint64_t k = 0; k < 3; k++)
+        t[LAYER_DAG_TENSORS + k] = (struct graph_tensor){
+            .id = 1000 + k, .bytes = (1 + k) * 65536 + 64, .kind = TENSOR_PERSISTENT};
+    struct graph g = d;
+    g.tensors = t;
+    g.n_tensors = LAYER_DAG_TENSORS + 3;
+    struct graph_plan p, q;
+    ck_assert_msg(graph_plan_build(&g, NULL, "greedy-size", NULL, &q, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_uint_gt(q.peak_bytes, q.lower_bound_bytes);
+    ck_assert_msg(graph_plan_build(&g, NULL, NULL, NULL, &p, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(p.peak_bytes, p.lower_bound_bytes);
+    graph_plan_free(&p);
+    graph_plan_free(&q);
+}
+END_TEST
+
 /* planner_opts.no_search: a graph the default plans at its bound with
  * greedy-size's pass or the dive plans as without it; one that needs a
  * search (12 tensors whose bound, 1024, only the search reaches) gives up
@@ -511,6 +539,7 @@ static Suite *graph_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_graph_seed_example_shares_bytes_under_every_policy);
     tcase_add_test(tc, test_graph_default_reaches_the_bound_of_a_layer_dag_at_its_second_pass);
+    tcase_add_test(tc, test_graph_default_reaches_the_bound_of_a_layer_dag_with_weights);
     tcase_add_test(tc, test_graph_no_search_gives_up_where_a_search_is_needed_and_keeps_the_problem);
     tcase_add_test(tc, test_graph_null_policy_means_the_default);
     tcase_add_test(tc, test_graph_persistent_never_shares_bytes);
