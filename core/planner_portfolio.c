@@ -456,7 +456,12 @@ static int portfolio_core(struct plan_buffer *b, size_t n, const struct planner_
         }
         if ((rc = engine_ready(&e, &have_e, b, n, &s)) < 0)
             goto out;
-        rc = planner_engine_pass(&e, order, gap_runs[r].rule, sr.best - 1, &pk);
+        /* Without a search allowed a pass above the tolerance is no use
+         * (the dive or the caller's search makes the plan): cut off there. */
+        rc = planner_engine_pass(&e, order, gap_runs[r].rule,
+                                 no_search && limit <= 0 && target < sr.best - 1 ? target
+                                                                                : sr.best - 1,
+                                 &pk);
         if (rc < 0)
             goto out;
         if (rc == 0)
