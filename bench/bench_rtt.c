@@ -559,8 +559,9 @@ int main(int argc, char **argv)
     int cpus[2];
     int ncpu = allowed_cpus(cpus, 2);
     if (ncpu > 0 && (pin(0, cpus[0]) < 0 || pin_all(d.pid, cpus[0]) < 0)) {
-        fprintf(stderr, "bench_rtt: cannot pin to cpu %d: %s\n", cpus[0], strerror(errno));
-        goto out;
+        fprintf(stderr, "bench_rtt: cannot pin to cpu %d (%s): (a)-(d) as the scheduler "
+                "places them\n", cpus[0], strerror(errno));
+        ncpu = 0; /* and no pinned tables either */
     }
     /* (b) first, so that (a) can copy its exact frame sizes. */
     struct orion_stats st;
@@ -655,16 +656,13 @@ int main(int argc, char **argv)
         for (int mode = 0; mode < 3 && rc == 0; mode++) {
             if (mode > 0 && ncpu < mode)
                 continue;
-            if (mode == 0 && (unpin(0) < 0 || unpin_all(d.pid) < 0)) {
-                fprintf(stderr, "bench_rtt: cannot unpin: %s\n", strerror(errno));
-                rc = -errno;
-                break;
-            }
+            if (mode == 0 && ncpu > 0 && (unpin(0) < 0 || unpin_all(d.pid) < 0))
+                fprintf(stderr, "bench_rtt: cannot unpin (%s): the first table pinned\n",
+                        strerror(errno));
             if (mode > 0 && (pin(0, cpus[0]) < 0 || pin_all(d.pid, cpus[mode - 1]) < 0)) {
-                fprintf(stderr, "bench_rtt: cannot pin to cpus %d and %d: %s\n", cpus[0],
-                        cpus[mode - 1], strerror(errno));
-                rc = -errno;
-                break;
+                fprintf(stderr, "bench_rtt: cannot pin to cpus %d and %d (%s): no table %s\n",
+                        cpus[0], cpus[mode - 1], strerror(errno), pin_names[mode]);
+                continue;
             }
             rc = graph_table(c, dir, names, ng, only, rit, ns, sns, pin_names[mode],
                              pin_keys[mode], p_stats.p50_us);
