@@ -535,8 +535,6 @@ START_TEST(test_planner_verify_rejects_misaligned_and_out_of_bounds)
 }
 END_TEST
 
-/* The sweep against the O(n^2) check on plans with one buffer moved at
- * random: both must agree on every one. */
 /* TensorFlow Lite's greedy by size, written plainly: size descending (ties:
  * lower index), each buffer into the smallest gap that fits among the placed
  * buffers live with it, sorted by offset, else above them all. */
@@ -627,6 +625,8 @@ START_TEST(test_planner_greedy_size_places_as_the_plain_greedy)
 }
 END_TEST
 
+/* The sweep against the O(n^2) check on plans with one buffer moved at
+ * random: both must agree on every one. */
 START_TEST(test_planner_verify_agrees_with_brute_force_on_perturbed_plans)
 {
     int caught = 0, passed = 0;
