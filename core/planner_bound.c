@@ -195,8 +195,8 @@ out:
 int planner_bound(const struct plan_buffer *b, size_t n, uint64_t *lb)
 {
     unsigned kept[N_KEPT];
-    size_t n_kept = 0, i, k, n_whole = 0;
-    uint64_t lo = UINT64_MAX, hi = 0;
+    size_t n_kept = 0, i, k, n_whole;
+    uint64_t lo, hi;
     struct whole w;
     int rc;
 
@@ -208,8 +208,6 @@ int planner_bound(const struct plan_buffer *b, size_t n, uint64_t *lb)
     for (i = 0; i < n; i++) {
         unsigned e = exp_of(&b[i]);
         size_t j;
-        lo = b[i].lower < lo ? b[i].lower : lo;
-        hi = b[i].upper > hi ? b[i].upper : hi;
         if (e == 0)
             continue;
         for (j = 0; j < n_kept && kept[j] < e; j++)
@@ -224,8 +222,7 @@ int planner_bound(const struct plan_buffer *b, size_t n, uint64_t *lb)
             kept[k] = kept[k - 1];
         kept[j] = e;
     }
-    for (i = 0; i < n; i++)
-        n_whole += b[i].lower == lo && b[i].upper == hi;
+    n_whole = planner_horizon(b, n, &lo, &hi);
     /* Few of them: not worth a copy of the rest. */
     if (n_whole * 8 < n || n_whole == n)
         return sweep(b, n, kept, n_kept, &w, lo, lb);

@@ -66,12 +66,9 @@ int planner_engine_init(struct engine *e, const struct plan_buffer *b, size_t n,
         free(ev);
         goto err;
     }
-    e->lo = UINT64_MAX;
-    for (k = 0; k < n; k++) {
+    (void)planner_horizon(b, n, &e->lo, &e->hi);
+    for (k = 0; k < n; k++)
         ev[k] = (struct event){b[k].lower, 0, (uint32_t)k};
-        e->lo = b[k].lower < e->lo ? b[k].lower : e->lo;
-        e->hi = b[k].upper > e->hi ? b[k].upper : e->hi;
-    }
     if (planner_sort_events(ev, n) < 0) {
         free(ev);
         goto err;

@@ -55,6 +55,11 @@ int planner_sort_events(struct event *ev, size_t m);
  * bytes in which all times agree (insertion below 49). */
 void planner_sort_events_with(struct event *ev, struct event *tmp, size_t m);
 
+/* The horizon of b[0..n): *lo the earliest lower, *hi the latest upper
+ * (UINT64_MAX and 0 for none); returns how many buffers live over all of
+ * it (a model's weights), which the planner's parts take apart. */
+size_t planner_horizon(const struct plan_buffer *b, size_t n, uint64_t *lo, uint64_t *hi);
+
 /* The 2n starts and ends of b[0..n) in time order, ends before starts at
  * equal times, then by index. The caller frees it; NULL when out of memory. */
 struct event *planner_make_events(const struct plan_buffer *b, size_t n);

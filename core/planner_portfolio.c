@@ -785,16 +785,10 @@ static int portfolio_run(struct plan_buffer *b, size_t n, const struct planner_o
     struct stacked *stk = NULL;
     struct plan_buffer *rest = NULL;
     uint32_t *rest_of = NULL;
-    uint64_t lo = UINT64_MAX, hi = 0, rest_align = 1, rest_peak = 0, below, above, base, lb;
-    size_t k = 0, m = 0, i;
+    uint64_t lo, hi, rest_align = 1, rest_peak = 0, below, above, base, lb;
+    size_t k = planner_horizon(b, n, &lo, &hi), m = 0, i;
     int rc = -ENOMEM;
 
-    for (i = 0; i < n; i++) {
-        lo = b[i].lower < lo ? b[i].lower : lo;
-        hi = b[i].upper > hi ? b[i].upper : hi;
-    }
-    for (i = 0; i < n; i++)
-        k += b[i].lower == lo && b[i].upper == hi;
     if (k == 0 || (k == n && n == 1))
         return portfolio_core(b, n, opts, peak);
     stk = malloc(2 * k * sizeof(*stk)); /* and the sort's scratch */

@@ -345,3 +345,17 @@ double planner_now_s(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+size_t planner_horizon(const struct plan_buffer *b, size_t n, uint64_t *lo, uint64_t *hi)
+{
+    size_t i, whole = 0;
+    *lo = UINT64_MAX;
+    *hi = 0;
+    for (i = 0; i < n; i++) {
+        *lo = b[i].lower < *lo ? b[i].lower : *lo;
+        *hi = b[i].upper > *hi ? b[i].upper : *hi;
+    }
+    for (i = 0; i < n; i++)
+        whole += b[i].lower == *lo && b[i].upper == *hi;
+    return whole;
+}

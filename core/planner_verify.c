@@ -50,19 +50,6 @@ static size_t fw_kth(const int32_t *fw, size_t m, int32_t k) /* rank of the k-th
     return pos;
 }
 
-static size_t rank_of(const uint64_t *v, size_t m, uint64_t x)
-{
-    size_t lo = 0, hi = m;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static int overlap_msg(const struct plan_buffer *b, size_t i, size_t j, char *err, size_t len)
 {
     if (i > j) {
@@ -95,7 +82,7 @@ static int overlap_msg(const struct plan_buffer *b, size_t i, size_t j, char *er
 
 /* The first i of off[0..n) (ascending) with off[i] >= o, by halving
  * without branches. */
-static size_t first_at_or_above(const uint64_t *off, size_t n, uint64_t o)
+static size_t rank_of(const uint64_t *off, size_t n, uint64_t o)
 {
     size_t lo = 0;
     while (n > 1) {
@@ -161,7 +148,7 @@ static int verify_few_live(const struct plan_buffer *b, size_t n, const struct e
                            char *err, size_t err_len)
 {
     size_t cap = n < ACTIVE_MAX ? n : ACTIVE_MAX, nw = 0, nr = 0, na = 0;
-    uint64_t lo = UINT64_MAX, hi = 0;
+    uint64_t lo, hi;
     /* the whole-horizon ones (and the sort's scratch), then the others */
     uint32_t *w = malloc(3 * cap * sizeof(*w) + 1), *act = w + 2 * cap;
     /* the runs' starts and ends, then the others' offsets */
@@ -173,10 +160,7 @@ static int verify_few_live(const struct plan_buffer *b, size_t n, const struct e
         errmsg_set(err, err_len, "out of memory");
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        lo = b[i].lower < lo ? b[i].lower : lo;
-        hi = b[i].upper > hi ? b[i].upper : hi;
-    }
+    (void)planner_horizon(b, n, &lo, &hi);
 #define WHOLE(x) (b[x].lower == lo && b[x].upper == hi)
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!WHOLE(i))
@@ -204,7 +188,7 @@ static int verify_few_live(const struct plan_buffer *b, size_t n, const struct e
         if (WHOLE(x))
             continue;
         uint64_t o = b[x].off, e = o + b[x].bytes;
-        size_t at = first_at_or_above(ao, na, o);
+        size_t at = rank_of(ao, na, o);
         if (!ev[k].start) {
             /* Live offsets are distinct: at is x's place. */
             if (at < na && act[at] == x) {
@@ -215,7 +199,7 @@ static int verify_few_live(const struct plan_buffer *b, size_t n, const struct e
             continue;
         }
         /* the run at or above o, and the one below it */
-        size_t r = first_at_or_above(ro, nr, o);
+        size_t r = rank_of(ro, nr, o);
         if ((r < nr && e > ro[r]) || (r > 0 && re[r - 1] > o))
             rc = overlap_msg(b, x, whole_hit(b, w, nw, o), err, err_len);
         else if (at < na && e > ao[at])
